@@ -1,0 +1,37 @@
+# Everything runs from a local virtual environment that `make` creates on first use.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-all bench lint format clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; set PY=/path/to/python3.11" >&2; exit 2; }
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the default scenario (100 replications) into results/
+	$(BIN)/salesim $(ARGS)
+
+test: $(STAMP)  ## the fast suite (slow checks excluded)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "" $(ARGS)
+
+bench: $(STAMP)  ## throughput and memory; figures go in docs/performance.md
+	$(BIN)/python bench/bench.py $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests bench
+	$(BIN)/ruff format --check sim tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format sim tests bench
+	$(BIN)/ruff check --fix sim tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache
