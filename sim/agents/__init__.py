@@ -1,0 +1,1 @@
+"""The agents of the world: people (all roles), marketing channels, the product, customer success."""

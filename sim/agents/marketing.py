@@ -1,0 +1,63 @@
+"""Marketing channels: monthly budget -> lead arrivals (diminishing returns, seasonality, quarter ends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Channel
+from sim.records import MONTH_DAYS
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    t: np.ndarray
+    seg: np.ndarray
+    fit: np.ndarray
+
+
+def monthly_counts(rate: np.ndarray, dispersion: float | None, rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts, or gamma-Poisson (negative binomial, shape `dispersion`) when over-dispersed."""
+    if dispersion is not None:
+        rate = rng.gamma(dispersion, rate / dispersion)
+    return rng.poisson(rate)
+
+
+def spread_in_months(counts: np.ndarray, end_day: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival days, uniform inside each month, sorted, dropped past `end_day`."""
+    month = np.repeat(np.arange(len(counts)), counts)
+    t = (month + rng.random(len(month))) * MONTH_DAYS
+    t.sort()
+    return t[t < end_day]
+
+
+def calendar_month(start: dt.date, n_months: int) -> np.ndarray:
+    return (start.month - 1 + np.arange(n_months)) % 12
+
+
+def channel_rate(ch: Channel, coverage: float, start: dt.date, n_months: int) -> np.ndarray:
+    """Expected leads per month: leads_month * (budget / ref)^elasticity * season * quarter-end."""
+    ref = ch.ref_budget_month or ch.budget_month or 1.0
+    base = ch.leads_month * (ch.budget_month / ref) ** ch.elasticity if ch.budget_month else 0.0
+    cal = calendar_month(start, n_months)
+    season = np.asarray(ch.seasonality)[cal]
+    qend = np.where(cal % 3 == 2, ch.quarter_end_boost, 1.0)
+    return base * coverage * season * qend
+
+
+def channel_leads(ch: Channel, seg_weights: np.ndarray, start: dt.date, n_months: int,
+                  end_day: float, rng: np.random.Generator) -> tuple[Arrivals, float]:
+    """Leads of one channel for one motion. seg_weights[s] = channel share of s x motion's mix weight.
+
+    Returns the arrivals and the coverage (the share of the budget this motion spends).
+    """
+    coverage = float(seg_weights.sum())
+    if coverage <= 0:
+        return Arrivals(np.zeros(0), np.zeros(0, int), np.zeros(0)), 0.0
+    counts = monthly_counts(channel_rate(ch, coverage, start, n_months), ch.dispersion, rng)
+    t = spread_in_months(counts, end_day, rng)
+    seg = rng.choice(len(seg_weights), size=len(t), p=seg_weights / coverage)
+    a, b = 4 * ch.fit_mean, 4 * (1 - ch.fit_mean)  # lead fit score ~ Beta with concentration 4
+    return Arrivals(t, seg, rng.beta(a, b, len(t))), coverage

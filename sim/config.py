@@ -1,0 +1,324 @@
+"""Typed, range-checked scenario schema.
+
+Hydra composes YAML into a plain dict; `load_scenario` turns it into a frozen `Scenario` or raises
+`ConfigError` with one line per problem, each naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ROLES = ("marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve")
+ENTRIES = ("marketing", "product", "outbound", "customers")
+DIST_KINDS = ("exponential", "gamma", "lognormal", "fixed", "uniform")
+
+NonNeg = Annotated[float, Field(ge=0)]
+Pos = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+
+
+class ConfigError(ValueError):
+    """A scenario value is out of range, of the wrong type, unknown, or refers to nothing."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Dist(_Model):
+    """A positive random quantity given by its mean and coefficient of variation (std/mean)."""
+
+    dist: Literal["exponential", "gamma", "lognormal", "fixed", "uniform"] = "gamma"
+    mean: Pos
+    cv: NonNeg = 1.0
+
+    @model_validator(mode="after")
+    def _shape(self) -> Dist:
+        if self.dist == "exponential" and self.cv != 1.0:
+            raise ValueError(f"cv = {self.cv}: an exponential distribution has cv 1 (omit cv)")
+        if self.dist == "uniform" and self.cv > 1 / math.sqrt(3):
+            raise ValueError(f"cv = {self.cv}: a non-negative uniform needs cv <= 0.577")
+        return self
+
+
+def _check_prob_map(v: float | dict[str, float]) -> float | dict[str, float]:
+    values = v.values() if isinstance(v, dict) else [v]
+    for x in values:
+        if not (isinstance(x, int | float) and 0.0 <= x <= 1.0) or isinstance(x, bool):
+            raise ValueError(f"{x!r} is not a probability in [0, 1]")
+    return v
+
+
+class Segment(_Model):
+    acv: Dist
+    cycle_scale: Pos = 1.0
+    seats: Dist = Dist(dist="lognormal", mean=10, cv=1.0)
+    churn_month: Prob = 0.01
+    contract_months: Annotated[int, Field(ge=1)] = 12
+    expansion_month: Prob = 0.0
+    expansion_uplift: NonNeg = 0.3
+    initial_customers: Count = 0
+
+
+class Channel(_Model):
+    budget_month: NonNeg
+    leads_month: NonNeg
+    ref_budget_month: Pos | None = None
+    elasticity: Prob = 0.7
+    dispersion: Pos | None = None
+    segment_mix: dict[str, Prob]
+    fit_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    seasonality: list[Pos] = Field(default_factory=lambda: [1.0] * 12)
+    quarter_end_boost: Pos = 1.0
+
+    @field_validator("seasonality")
+    @classmethod
+    def _twelve(cls, v: list[float]) -> list[float]:
+        if len(v) != 12:
+            raise ValueError(f"{len(v)} values given: one multiplier per calendar month (12)")
+        return v
+
+
+class Product(_Model):
+    signups_month: NonNeg = 0.0
+    dispersion: Pos | None = None
+    segment_mix: dict[str, Prob] = Field(default_factory=lambda: {"smb": 1.0})
+    price_per_seat_month: NonNeg = 20.0
+    assist_seats: Annotated[int, Field(ge=1)] = 25
+    infra_cost_per_signup: NonNeg = 0.0
+
+
+class Role(_Model):
+    """People in one role: headcount over time, ramp, attrition, backfill and cost."""
+
+    count: Count = 0
+    hires: list[Count] = Field(default_factory=list)
+    ramp: list[Prob] = Field(default_factory=lambda: [1.0])
+    tenure_months: Dist = Dist(dist="exponential", mean=18)
+    backfill: bool = True
+    hiring_lag_days: NonNeg = 45.0
+    cost_month: NonNeg = 0.0
+
+
+class SdrRole(Role):
+    contact_prob: Prob = 0.6
+    max_attempts: Annotated[int, Field(ge=1)] = 6
+    attempt_days: Dist = Dist(dist="gamma", mean=0.02, cv=0.5)
+    attempt_spacing_days: NonNeg = 1.0
+    speed_to_lead_hours: list[NonNeg] = Field(default_factory=lambda: [0.0, 1.0, 24.0, 72.0])
+    speed_to_lead_multiplier: list[Prob] = Field(default_factory=lambda: [1.0, 0.7, 0.35, 0.15])
+    prospecting_block_days: Pos = 0.5
+    outbound_meetings_day: NonNeg = 0.6
+
+    @model_validator(mode="after")
+    def _curve(self) -> SdrRole:
+        h, m = self.speed_to_lead_hours, self.speed_to_lead_multiplier
+        if len(h) != len(m) or not h:
+            raise ValueError(
+                f"speed_to_lead_hours has {len(h)} points and speed_to_lead_multiplier {len(m)}: "
+                "they must be non-empty and of equal length"
+            )
+        if any(b <= a for a, b in zip(h, h[1:], strict=False)):
+            raise ValueError(f"speed_to_lead_hours = {h}: must be strictly increasing")
+        return self
+
+
+class AeRole(Role):
+    max_open_opps: Annotated[int, Field(ge=1)] = 20
+    wait_decay_days: Pos = 30.0
+
+
+class CsmRole(Role):
+    book_size: Annotated[int, Field(ge=1)] = 60
+    churn_reduction: Prob = 0.4
+    uncovered_expansion_factor: Prob = 0.3
+
+
+class Team(_Model):
+    sdr: SdrRole = SdrRole()
+    ae: AeRole = AeRole()
+    csm: CsmRole = CsmRole()
+
+
+class Stage(_Model):
+    """One funnel stage: who owns it, the chance to advance, how long it takes, what it queues for."""
+
+    owner: Literal["marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve"]
+    p: float | dict[str, float] = 1.0
+    days: Dist | None = None
+    queue: Literal["sdr", "ae"] | None = None
+    seats_at_least: Annotated[int, Field(ge=0)] | None = None
+    seats_below: Annotated[int, Field(ge=1)] | None = None
+
+    _p = field_validator("p")(_check_prob_map)
+
+
+class Motion(_Model):
+    """A motion is data: where its accounts come from and the ordered stages they pass."""
+
+    entry: Literal["marketing", "product", "outbound", "customers"]
+    stages: dict[str, Stage]
+    opportunity_from: str
+    acv: Literal["segment", "seats"] = "segment"
+
+    @field_validator("stages")
+    @classmethod
+    def _non_empty(cls, v: dict[str, Stage]) -> dict[str, Stage]:
+        if not v:
+            raise ValueError("a motion needs at least one stage")
+        return v
+
+
+class Costs(_Model):
+    gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.78
+    tools_month: NonNeg = 0.0
+    allocation: Literal["activity", "customers"] = "activity"
+
+
+class ScenarioName(_Model):
+    name: str = "baseline"
+
+
+class Scenario(_Model):
+    """Everything one simulated company needs, frozen. Times are days from `start_date`."""
+
+    scenario: ScenarioName = ScenarioName()
+    seed: Annotated[int, Field(ge=0)] = 0
+    replications: Annotated[int, Field(ge=1)] = 100
+    horizon_days: Pos = 365.0
+    warmup_days: NonNeg = 180.0
+    start_date: dt.date = dt.date(2026, 1, 1)
+    segments: dict[str, Segment]
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    product: Product = Product()
+    team: Team = Team()
+    motions: dict[str, Motion]
+    mix: dict[str, dict[str, Prob]] = Field(default_factory=dict)
+    expansion: str | None = None
+    costs: Costs = Costs()
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        segs = set(self.segments)
+        if not segs:
+            raise ValueError("segments: at least one segment is required")
+        _mix_sums("channels.{}.segment_mix", {k: c.segment_mix for k, c in self.channels.items()})
+        _mix_sums("product.segment_mix", {"": self.product.segment_mix})
+        for name, c in self.channels.items():
+            _known(f"channels.{name}.segment_mix", c.segment_mix, segs, "segment")
+        _known("product.segment_mix", self.product.segment_mix, segs, "segment")
+        for name, m in self.motions.items():
+            _check_motion(name, m, segs, self.team)
+        for seg, weights in self.mix.items():
+            if seg not in segs:
+                raise ValueError(f"mix.{seg}: no such segment; segments are {sorted(segs)}")
+            for mot, _w in weights.items():
+                if mot not in self.motions:
+                    raise ValueError(
+                        f"mix.{seg}.{mot}: no such motion; motions are {sorted(self.motions)}"
+                    )
+                if self.motions[mot].entry == "customers":
+                    raise ValueError(
+                        f"mix.{seg}.{mot}: motion '{mot}' starts from customers; "
+                        "name it in `expansion`, not in the acquisition mix"
+                    )
+            total = sum(weights.values())
+            if weights and abs(total - 1.0) > 1e-6:
+                raise ValueError(f"mix.{seg} = {dict(weights)}: weights sum to {total:g}, not 1")
+        if self.expansion is not None:
+            if self.expansion not in self.motions:
+                raise ValueError(
+                    f"expansion = '{self.expansion}': no such motion; "
+                    f"motions are {sorted(self.motions)}"
+                )
+            if self.motions[self.expansion].entry != "customers":
+                raise ValueError(
+                    f"expansion = '{self.expansion}': its entry is "
+                    f"'{self.motions[self.expansion].entry}'; an expansion motion needs entry 'customers'"
+                )
+        return self
+
+    @property
+    def total_days(self) -> float:
+        return self.warmup_days + self.horizon_days
+
+    def acquisition_weight(self, segment: str, motion: str) -> float:
+        return self.mix.get(segment, {}).get(motion, 0.0)
+
+
+def _mix_sums(pattern: str, mixes: dict[str, dict[str, float]]) -> None:
+    for name, mix in mixes.items():
+        total = sum(mix.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"{pattern.format(name)} = {dict(mix)}: shares sum to {total:g}, not 1")
+
+
+def _known(key: str, mapping: dict[str, Any], allowed: set[str], what: str) -> None:
+    for k in mapping:
+        if k not in allowed:
+            raise ValueError(f"{key}.{k}: no such {what}; {what}s are {sorted(allowed)}")
+
+
+def _check_motion(name: str, m: Motion, segs: set[str], team: Team) -> None:
+    key = f"motions.{name}"
+    if m.opportunity_from not in m.stages:
+        raise ValueError(
+            f"{key}.opportunity_from = '{m.opportunity_from}': no such stage; "
+            f"stages are {list(m.stages)}"
+        )
+    for sname, st in m.stages.items():
+        if isinstance(st.p, dict):
+            _known(f"{key}.stages.{sname}.p", st.p, segs, "segment")
+            missing = segs - set(st.p)
+            if missing:
+                raise ValueError(
+                    f"{key}.stages.{sname}.p = {st.p}: no probability for segment(s) {sorted(missing)}"
+                )
+        if st.queue is not None:
+            if m.entry == "customers":
+                raise ValueError(
+                    f"{key}.stages.{sname}.queue = '{st.queue}': motions with entry 'customers' "
+                    "cannot queue for a role (expansion is worked without contention)"
+                )
+            role = getattr(team, st.queue)
+            if role.count == 0 and not any(role.hires):
+                raise ValueError(
+                    f"{key}.stages.{sname}.queue = '{st.queue}': team.{st.queue} has no headcount "
+                    "(count 0 and no hires), so nobody would ever work this stage"
+                )
+    if m.entry == "outbound":
+        first = next(iter(m.stages.values()))
+        if first.queue == "sdr":
+            raise ValueError(
+                f"{key}: an outbound motion's meetings come from SDR prospecting; "
+                "its first stage must not queue for an SDR again"
+            )
+
+
+def load_scenario(data: dict[str, Any]) -> Scenario:
+    """Validate a composed config dict. Raises ConfigError naming each bad key, value and rule."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_format(e, data) for e in exc.errors())) from None
+
+
+def _format(err: dict[str, Any], data: dict[str, Any]) -> str:
+    loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-after", "float", "dict"))]
+    key = ".".join(loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"config error: {key}: unknown key (value {err['input']!r}); check its spelling"
+    if err["type"] == "missing":
+        return f"config error: {key}: required key is missing"
+    if not key:
+        return f"config error: {msg}"
+    value = err.get("input")
+    if isinstance(value, dict | list) and len(repr(value)) > 80:
+        return f"config error: {key}: {msg}"
+    return f"config error: {key} = {value!r}: {msg}"

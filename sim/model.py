@@ -1,0 +1,432 @@
+"""One replication of the simpy world.
+
+Leads are born in batches (marketing channels, product sign-ups) and walk their motion's stages in numpy
+until the first stage that queues for a person. Only leads that reach such a stage become simpy
+processes; each then waits for an SDR (speed to lead) or an AE slot (pipeline load), and the stages in
+between collapse into one timeout with pre-drawn durations. SDR spare time goes to outbound prospecting,
+whose meetings start the outbound motions. Wins become customers; customer success runs afterwards over
+arrays (sim.agents.success). The model records facts only (sim.records); it computes no metric.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+import simpy
+
+from sim.agents.marketing import channel_leads
+from sim.agents.people import StaffPlan, plan_staff
+from sim.agents.product import signups
+from sim.agents.success import run_success
+from sim.config import Scenario
+from sim.distributions import sample
+from sim.motions import DROPPED, OPEN, PASSED, CMotion, compile_motions, draw_stages, walk_batch, walk_one
+from sim.records import MONTH_DAYS, Recorder, Records
+from sim.streams import Streams
+
+NEVER = float("inf")
+
+
+class Pool:
+    """Batched draws handed out one Python float at a time (no numpy call per event)."""
+
+    def __init__(self, draw, chunk: int = 512) -> None:
+        self._draw, self._chunk = draw, chunk
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i == len(self._buf):
+            self._buf, self._i = self._draw(self._chunk).tolist(), 0
+        self._i += 1
+        return self._buf[self._i - 1]
+
+
+class World:
+    """The simpy world for one replication of a scenario."""
+
+    def __init__(self, sc: Scenario, replication: int) -> None:
+        self.sc = sc
+        self.streams = Streams(sc.seed, replication)
+        self.end = sc.total_days
+        self.n_months = max(1, math.ceil(self.end / MONTH_DAYS))
+        self.motions = compile_motions(sc)
+        self.segs = list(sc.segments)
+        self.scale = np.array([s.cycle_scale for s in sc.segments.values()])
+        self._scale = self.scale.tolist()
+        self.env = simpy.Environment()
+        self.rec = Recorder(self.motions, self.segs, self.n_months, self.end)
+        team = sc.team
+        self.staff: dict[str, StaffPlan] = {
+            r: plan_staff(r, getattr(team, r), self.n_months, self.end, self.streams(f"people/{r}"))
+            for r in ("sdr", "ae", "csm")
+        }
+        self.sdr_prod = self.staff["sdr"].productivity.tolist()
+        ae = self.staff["ae"]
+        self.ae_slots = np.rint(ae.fte * team.ae.max_open_opps).astype(int)
+        self.sdr = self._pool(self.staff["sdr"].headcount)
+        self.ae = self._pool(self.ae_slots)
+        self._owner_turn = 0
+        sdr = team.sdr
+        self._stl_h = list(sdr.speed_to_lead_hours)
+        self._stl_m = list(sdr.speed_to_lead_multiplier)
+        self._contact = sdr.contact_prob
+        self._attempts = sdr.max_attempts
+        self._spacing = sdr.attempt_spacing_days
+        self._decay = team.ae.wait_decay_days
+        self._acv = [
+            Pool(lambda n, s=s, i=i: sample(s.acv, self.streams(f"acv/{self.segs[i]}"), n))
+            for i, s in enumerate(sc.segments.values())
+        ]
+        self._seats = [
+            Pool(lambda n, s=s, i=i: sample(s.seats, self.streams(f"seats/{self.segs[i]}"), n))
+            for i, s in enumerate(sc.segments.values())
+        ]
+        self._terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
+        self._price = sc.product.price_per_seat_month
+
+    # -- capacity ----------------------------------------------------------------------------------
+    def _pool(self, capacity_by_month: np.ndarray) -> simpy.PriorityResource:
+        """A resource whose capacity follows a monthly schedule: vacant seats are held by requests
+        of top priority, taken and given back at each month start."""
+        cap = max(1, int(capacity_by_month.max()))
+        res = simpy.PriorityResource(self.env, capacity=cap)
+        self.env.process(self._vacancies(res, cap, capacity_by_month.tolist()))
+        return res
+
+    def _vacancies(self, res, cap: int, schedule: list[int]):
+        held: list = []
+        for m in range(self.n_months):
+            want = cap - schedule[m]
+            while len(held) < want:
+                held.append(res.request(priority=-1))
+            while len(held) > want:
+                r = held.pop()
+                if r.triggered:
+                    res.release(r)
+                else:
+                    r.cancel()
+            yield self.env.timeout(MONTH_DAYS)
+
+    # -- run ---------------------------------------------------------------------------------------
+    def run(self) -> Records:
+        sc = self.sc
+        self._people_costs()
+        self._installed_base()
+        for cm in self.motions:
+            if cm.entry == "marketing":
+                self._marketing(cm)
+            elif cm.entry == "product":
+                self._product(cm)
+        self._outbound()
+        self.env.run(until=self.end)
+        expansion = next((m for m in self.motions if m.name == sc.expansion), None)
+        churn = run_success(sc, self.rec, self.staff["csm"].fte, expansion, self.streams,
+                            self.n_months, self.end, self.scale)
+        return self.rec.finish(sc.warmup_days, sc.horizon_days, churn)
+
+    def _people_costs(self) -> None:
+        rec = self.rec
+        for role, plan in self.staff.items():
+            cap = {"sdr": plan.headcount, "ae": self.ae_slots, "csm": plan.fte * self.sc.team.csm.book_size}
+            for m in range(self.n_months):
+                rec.cost(m, role, "shared" if role != "csm" else (self.sc.expansion or "retention"),
+                         plan.cost[m])
+                rec.staff(role, m, int(plan.headcount[m]), float(plan.fte[m]), float(cap[role][m]))
+                if role == "sdr":
+                    rec.cost(m, "tools", "shared", self.sc.costs.tools_month)
+
+    def _installed_base(self) -> None:
+        rng = self.streams("installed_base")
+        base = len(self.motions)  # customer motion code for the installed base
+        for i, s in enumerate(self.sc.segments.values()):
+            n = s.initial_customers
+            if not n:
+                continue
+            term = s.contract_months * MONTH_DAYS
+            starts = -rng.random(n) * term
+            for t0 in np.sort(starts).tolist():
+                self.rec.customer(i, base, t0, self._acv[i].next(), term)
+
+    # -- sources ------------------------------------------------------------------------------------
+    def _weights(self, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
+        return np.array([seg_mix.get(s, 0.0) * self.sc.acquisition_weight(s, cm.name) for s in self.segs])
+
+    def _marketing(self, cm: CMotion) -> None:
+        for name, ch in self.sc.channels.items():
+            w = self._weights(cm, ch.segment_mix)
+            arr, coverage = channel_leads(ch, w, self.sc.start_date, self.n_months, self.end,
+                                          self.streams(f"arrivals/{name}"))
+            for m in range(self.n_months):
+                self.rec.cost(m, "marketing", cm.name, ch.budget_month * coverage)
+            if len(arr.t):
+                # fit scales the first stage's probability: fit / 0.5 (an average lead keeps p)
+                self._enter(cm, name, arr.t, arr.seg, arr.fit / 0.5)
+
+    def _product(self, cm: CMotion) -> None:
+        product = self.sc.product
+        arr = signups(product, self._weights(cm, product.segment_mix), self.n_months, self.end,
+                      self.streams("arrivals/signups"))
+        if product.infra_cost_per_signup:
+            months = np.bincount((arr.t // MONTH_DAYS).astype(int), minlength=self.n_months)
+            for m, k in enumerate(months.tolist()):
+                self.rec.cost(m, "product", cm.name, k * product.infra_cost_per_signup)
+        if len(arr.t):
+            self._enter(cm, "product", arr.t, arr.seg, None)
+
+    def _seats_for(self, seg: np.ndarray) -> np.ndarray:
+        out = np.empty(len(seg))
+        for i, s in enumerate(self.sc.segments.values()):
+            idx = np.flatnonzero(seg == i)
+            if len(idx):
+                out[idx] = np.maximum(
+                    1.0, np.round(sample(s.seats, self.streams(f"seats/{self.segs[i]}"), len(idx)))
+                )
+        return out
+
+    def _enter(self, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult) -> None:
+        """Walk a batch of new leads through the motion's first free block in numpy; hand the
+        survivors to simpy at the time they reach the first queued stage."""
+        rec, n = self.rec, len(t)
+        rec.leads(cm.index, source, seg, t)
+        seats = self._seats_for(seg)
+        first = cm.blocks[0]
+        stop = first.stop if first.kind == "free" else 0
+        u, d = draw_stages(cm, self.streams, n, 0, stop)
+        if p_mult is not None and stop:
+            u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
+        w = walk_batch(cm, 0, stop, seg, seats, t, u, d, self.scale, self.end)
+        rec.batch(cm.index, 0, w)
+        if cm.opp_stage < stop:
+            self._batch_opportunities(cm, source, seg, seats, w)
+        if stop == cm.n_stages:
+            return
+        go = np.flatnonzero((w.status == PASSED) & (w.t_out < self.end))
+        if not len(go):
+            return
+        order = go[np.argsort(w.t_out[go], kind="stable")]
+        u2, d2 = draw_stages(cm, self.streams, len(order), stop, cm.n_stages)
+        pad = np.zeros((len(order), stop))
+        u2, d2 = np.hstack([pad, u2]), np.hstack([pad, d2])
+        sdr_u = self.streams("sdr/contact").random(len(order))
+        sdr_w = sample(self.sc.team.sdr.attempt_days, self.streams("sdr/work"), len(order))
+        opp_t = w.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
+        block = 1 if first.kind == "free" else 0
+        self.env.process(self._feeder(cm, source, block, w.t_out[order], seg[order], seats[order],
+                                      u2, d2, sdr_u, sdr_w, opp_t))
+
+    def _batch_opportunities(self, cm, source, seg, seats, w) -> None:
+        """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
+        j = cm.opp_stage
+        created = w.entry[:, j]
+        has = ~np.isnan(created) & (created < self.end)
+        # only leads whose journey ended inside this block are closed here; the rest go on in simpy
+        done = has & ((w.status != PASSED) | (w.stage >= cm.n_stages))
+        idx = np.flatnonzero(done)
+        if not len(idx):
+            return
+        status = w.status[idx]
+        outcome = np.where(status == PASSED, 1, np.where(status == OPEN, 2, 0))
+        closed = np.where(status == OPEN, np.nan, w.t_out[idx])
+        stage = np.minimum(w.stage[idx], cm.n_stages - 1)
+        amount = np.array([self._amount(cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx],
+                                                                             strict=True)])
+        self.rec.opportunities("new", cm.index, seg[idx], source, "self-serve", created[idx], closed,
+                               stage, outcome, amount)
+        for i in idx[status == PASSED].tolist():
+            pos = int(np.searchsorted(idx, i))
+            self.rec.customer(int(seg[i]), cm.index, float(w.t_out[i]), float(amount[pos]),
+                              self._terms[int(seg[i])])
+
+    def _amount(self, cm: CMotion, seg: int, seats: float) -> float:
+        if cm.acv == "seats":
+            return seats * self._price * 12.0
+        return self._acv[seg].next()
+
+    def _feeder(self, cm, source, block, t, seg, seats, u, d, sdr_u, sdr_w, opp_t):
+        env = self.env
+        t_l, seg_l, seats_l = t.tolist(), seg.tolist(), seats.tolist()
+        su, sw, ot = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist()
+        for i, ti in enumerate(t_l):
+            if ti > env.now:
+                yield env.timeout(ti - env.now)
+            env.process(self._journey(cm, source, block, seg_l[i], seats_l[i], u[i].tolist(),
+                                      d[i].tolist(), su[i], sw[i], ot[i]))
+
+    # -- outbound prospecting ----------------------------------------------------------------------
+    def _outbound(self) -> None:
+        out = [cm for cm in self.motions if cm.entry == "outbound"]
+        pairs = [(cm, s) for cm in out for s in range(len(self.segs))
+                 if self.sc.acquisition_weight(self.segs[s], cm.name) > 0]
+        if not pairs or self.staff["sdr"].headcount.max() == 0:
+            return
+        w = np.array([self.sc.acquisition_weight(self.segs[s], cm.name) for cm, s in pairs])
+        self._targets = (pairs, np.cumsum(w / w.sum()).tolist())
+        rate = self.sc.team.sdr.outbound_meetings_day
+        if rate <= 0:
+            return
+        self._next_meeting = 0.0
+        self._prospect_work = 0.0
+        self._gap = Pool(lambda n: self.streams("outbound/meetings").exponential(1.0 / rate, n))
+        self._pick = Pool(lambda n: self.streams("outbound/target").random(n))
+        self._next_meeting = self._gap.next()
+        for _ in range(self.sdr.capacity):
+            self.env.process(self._prospector())
+
+    def _prospector(self):
+        env, sdr, rec = self.env, self.sdr, self.rec
+        block = self.sc.team.sdr.prospecting_block_days
+        pairs, cum = self._targets
+        streams = self.streams
+        while True:
+            req = sdr.request(priority=1)
+            yield req
+            m = int(env.now // MONTH_DAYS)
+            yield env.timeout(block)
+            sdr.release(req)
+            rec.sdr_prospecting[min(m, self.n_months - 1)] += block
+            self._prospect_work += block * self.sdr_prod[min(m, self.n_months - 1)]
+            while self._next_meeting <= self._prospect_work:
+                self._next_meeting += self._gap.next()
+                cm, s = pairs[bisect.bisect_right(cum, self._pick.next() * cum[-1] - 1e-15)]
+                now = env.now
+                rec.leads(cm.index, "outbound", np.array([s]), np.array([now]))
+                u, d = draw_stages(cm, streams, 1)
+                env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
+                                          u[0].tolist(), d[0].tolist(), 0.0, 0.0, float("nan")))
+
+    # -- one lead inside simpy ---------------------------------------------------------------------
+    def _journey(self, cm: CMotion, source: str, block: int, seg: int, seats: float, u, d,
+                 sdr_u: float, sdr_w: float, opp_t: float):
+        env, rec, end = self.env, self.rec, self.end
+        scale = self._scale[seg]
+        t = env.now
+        owner = ""
+        status, k = PASSED, cm.n_stages
+        for b in cm.blocks[block:]:
+            if b.kind == "free":
+                status, k, t_end, ot = walk_one(cm, b.start, b.stop, seg, seats, t, u, d, scale, end,
+                                                1.0, rec)
+                opp_t = ot if opp_t != opp_t else opp_t
+                if status != PASSED:
+                    t = t_end
+                    break
+                if t_end > env.now:
+                    yield env.timeout(t_end - env.now)
+                t = t_end
+            elif b.kind == "sdr":
+                if b.start == cm.opp_stage and opp_t != opp_t:
+                    opp_t = t
+                t_in = t
+                req = self.sdr.request(priority=0)
+                yield req
+                wait = env.now - t
+                rec.waits["sdr"].append(wait)
+                rec.waits["sdr_at"].append(t_in)
+                m = min(int(env.now // MONTH_DAYS), self.n_months - 1)
+                q = self._contact * self._stl(wait * 24.0)
+                contacted, attempts = self._attempt(q, sdr_u)
+                work = attempts * sdr_w / self.sdr_prod[m]
+                yield env.timeout(work)
+                self.sdr.release(req)
+                rec.sdr_busy[m] += work
+                t = env.now + (attempts - 1) * self._spacing
+                if not contacted:
+                    if t < end:
+                        rec.one(cm.index, b.start, t, False, t - t_in)
+                        status, k = DROPPED, b.start
+                    else:
+                        status, k = OPEN, b.start
+                    break
+                # contacted: the stage's own p (qualification) decides, with the stage's duration
+                status, k, t, ot = walk_one(cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0,
+                                            rec)
+                opp_t = ot if opp_t != opp_t else opp_t
+                if status != PASSED:
+                    break
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+            else:  # an AE block holds one pipeline slot from acceptance to close
+                if cm.opp_stage >= b.start and cm.opp_stage < b.stop and opp_t != opp_t:
+                    opp_t = t
+                req = self.ae.request(priority=0)
+                yield req
+                wait = env.now - t
+                rec.waits["ae"].append(wait)
+                rec.waits["ae_at"].append(t)
+                owner = self._owner()
+                status, k, t_end, ot = walk_one(cm, b.start, b.stop, seg, seats, env.now, u, d, scale,
+                                                end, math.exp(-wait / self._decay), rec)
+                opp_t = ot if opp_t != opp_t else opp_t
+                self._hold(env.now, min(t_end, end))
+                if status == OPEN:
+                    self._close(cm, source, owner, seg, seats, opp_t, OPEN, k, t_end)
+                    yield env.timeout(NEVER)  # keeps the slot to the end of the run
+                if t_end > env.now:
+                    yield env.timeout(t_end - env.now)
+                self.ae.release(req)
+                t = t_end
+                if status != PASSED:
+                    break
+        self._close(cm, source, owner, seg, seats, opp_t, status, k, t)
+
+    def _stl(self, hours: float) -> float:
+        """Speed-to-lead multiplier on contact probability: piecewise linear in hours waited."""
+        h, m = self._stl_h, self._stl_m
+        if hours <= h[0]:
+            return m[0]
+        i = bisect.bisect_right(h, hours)
+        if i >= len(h):
+            return m[-1]
+        return m[i - 1] + (m[i] - m[i - 1]) * (hours - h[i - 1]) / (h[i] - h[i - 1])
+
+    def _attempt(self, q: float, u: float) -> tuple[bool, int]:
+        """Attempts until first contact (geometric with success q), capped at max_attempts."""
+        K = self._attempts
+        if q <= 0.0:
+            return False, K
+        if q >= 1.0:
+            return True, 1
+        if u >= 1.0 - (1.0 - q) ** K:
+            return False, K
+        return True, max(1, math.ceil(math.log1p(-u) / math.log1p(-q)))
+
+    def _owner(self) -> str:
+        m = min(int(self.env.now // MONTH_DAYS), self.n_months - 1)
+        reps = self.staff["ae"].active[m]
+        if not reps:
+            return "AE-unassigned"
+        self._owner_turn += 1
+        return reps[self._owner_turn % len(reps)]
+
+    def _hold(self, a: float, b: float) -> None:
+        """Spread slot-days [a, b) over months."""
+        arr = self.rec.ae_slot_days
+        while a < b:
+            m = int(a // MONTH_DAYS)
+            if m >= self.n_months:
+                break
+            e = min(b, (m + 1) * MONTH_DAYS)
+            arr[m] += e - a
+            a = e
+
+    def _close(self, cm, source, owner, seg, seats, opp_t, status, k, t) -> None:
+        if opp_t != opp_t or opp_t >= self.end:  # never became an opportunity
+            return
+        if status == OPEN or t >= self.end:
+            outcome, closed = 2, float("nan")
+        else:
+            outcome, closed = (1 if status == PASSED else 0), t
+        amount = self._amount(cm, seg, seats)
+        stage = min(k, cm.n_stages - 1)
+        self.rec.opportunity("new", cm.index, seg, source, owner or "self-serve", opp_t, closed,
+                             stage, outcome, amount)
+        if outcome == 1:
+            self.rec.customer(seg, cm.index, t, amount, self._terms[seg])
+
+
+def simulate_replication(sc: Scenario, replication: int) -> Records:
+    """Run replication `replication` of scenario `sc` and return its records."""
+    return World(sc, replication).run()

@@ -1,0 +1,245 @@
+"""Motions as data: compile a motion's stage graph into arrays the engine walks.
+
+A lead walks its motion's stages in order. At each stage it advances with probability p (per segment),
+after a duration drawn from the stage's distribution times the segment's `cycle_scale`. A stage whose
+seat guard does not match the lead is skipped (no time, no outcome). Stages that queue for a role are
+worked inside simpy (sim.model); runs of stages that touch no shared resource are walked here, in numpy
+for whole batches of leads (`walk_batch`) or for one lead inside a simpy process (`walk_one`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Motion, Scenario, Stage
+
+DROPPED, PASSED, OPEN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CStage:
+    name: str
+    owner: str
+    queue: str | None
+    p: tuple[float, ...]  # by segment index
+    dist: object  # sim.config.Dist or None (instant)
+    seats_at_least: int | None
+    seats_below: int | None
+
+    @property
+    def guarded(self) -> bool:
+        return self.seats_at_least is not None or self.seats_below is not None
+
+    def applies_one(self, seats: float) -> bool:
+        if self.seats_at_least is not None and seats < self.seats_at_least:
+            return False
+        return not (self.seats_below is not None and seats >= self.seats_below)
+
+    def applies(self, seats: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(seats), dtype=bool)
+        if self.seats_at_least is not None:
+            ok &= seats >= self.seats_at_least
+        if self.seats_below is not None:
+            ok &= seats < self.seats_below
+        return ok
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive stages worked the same way: 'free' (no contention), 'sdr' or 'ae'."""
+
+    kind: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class CMotion:
+    name: str
+    index: int
+    entry: str
+    stages: tuple[CStage, ...]
+    opp_stage: int
+    acv: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+
+def _probs(st: Stage, segments: list[str]) -> tuple[float, ...]:
+    if isinstance(st.p, dict):
+        return tuple(float(st.p[s]) for s in segments)
+    return tuple(float(st.p) for _ in segments)
+
+
+def _blocks(stages: tuple[CStage, ...]) -> tuple[Block, ...]:
+    blocks: list[Block] = []
+    k = 0
+    while k < len(stages):
+        q = stages[k].queue
+        if q == "sdr":  # the SDR works the lead (attempts); later stages do not hold the SDR
+            blocks.append(Block("sdr", k, k + 1))
+            k += 1
+            continue
+        j = k
+        while j < len(stages) and stages[j].queue == q and (q != "sdr"):
+            j += 1
+        blocks.append(Block(q or "free", k, j))
+        k = j
+    return tuple(blocks)
+
+
+def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMotion:
+    stages = tuple(
+        CStage(
+            name=s,
+            owner=st.owner,
+            queue=st.queue,
+            p=_probs(st, segments),
+            dist=st.days,
+            seats_at_least=st.seats_at_least,
+            seats_below=st.seats_below,
+        )
+        for s, st in m.stages.items()
+    )
+    return CMotion(
+        name=name,
+        index=index,
+        entry=m.entry,
+        stages=stages,
+        opp_stage=list(m.stages).index(m.opportunity_from),
+        acv=m.acv,
+        blocks=_blocks(stages),
+    )
+
+
+def compile_motions(sc: Scenario) -> tuple[CMotion, ...]:
+    segs = list(sc.segments)
+    return tuple(compile_motion(n, i, m, segs) for i, (n, m) in enumerate(sc.motions.items()))
+
+
+@dataclass
+class BatchWalk:
+    """Result of walking stages [start, stop) for a batch of leads."""
+
+    status: np.ndarray  # DROPPED / PASSED / OPEN
+    stage: np.ndarray  # stage where dropped / in progress at the horizon; `stop` if passed
+    t_out: np.ndarray  # time of the drop, or of leaving the block
+    entry: np.ndarray  # (n, stop-start) stage entry times; nan where not reached
+    dur: np.ndarray  # (n, stop-start) time spent in each stage (0 where skipped or not reached)
+    applied: np.ndarray  # (n, stop-start) the stage applied (guard) and was reached
+    advanced: np.ndarray  # (n, stop-start) advanced at that stage
+
+
+def walk_batch(
+    cm: CMotion,
+    start: int,
+    stop: int,
+    seg: np.ndarray,
+    seats: np.ndarray,
+    t0: np.ndarray,
+    u: np.ndarray,
+    d: np.ndarray,
+    scale: np.ndarray,
+    horizon: float,
+) -> BatchWalk:
+    """Walk stages [start, stop) for n leads at once. u, d: (n, stop-start) uniforms and unit durations."""
+    n, kk = len(t0), stop - start
+    status = np.full(n, PASSED, dtype=np.int8)
+    stage = np.full(n, stop, dtype=np.int32)
+    entry = np.full((n, kk), np.nan)
+    dur = np.zeros((n, kk))
+    applied = np.zeros((n, kk), dtype=bool)
+    advanced = np.zeros((n, kk), dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    t = t0.astype(float).copy()
+    seg_scale = scale[seg]
+    for j in range(kk):
+        st = cm.stages[start + j]
+        entry[alive, j] = t[alive]
+        open_now = alive & (t >= horizon)
+        status[open_now] = OPEN
+        stage[open_now] = start + j
+        alive &= ~open_now
+        app = alive & (st.applies(seats) if st.guarded else True)
+        dj = d[:, j] * seg_scale if st.dist is not None else np.zeros(n)
+        p = np.asarray(st.p)[seg]
+        ok = u[:, j] < p
+        end = t + dj
+        decided = app & (end < horizon)
+        still = app & ~decided  # in progress at the horizon
+        status[still] = OPEN
+        stage[still] = start + j
+        applied[:, j] = decided
+        advanced[:, j] = decided & ok
+        dur[:, j] = np.where(decided, dj, 0.0)
+        drop = decided & ~ok
+        status[drop] = DROPPED
+        stage[drop] = start + j
+        t = np.where(decided, end, t)
+        alive &= ~(still | drop)
+    return BatchWalk(status, stage, t, entry, dur, applied, advanced)
+
+
+def walk_one(
+    cm: CMotion,
+    start: int,
+    stop: int,
+    seg: int,
+    seats: float,
+    t: float,
+    u: list[float],
+    d: list[float],
+    scale: float,
+    horizon: float,
+    first_p_mult: float,
+    funnel,
+) -> tuple[int, int, float, float]:
+    """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
+
+    `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
+    Stage outcomes decided before the horizon go to `funnel`.
+    """
+    opp_t = float("nan")
+    mult = first_p_mult
+    for k in range(start, stop):
+        st = cm.stages[k]
+        if k == cm.opp_stage:
+            opp_t = t
+        if t >= horizon:
+            return OPEN, k, t, opp_t
+        if st.guarded and not st.applies_one(seats):
+            continue
+        dk = d[k] * scale if st.dist is not None else 0.0
+        end = t + dk
+        if end >= horizon:
+            return OPEN, k, t, opp_t
+        ok = u[k] < st.p[seg] * mult
+        mult = 1.0
+        funnel.one(cm.index, k, end, ok, dk)
+        t = end
+        if not ok:
+            return DROPPED, k, t, opp_t
+    return PASSED, stop, t, opp_t
+
+
+def draw_stages(cm: CMotion, streams, n: int, start: int = 0, stop: int | None = None):
+    """Uniforms and unit durations for n leads over stages [start, stop), one named stream per stage.
+
+    Stream names are `outcome/<motion>/<stage>` and `duration/<motion>/<stage>`, so changing one stage
+    never shifts another's draws.
+    """
+    from sim.distributions import sample
+
+    stop = cm.n_stages if stop is None else stop
+    u = np.empty((n, stop - start))
+    d = np.zeros((n, stop - start))
+    for j, st in enumerate(cm.stages[start:stop]):
+        u[:, j] = streams(f"outcome/{cm.name}/{st.name}").random(n)
+        if st.dist is not None:
+            d[:, j] = sample(st.dist, streams(f"duration/{cm.name}/{st.name}"), n)
+    return u, d
