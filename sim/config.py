@@ -322,3 +322,31 @@ def _format(err: dict[str, Any], data: dict[str, Any]) -> str:
     if isinstance(value, dict | list) and len(repr(value)) > 80:
         return f"config error: {key}: {msg}"
     return f"config error: {key} = {value!r}: {msg}"
+
+
+class ExecutorSettings(_Model):
+    kind: Literal["serial", "local"] = "serial"
+
+
+class RunSettings(_Model):
+    """How to run (not what to simulate): executor, workers, progress bar, table format."""
+
+    executor: ExecutorSettings = ExecutorSettings()
+    workers: Annotated[int, Field(ge=1)] = 1
+    progress: bool = True
+    tables: Literal["parquet", "csv", "both"] = "parquet"
+
+
+RUN_KEYS = tuple(RunSettings.model_fields)
+
+
+def load_run(data: dict[str, Any]) -> tuple[Scenario, RunSettings]:
+    """Split a composed config into the scenario and the run settings, validating both."""
+    data = {k: v for k, v in data.items() if k != "hydra"}
+    run = {k: data.pop(k) for k in RUN_KEYS if k in data}
+    scenario = load_scenario(data)
+    try:
+        settings = RunSettings.model_validate(run)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_format(e, run) for e in exc.errors())) from None
+    return scenario, settings

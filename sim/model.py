@@ -44,6 +44,22 @@ class Pool:
         return self._buf[self._i - 1]
 
 
+class RowPool:
+    """Pre-drawn stage uniforms and durations for leads born one at a time (outbound meetings)."""
+
+    def __init__(self, cm: CMotion, streams: Streams, chunk: int = 256) -> None:
+        self._cm, self._streams, self._chunk = cm, streams, chunk
+        self._rows: list = []
+        self._i = 0
+
+    def next(self) -> tuple[list[float], list[float]]:
+        if self._i == len(self._rows):
+            u, d = draw_stages(self._cm, self._streams, self._chunk)
+            self._rows, self._i = list(zip(u.tolist(), d.tolist(), strict=True)), 0
+        self._i += 1
+        return self._rows[self._i - 1]
+
+
 class World:
     """The simpy world for one replication of a scenario."""
 
@@ -125,7 +141,8 @@ class World:
         expansion = next((m for m in self.motions if m.name == sc.expansion), None)
         churn = run_success(sc, self.rec, self.staff["csm"].fte, expansion, self.streams,
                             self.n_months, self.end, self.scale)
-        return self.rec.finish(sc.warmup_days, sc.horizon_days, churn)
+        events = next(self.env._eid)  # simpy's event counter: how many events were scheduled
+        return self.rec.finish(sc.warmup_days, sc.horizon_days, churn, events)
 
     def _people_costs(self) -> None:
         rec = self.rec
@@ -199,11 +216,12 @@ class World:
             u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
         w = walk_batch(cm, 0, stop, seg, seats, t, u, d, self.scale, self.end)
         rec.batch(cm.index, 0, w)
+        rest = np.zeros(n, dtype=bool)  # some later stage applies: the journey goes on in simpy
+        for st in cm.stages[stop:]:
+            rest |= st.applies(seats) if st.guarded else True
         if cm.opp_stage < stop:
-            self._batch_opportunities(cm, source, seg, seats, w)
-        if stop == cm.n_stages:
-            return
-        go = np.flatnonzero((w.status == PASSED) & (w.t_out < self.end))
+            self._batch_opportunities(cm, source, seg, seats, w, rest)
+        go = np.flatnonzero((w.status == PASSED) & (w.t_out < self.end) & rest)
         if not len(go):
             return
         order = go[np.argsort(w.t_out[go], kind="stable")]
@@ -217,13 +235,13 @@ class World:
         self.env.process(self._feeder(cm, source, block, w.t_out[order], seg[order], seats[order],
                                       u2, d2, sdr_u, sdr_w, opp_t))
 
-    def _batch_opportunities(self, cm, source, seg, seats, w) -> None:
+    def _batch_opportunities(self, cm, source, seg, seats, w, rest) -> None:
         """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
         j = cm.opp_stage
         created = w.entry[:, j]
         has = ~np.isnan(created) & (created < self.end)
         # only leads whose journey ended inside this block are closed here; the rest go on in simpy
-        done = has & ((w.status != PASSED) | (w.stage >= cm.n_stages))
+        done = has & ((w.status != PASSED) | ~rest)
         idx = np.flatnonzero(done)
         if not len(idx):
             return
@@ -272,30 +290,39 @@ class World:
         self._gap = Pool(lambda n: self.streams("outbound/meetings").exponential(1.0 / rate, n))
         self._pick = Pool(lambda n: self.streams("outbound/target").random(n))
         self._next_meeting = self._gap.next()
+        self._rows = {cm.index: RowPool(cm, self.streams) for cm, _ in pairs}
         for _ in range(self.sdr.capacity):
             self.env.process(self._prospector())
 
     def _prospector(self):
+        """One SDR seat's spare time: prospect in blocks, checking the inbound queue between blocks.
+
+        Prospecting is not pre-empted: an inbound lead arriving mid-block waits for the block to end
+        (this is where speed to lead is lost). Between blocks the seat is kept unless a lead or a
+        vacancy is waiting, so an idle team costs one event per block.
+        """
         env, sdr, rec = self.env, self.sdr, self.rec
         block = self.sc.team.sdr.prospecting_block_days
         pairs, cum = self._targets
-        streams = self.streams
+        queue = sdr.queue
         while True:
             req = sdr.request(priority=1)
             yield req
-            m = int(env.now // MONTH_DAYS)
-            yield env.timeout(block)
+            while True:
+                m = min(int(env.now // MONTH_DAYS), self.n_months - 1)
+                yield env.timeout(block)
+                rec.sdr_prospecting[m] += block
+                self._prospect_work += block * self.sdr_prod[m]
+                while self._next_meeting <= self._prospect_work:
+                    self._next_meeting += self._gap.next()
+                    cm, s = pairs[bisect.bisect_right(cum, self._pick.next() * cum[-1] - 1e-15)]
+                    rec.lead_one(cm.index, "outbound", s, env.now)
+                    u, d = self._rows[cm.index].next()
+                    env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
+                                              u, d, 0.0, 0.0, float("nan")))
+                if queue and queue[0].priority <= 0:
+                    break
             sdr.release(req)
-            rec.sdr_prospecting[min(m, self.n_months - 1)] += block
-            self._prospect_work += block * self.sdr_prod[min(m, self.n_months - 1)]
-            while self._next_meeting <= self._prospect_work:
-                self._next_meeting += self._gap.next()
-                cm, s = pairs[bisect.bisect_right(cum, self._pick.next() * cum[-1] - 1e-15)]
-                now = env.now
-                rec.leads(cm.index, "outbound", np.array([s]), np.array([now]))
-                u, d = draw_stages(cm, streams, 1)
-                env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
-                                          u[0].tolist(), d[0].tolist(), 0.0, 0.0, float("nan")))
 
     # -- one lead inside simpy ---------------------------------------------------------------------
     def _journey(self, cm: CMotion, source: str, block: int, seg: int, seats: float, u, d,
@@ -306,6 +333,8 @@ class World:
         owner = ""
         status, k = PASSED, cm.n_stages
         for b in cm.blocks[block:]:
+            if b.guarded and not any(cm.stages[k].applies_one(seats) for k in range(b.start, b.stop)):
+                continue
             if b.kind == "free":
                 status, k, t_end, ot = walk_one(cm, b.start, b.stop, seg, seats, t, u, d, scale, end,
                                                 1.0, rec)

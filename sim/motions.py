@@ -53,6 +53,7 @@ class Block:
     kind: str
     start: int
     stop: int
+    guarded: bool = False  # every stage in it has a seat guard: some leads skip the whole block
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ def _blocks(stages: tuple[CStage, ...]) -> tuple[Block, ...]:
             j += 1
         blocks.append(Block(q or "free", k, j))
         k = j
-    return tuple(blocks)
+    return tuple(
+        Block(b.kind, b.start, b.stop, all(stages[k].guarded for k in range(b.start, b.stop)))
+        for b in blocks
+    )
 
 
 def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMotion:

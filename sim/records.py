@@ -55,6 +55,7 @@ class Records:
     motions: tuple[str, ...]
     stages: dict[str, tuple[str, ...]]
     segments: tuple[str, ...]
+    events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -117,6 +118,10 @@ class Recorder:
             k = (motion, source, s, m)
             self._leads[k] = self._leads.get(k, 0) + int(counts[idx])
 
+    def lead_one(self, motion: int, source: str, seg: int, t: float) -> None:
+        k = (motion, source, seg, int(t // MONTH_DAYS))
+        self._leads[k] = self._leads.get(k, 0) + 1
+
     def opportunity(self, kind, motion, seg, source, owner, created, closed, stage, outcome, amount,
                     customer=-1) -> int:
         oid = self._next_opp
@@ -174,7 +179,7 @@ class Recorder:
         self._staff.append((role, month, headcount, fte, capacity))
 
     # -- freeze -----------------------------------------------------------------------------------
-    def finish(self, warmup: float, horizon: float, churn_day: np.ndarray) -> Records:
+    def finish(self, warmup: float, horizon: float, churn_day: np.ndarray, events: int = 0) -> Records:
         names = tuple(m.name for m in self.motions)
         segs = tuple(self.segments)
         opp = self._opportunity_table(names, segs)
@@ -226,6 +231,7 @@ class Recorder:
             motions=names,
             stages={m.name: tuple(s.name for s in m.stages) for m in self.motions},
             segments=segs,
+            events=events,
         )
 
     def _opportunity_table(self, names, segs) -> pd.DataFrame:

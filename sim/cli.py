@@ -1,0 +1,68 @@
+"""The `salesim` command: a Hydra app that runs a scenario's replications and writes the results."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from tqdm import tqdm
+
+from sim.config import ConfigError, RunSettings, Scenario, load_run
+from sim.experiment import RunResult, run_scenario
+from sim.report import terminal_table, write_outputs
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+
+
+def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
+    """Resolve interpolations and validate; every problem becomes a ConfigError."""
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        msg = str(exc).splitlines()[0]
+        raise ConfigError(f"config error: {key}: {msg}" if key else f"config error: {msg}") from None
+    return load_run(data)
+
+
+def execute(sc: Scenario, rs: RunSettings) -> RunResult:
+    with tqdm(total=sc.replications, desc=f"{sc.scenario.name}", unit="rep", file=sys.stderr,
+              disable=not rs.progress, leave=False) as bar:
+        return run_scenario(sc, rs.executor.kind, rs.workers, progress=bar.update)
+
+
+def _abandon(outdir: Path) -> None:
+    """Remove a run directory that holds no results (Hydra made it before we validated)."""
+    if outdir.is_dir() and not (outdir / "summary.json").exists():
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def app(cfg: DictConfig) -> None:
+    outdir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        sc, rs = resolve(cfg)
+    except ConfigError as exc:
+        _abandon(outdir)
+        print(str(exc), file=sys.stderr)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        sys.exit(2)
+    res = execute(sc, rs)
+    write_outputs(res, sc, outdir, rs.tables)
+    print(terminal_table(res.summary))
+    print(f"results: {outdir}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

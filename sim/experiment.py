@@ -1,0 +1,147 @@
+"""Replications of a scenario on an executor, gathered into tables and a summary.
+
+Replication r of a scenario always uses the streams of (seed, r), whichever executor or worker ran it,
+and results are gathered in replication order, so the output is the same for every executor.
+Only small per-replication results travel back (metrics, monthly series, funnel counts); the full
+opportunity records are kept for the first replication only.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+
+from sim.config import Scenario
+from sim.metrics import funnel_counts, monthly_series, scalar_metrics
+from sim.model import simulate_replication
+from sim.stats import summarise
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    replication: int
+    metrics: dict[str, float]
+    monthly: pd.DataFrame
+    funnel: pd.DataFrame
+    events: int
+    opportunities: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of a scenario produced: the summary dict and its tables."""
+
+    summary: dict
+    replications: pd.DataFrame
+    monthly: pd.DataFrame
+    funnel: pd.DataFrame
+    opportunities: pd.DataFrame
+    events: int
+
+
+def run_replication(sc: Scenario, r: int, keep_records: bool = False) -> ReplicationResult:
+    rec = simulate_replication(sc, r)
+    return ReplicationResult(
+        replication=r,
+        metrics=scalar_metrics(rec, sc.costs.gross_margin, sc.costs.allocation),
+        monthly=monthly_series(rec),
+        funnel=funnel_counts(rec),
+        events=rec.events,
+        opportunities=rec.opportunities if keep_records else None,
+    )
+
+
+def _chunk(args: tuple[Scenario, list[int]]) -> list[ReplicationResult]:
+    sc, reps = args
+    return [run_replication(sc, r, keep_records=(r == 0)) for r in reps]
+
+
+def iterate(sc: Scenario, executor: str = "serial", workers: int = 1) -> Iterator[ReplicationResult]:
+    """Yield replication results in replication order."""
+    reps = list(range(sc.replications))
+    if executor == "serial" or workers <= 1 or len(reps) < 2:
+        for r in reps:
+            yield run_replication(sc, r, keep_records=(r == 0))
+        return
+    if executor != "local":
+        raise ValueError(f"executor = {executor!r}: allowed are 'serial' and 'local'")
+    size = max(1, min(8, len(reps) // (4 * workers)))
+    chunks = [(sc, reps[i : i + size]) for i in range(0, len(reps), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for batch in pool.map(_chunk, chunks):
+            yield from batch
+
+
+def run_scenario(sc: Scenario, executor: str = "serial", workers: int = 1,
+                 progress: Callable[[int], None] | None = None) -> RunResult:
+    """Run every replication of `sc` and gather the results (memory: a row per replication)."""
+    rows, monthly, funnel_sum, first, events = [], [], None, None, 0
+    for res in iterate(sc, executor, workers):
+        rows.append({"scenario": sc.scenario.name, "replication": res.replication, **res.metrics})
+        monthly.append(res.monthly.assign(scenario=sc.scenario.name, replication=res.replication))
+        f = res.funnel.set_index(["motion", "stage_index", "stage", "owner"])
+        funnel_sum = f if funnel_sum is None else funnel_sum + f
+        events += res.events
+        if res.opportunities is not None:
+            first = res.opportunities
+        if progress:
+            progress(1)
+    reps = pd.DataFrame(rows)
+    month_tab = pd.concat(monthly, ignore_index=True)
+    cols = ["scenario", "replication"] + [c for c in month_tab.columns if c not in ("scenario",
+                                                                                     "replication")]
+    month_tab = month_tab[cols]
+    funnel = funnel_sum.reset_index()
+    funnel[["advanced", "dropped", "stage_days"]] /= sc.replications  # mean per replication
+    decided = funnel["advanced"] + funnel["dropped"]
+    funnel["conversion"] = np.where(decided > 0, funnel["advanced"] / decided.where(decided > 0, 1),
+                                    np.nan)
+    funnel["mean_days"] = np.where(decided > 0, funnel["stage_days"] / decided.where(decided > 0, 1),
+                                   np.nan)
+    funnel.insert(0, "scenario", sc.scenario.name)
+    metrics = {k: summarise(reps[k].to_numpy(dtype=float)) for k in reps.columns
+               if k not in ("scenario", "replication")}
+    summary = {
+        "seed": sc.seed,
+        "versions": versions(),
+        "scenarios": {
+            sc.scenario.name: {
+                "replications": sc.replications,
+                "horizon_days": sc.horizon_days,
+                "warmup_days": sc.warmup_days,
+                "start_date": sc.start_date.isoformat(),
+                "bottleneck": bottleneck(funnel),
+                "metrics": metrics,
+            }
+        },
+    }
+    from sim.report import strict
+
+    return RunResult(strict(summary), reps, month_tab, funnel, first, events)
+
+
+def bottleneck(funnel: pd.DataFrame) -> dict | None:
+    """The stage with the lowest conversion among stages that decide at least 1 % of outcomes."""
+    decided = funnel["advanced"] + funnel["dropped"]
+    f = funnel[(decided >= 0.01 * decided.max()) & funnel["conversion"].notna()]
+    if not len(f):
+        return None
+    row = f.loc[f["conversion"].idxmin()]
+    return {"motion": str(row["motion"]), "stage": str(row["stage"]), "owner": str(row["owner"]),
+            "conversion": float(row["conversion"])}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("salesim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "hydra-core"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out

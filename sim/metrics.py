@@ -1,0 +1,293 @@
+"""Metric definitions: pure functions of one replication's records (docs/metrics.md is their manual).
+
+The measurement window is [warmup_days, warmup_days + horizon_days). Monthly aggregates in the records
+(leads, costs, funnel counts, staff) count a simulation month in the window in proportion to its overlap.
+A metric that does not apply (no opportunities closed, no SDR in the motion, no churn) is NaN here and
+`null` in summary.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.records import MONTH_DAYS, Records
+
+NAN = float("nan")
+S_AND_M = ("marketing", "product", "sdr", "ae", "tools")  # cost categories that count towards CAC
+
+# direction in which a metric is "better" (used by comparisons and plots)
+HIGHER_IS_BETTER = {
+    "win_rate": True, "cycle_days": False, "cac": False, "cac_payback_months": False, "clv": True,
+    "ltv_to_cac": True, "bookings": True, "arr_end": True, "new_customers": True, "leads": True,
+    "sdr_wait_days": False, "ae_utilization": None, "nrr": True, "grr": True, "logo_churn": False,
+}
+HEADLINE = ("win_rate", "cycle_days", "cac", "clv")
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(b) else NAN
+
+
+def month_weights(n_months: int, lo: float, hi: float) -> np.ndarray:
+    """Share of each simulation month that lies inside [lo, hi)."""
+    starts = np.arange(n_months) * MONTH_DAYS
+    overlap = np.clip(np.minimum(starts + MONTH_DAYS, hi) - np.maximum(starts, lo), 0.0, MONTH_DAYS)
+    return overlap / MONTH_DAYS
+
+
+def _in(x: pd.Series, lo: float, hi: float) -> np.ndarray:
+    v = x.to_numpy(dtype=float)
+    return (v >= lo) & (v < hi)
+
+
+def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity") -> dict[str, float]:
+    """Every scalar metric of one replication, blended and per motion (`win_rate.plg`, ...)."""
+    lo, hi = r.window
+    opp = r.opportunities
+    closed = opp[_in(opp["closed_day"], lo, hi)]
+    new = closed[closed["type"] == "new"]
+    won_new = new[new["outcome"] == "won"]
+    won_exp = closed[(closed["type"] == "expansion") & (closed["outcome"] == "won")]
+    n_months = int(r.staff["month"].max()) + 1 if len(r.staff) else math.ceil(hi / MONTH_DAYS)
+    w = month_weights(n_months, lo, hi)
+
+    costs = r.costs
+    cw = w[costs["month"].to_numpy()] if len(costs) else np.zeros(0)
+    sm_mask = costs["category"].isin(S_AND_M).to_numpy() if len(costs) else np.zeros(0, bool)
+    sm_cost = float((costs["amount"].to_numpy() * cw)[sm_mask].sum()) if len(costs) else 0.0
+
+    m: dict[str, float] = {}
+    m["win_rate"] = _win_rate(new)
+    cyc = (won_new["closed_day"] - won_new["created_day"]).to_numpy(dtype=float)
+    m["cycle_days"] = float(np.median(cyc)) if len(cyc) else NAN
+    m["cycle_days_mean"] = float(cyc.mean()) if len(cyc) else NAN
+    m["new_customers"] = float(len(won_new))
+    m["cac"] = _div(sm_cost, len(won_new))
+    new_mrr = float(won_new["amount"].mean()) / 12.0 if len(won_new) else NAN
+    m["cac_payback_months"] = _div(m["cac"], new_mrr * gross_margin)
+    m["bookings"] = float(won_new["amount"].sum() + won_exp["amount"].sum())
+    m["bookings_new"] = float(won_new["amount"].sum())
+    m["bookings_expansion"] = float(won_exp["amount"].sum())
+    ret = retention(r, lo, hi)
+    m.update(ret)
+    m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
+    m["ltv_to_cac"] = _div(m["clv"], m["cac"])
+    leads = r.leads
+    m["leads"] = float((leads["leads"].to_numpy() * w[leads["month"].to_numpy()]).sum()) if len(
+        leads) else 0.0
+    m["sdr_wait_days"] = _mean_in(r.waits["sdr"], r.waits["sdr_at"], lo, hi)
+    m["ae_wait_days"] = _mean_in(r.waits["ae"], r.waits["ae_at"], lo, hi)
+    m.update(utilisation(r, w))
+    m["sm_cost"] = sm_cost
+
+    shares = _allocation(r, w, won_new, allocation)
+    for name in r.motions:
+        mine = new[new["motion"] == name] if name != _expansion_name(r) else closed[
+            closed["motion"] == name]
+        m[f"win_rate.{name}"] = _win_rate(mine)
+        won = won_new[won_new["motion"] == name]
+        m[f"new_customers.{name}"] = float(len(won))
+        c = (won["closed_day"] - won["created_day"]).to_numpy(dtype=float)
+        m[f"cycle_days.{name}"] = float(np.median(c)) if len(c) else NAN
+        m[f"bookings.{name}"] = float(closed.loc[(closed["motion"] == name) &
+                                                 (closed["outcome"] == "won"), "amount"].sum())
+        m[f"cac.{name}"] = _div(shares.get(name, 0.0), len(won)) if len(won) else NAN
+    return m
+
+
+def _expansion_name(r: Records) -> str | None:
+    opp = r.opportunities
+    exp = opp.loc[opp["type"] == "expansion", "motion"]
+    return str(exp.iloc[0]) if len(exp) else None
+
+
+def _win_rate(opps: pd.DataFrame) -> float:
+    won = int((opps["outcome"] == "won").sum())
+    lost = int((opps["outcome"] == "lost").sum())
+    return _div(won, won + lost)
+
+
+def _mean_in(values: np.ndarray, at: np.ndarray, lo: float, hi: float) -> float:
+    sel = (at >= lo) & (at < hi)
+    return float(values[sel].mean()) if sel.any() else NAN
+
+
+def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
+    """Busy share of each role's capacity in the window (SDR inbound work, AE pipeline slots)."""
+    out = {"ae_utilization": NAN, "sdr_utilization": NAN, "sdr_prospecting_share": NAN}
+    st = r.staff
+    if not len(st):
+        return out
+    for role in ("sdr", "ae"):
+        s = st[st["role"] == role]
+        ww = w[s["month"].to_numpy()] * MONTH_DAYS
+        cap = float((s["capacity"].to_numpy() * ww).sum())
+        if role == "ae":
+            out["ae_utilization"] = _div(float((s["ae_slot_days"].to_numpy() * w[s["month"]]).sum()),
+                                         cap)
+        else:
+            busy = float((s["sdr_inbound_days"].to_numpy() * w[s["month"]]).sum())
+            pros = float((s["sdr_prospecting_days"].to_numpy() * w[s["month"]]).sum())
+            out["sdr_utilization"] = _div(busy, cap)
+            out["sdr_prospecting_share"] = _div(pros, cap)
+    return out
+
+
+def arr_at(r: Records, t: float | np.ndarray) -> np.ndarray:
+    """ARR (sum of contract ACV plus won expansions) of customers active at each time t."""
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    c = r.customers
+    start = c["start_day"].to_numpy()
+    churn = c["churn_day"].to_numpy()
+    churn = np.where(np.isnan(churn), np.inf, churn)
+    acv = c["acv"].to_numpy()
+    active = (start[None, :] <= t[:, None]) & (churn[None, :] > t[:, None])
+    arr = (active * acv[None, :]).sum(axis=1)
+    opp = r.opportunities
+    exp = opp[(opp["type"] == "expansion") & (opp["outcome"] == "won")]
+    if len(exp):
+        cid = exp["customer_id"].to_numpy()
+        when = exp["closed_day"].to_numpy()
+        amt = exp["amount"].to_numpy()
+        alive = (when[None, :] <= t[:, None]) & active[:, cid]
+        arr = arr + (alive * amt[None, :]).sum(axis=1)
+    return arr
+
+
+def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
+    """NRR, GRR and logo churn of the cohort active at the window start, over the window; monthly
+    logo churn and ARPA over all customer-months in the window (for CLV)."""
+    c = r.customers
+    out = {"arr_end": NAN, "nrr": NAN, "grr": NAN, "logo_churn": NAN, "logo_churn_month": NAN,
+           "arpa_month": NAN, "customers_end": 0.0}
+    if not len(c):
+        return out
+    start = c["start_day"].to_numpy()
+    churn = c["churn_day"].to_numpy()
+    churn_f = np.where(np.isnan(churn), np.inf, churn)
+    out["arr_end"] = float(arr_at(r, hi - 1e-9)[0])
+    out["customers_end"] = float(((start <= hi) & (churn_f > hi)).sum())
+    cohort = (start <= lo) & (churn_f > lo)
+    if cohort.any():
+        per0 = _per_customer_arr(r, lo)
+        per1 = _per_customer_arr(r, hi - 1e-9)
+        base = per0[cohort].sum()
+        out["nrr"] = _div(per1[cohort].sum(), base)
+        out["grr"] = _div(np.minimum(per1[cohort], per0[cohort]).sum(), base)
+        out["logo_churn"] = float((churn_f[cohort] < hi).mean())
+    # customer-months and churned logos inside the window
+    exposure = np.clip(np.minimum(churn_f, hi) - np.maximum(start, lo), 0.0, None).sum() / MONTH_DAYS
+    churned = float(((churn_f >= lo) & (churn_f < hi)).sum())
+    out["logo_churn_month"] = _div(churned, exposure) if churned else NAN
+    mid = np.linspace(lo, hi, 13)[:-1] + (hi - lo) / 24
+    arr_mid = arr_at(r, mid)
+    n_mid = ((start[None, :] <= mid[:, None]) & (churn_f[None, :] > mid[:, None])).sum(axis=1)
+    out["arpa_month"] = _div(float(arr_mid.sum()) / 12.0, float(n_mid.sum()))
+    return out
+
+
+def _per_customer_arr(r: Records, t: float) -> np.ndarray:
+    c = r.customers
+    start = c["start_day"].to_numpy()
+    churn = c["churn_day"].to_numpy()
+    active = (start <= t) & ~(churn <= t)
+    arr = np.where(active, c["acv"].to_numpy(), 0.0)
+    opp = r.opportunities
+    exp = opp[(opp["type"] == "expansion") & (opp["outcome"] == "won")]
+    if len(exp):
+        done = exp["closed_day"].to_numpy() <= t
+        np.add.at(arr, exp["customer_id"].to_numpy()[done], exp["amount"].to_numpy()[done])
+        arr = np.where(active, arr, 0.0)
+    return arr
+
+
+def _allocation(r: Records, w: np.ndarray, won_new: pd.DataFrame, rule: str) -> dict[str, float]:
+    """S&M cost in the window per motion: direct costs plus shared costs split by the rule in
+    costs.allocation ('activity': SDR cost by SDR-stage outcomes, AE cost by AE-stage outcomes,
+    tools by new customers; 'customers': every shared cost by new customers)."""
+    costs = r.costs
+    out: dict[str, float] = {}
+    if not len(costs):
+        return out
+    cw = costs["amount"].to_numpy() * w[costs["month"].to_numpy()]
+    costs = costs.assign(weighted=cw)
+    sm = costs[costs["category"].isin(S_AND_M)]
+    direct = sm[sm["motion"] != "shared"].groupby("motion")["weighted"].sum()
+    for k, v in direct.items():
+        out[str(k)] = out.get(str(k), 0.0) + float(v)
+    by_customers = won_new["motion"].astype(str).value_counts()
+    f = r.funnel
+    fw = f.assign(n=(f["advanced"] + f["dropped"]) * w[f["month"].to_numpy()]) if len(f) else f
+    for cat, amount in sm[sm["motion"] == "shared"].groupby("category")["weighted"].sum().items():
+        if rule == "activity" and cat in ("sdr", "ae") and len(fw):
+            basis = fw[fw["owner"] == cat].groupby("motion")["n"].sum()
+        else:
+            basis = by_customers
+        total = float(basis.sum())
+        if total <= 0:
+            continue
+        for k, v in basis.items():
+            out[str(k)] = out.get(str(k), 0.0) + float(amount) * float(v) / total
+    return out
+
+
+def monthly_series(r: Records) -> pd.DataFrame:
+    """Bookings, ARR, open pipeline and customers for each month of the window (month 0 = first)."""
+    lo, hi = r.window
+    n = max(1, math.ceil((hi - lo) / MONTH_DAYS - 1e-9))
+    edges = lo + np.arange(n + 1) * MONTH_DAYS
+    edges[-1] = min(edges[-1], hi)
+    ends = edges[1:] - 1e-9
+    opp = r.opportunities
+    won = opp[opp["outcome"] == "won"]
+    wc = won["closed_day"].to_numpy(dtype=float)
+    idx = np.searchsorted(edges, wc, side="right") - 1
+    ok = (idx >= 0) & (idx < n) & (wc < hi)
+    amt = won["amount"].to_numpy()
+    is_new = (won["type"] == "new").to_numpy()
+    book_new = np.bincount(idx[ok & is_new], weights=amt[ok & is_new], minlength=n)[:n]
+    book_exp = np.bincount(idx[ok & ~is_new], weights=amt[ok & ~is_new], minlength=n)[:n]
+    new_cust = np.bincount(idx[ok & is_new], minlength=n)[:n]
+    created = opp["created_day"].to_numpy(dtype=float)
+    closed = opp["closed_day"].to_numpy(dtype=float)
+    closed = np.where(np.isnan(closed), np.inf, closed)
+    is_new_all = (opp["type"] == "new").to_numpy()
+    open_at = (created[None, :] <= ends[:, None]) & (closed[None, :] > ends[:, None]) & is_new_all
+    c = r.customers
+    start = c["start_day"].to_numpy()
+    churn = np.where(np.isnan(c["churn_day"].to_numpy()), np.inf, c["churn_day"].to_numpy())
+    return pd.DataFrame(
+        {
+            "month": np.arange(n),
+            "bookings": book_new + book_exp,
+            "bookings_new": book_new,
+            "bookings_expansion": book_exp,
+            "new_customers": new_cust,
+            "arr": arr_at(r, ends),
+            "pipeline_open": open_at.sum(axis=1),
+            "pipeline_value": (open_at * opp["amount"].to_numpy()[None, :]).sum(axis=1),
+            "customers": ((start[None, :] <= ends[:, None]) & (churn[None, :] > ends[:, None])).sum(
+                axis=1),
+        }
+    )
+
+
+def funnel_counts(r: Records) -> pd.DataFrame:
+    """Stage outcomes decided inside the window: advanced, dropped, days spent, per motion and stage."""
+    f = r.funnel
+    lo, hi = r.window
+    n_months = int(f["month"].max()) + 1 if len(f) else 1
+    w = month_weights(max(n_months, 1), lo, hi)
+    rows = []
+    for name in r.motions:
+        for k, stage in enumerate(r.stages[name]):
+            s = f[(f["motion"] == name) & (f["stage_index"] == k)]
+            ww = w[s["month"].to_numpy()] if len(s) else np.zeros(0)
+            owner = s["owner"].iloc[0] if len(s) else ""
+            rows.append((name, k, stage, owner, float((s["advanced"] * ww).sum()),
+                         float((s["dropped"] * ww).sum()), float((s["stage_days"] * ww).sum())))
+    return pd.DataFrame(rows, columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped",
+                                       "stage_days"])
