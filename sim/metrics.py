@@ -95,6 +95,14 @@ def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity"
         m[f"bookings.{name}"] = float(closed.loc[(closed["motion"] == name) &
                                                  (closed["outcome"] == "won"), "amount"].sum())
         m[f"cac.{name}"] = _div(shares.get(name, 0.0), len(won)) if len(won) else NAN
+    for seg in r.segments:
+        mine = new[new["segment"] == seg]
+        won = won_new[won_new["segment"] == seg]
+        c = (won["closed_day"] - won["created_day"]).to_numpy(dtype=float)
+        m[f"win_rate.segment.{seg}"] = _win_rate(mine)
+        m[f"cycle_days.segment.{seg}"] = float(np.median(c)) if len(c) else NAN
+        m[f"new_customers.segment.{seg}"] = float(len(won))
+        m[f"bookings.segment.{seg}"] = float(won["amount"].sum())
     return m
 
 
