@@ -14,8 +14,6 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from sim.config import ConfigError, RunSettings, Scenario, load_run
-from sim.experiment import RunResult, run_scenario
-from sim.report import terminal_table, write_outputs
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
@@ -31,16 +29,28 @@ def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
     return load_run(data)
 
 
-def execute(sc: Scenario, rs: RunSettings) -> RunResult:
+def execute(sc: Scenario, rs: RunSettings):
+    """Run the scenario's replications with a progress bar. Heavy imports wait until the config is
+    valid, so a rejected run answers in about a second."""
+    from sim.experiment import run_scenario
+
     with tqdm(total=sc.replications, desc=f"{sc.scenario.name}", unit="rep", file=sys.stderr,
               disable=not rs.progress, leave=False) as bar:
         return run_scenario(sc, rs.executor.kind, rs.workers, progress=bar.update)
 
 
 def _abandon(outdir: Path) -> None:
-    """Remove a run directory that holds no results (Hydra made it before we validated)."""
-    if outdir.is_dir() and not (outdir / "summary.json").exists():
-        shutil.rmtree(outdir, ignore_errors=True)
+    """Undo what Hydra wrote before we validated: its config subdir, then the run dir if now empty.
+
+    Nothing else is removed, so a `hydra.run.dir` pointing at an existing directory is safe.
+    """
+    if not outdir.is_dir() or (outdir / "summary.json").exists():
+        return
+    subdir = HydraConfig.get().output_subdir
+    if subdir:
+        shutil.rmtree(outdir / subdir, ignore_errors=True)
+    if not any(outdir.iterdir()):
+        outdir.rmdir()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -54,6 +64,8 @@ def app(cfg: DictConfig) -> None:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         sys.exit(2)
+    from sim.report import terminal_table, write_outputs
+
     res = execute(sc, rs)
     write_outputs(res, sc, outdir, rs.tables)
     print(terminal_table(res.summary))

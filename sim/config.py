@@ -10,15 +10,31 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ROLES = ("marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve")
 ENTRIES = ("marketing", "product", "outbound", "customers")
 DIST_KINDS = ("exponential", "gamma", "lognormal", "fixed", "uniform")
 
-NonNeg = Annotated[float, Field(ge=0)]
-Pos = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(ge=0)]
+def _not_bool(v: Any) -> Any:
+    """YAML `true` is not a number: pydantic's lax mode would read it as 1."""
+    if isinstance(v, bool):
+        raise ValueError("a number is required, not a boolean")
+    return v
+
+
+NoBool = BeforeValidator(_not_bool)
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, NoBool, Field(ge=0)]
 Prob = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -155,7 +171,7 @@ class Stage(_Model):
     seats_at_least: Annotated[int, Field(ge=0)] | None = None
     seats_below: Annotated[int, Field(ge=1)] | None = None
 
-    _p = field_validator("p")(_check_prob_map)
+    _p = field_validator("p", mode="before")(_check_prob_map)
 
 
 class Motion(_Model):

@@ -44,33 +44,40 @@ def _in(x: pd.Series, lo: float, hi: float) -> np.ndarray:
 
 
 def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity") -> dict[str, float]:
-    """Every scalar metric of one replication, blended and per motion (`win_rate.plg`, ...)."""
+    """Every scalar metric of one replication, blended, per motion (`win_rate.plg`) and per segment
+    (`win_rate.segment.smb`)."""
     lo, hi = r.window
     opp = r.opportunities
-    closed = opp[_in(opp["closed_day"], lo, hi)]
-    new = closed[closed["type"] == "new"]
-    won_new = new[new["outcome"] == "won"]
-    won_exp = closed[(closed["type"] == "expansion") & (closed["outcome"] == "won")]
+    closed_day = opp["closed_day"].to_numpy(dtype=float)
+    in_win = (closed_day >= lo) & (closed_day < hi)
+    outcome = opp["outcome"].astype(str).to_numpy()
+    won, lost = in_win & (outcome == "won"), in_win & (outcome == "lost")
+    is_new = (opp["type"] == "new").to_numpy()
+    motion = opp["motion"].astype(str).to_numpy()
+    segment = opp["segment"].astype(str).to_numpy()
+    amount = opp["amount"].to_numpy(dtype=float)
+    cycle = closed_day - opp["created_day"].to_numpy(dtype=float)
+    won_new = won & is_new
     n_months = int(r.staff["month"].max()) + 1 if len(r.staff) else math.ceil(hi / MONTH_DAYS)
     w = month_weights(n_months, lo, hi)
 
     costs = r.costs
-    cw = w[costs["month"].to_numpy()] if len(costs) else np.zeros(0)
-    sm_mask = costs["category"].isin(S_AND_M).to_numpy() if len(costs) else np.zeros(0, bool)
-    sm_cost = float((costs["amount"].to_numpy() * cw)[sm_mask].sum()) if len(costs) else 0.0
+    sm_cost = 0.0
+    if len(costs):
+        cw = costs["amount"].to_numpy() * w[costs["month"].to_numpy()]
+        sm_cost = float(cw[costs["category"].isin(S_AND_M).to_numpy()].sum())
 
     m: dict[str, float] = {}
-    m["win_rate"] = _win_rate(new)
-    cyc = (won_new["closed_day"] - won_new["created_day"]).to_numpy(dtype=float)
-    m["cycle_days"] = float(np.median(cyc)) if len(cyc) else NAN
-    m["cycle_days_mean"] = float(cyc.mean()) if len(cyc) else NAN
-    m["new_customers"] = float(len(won_new))
-    m["cac"] = _div(sm_cost, len(won_new))
-    new_mrr = float(won_new["amount"].mean()) / 12.0 if len(won_new) else NAN
+    m["win_rate"] = _rate(won & is_new, lost & is_new)
+    m["cycle_days"], m["cycle_days_mean"] = _median(cycle[won_new]), _mean(cycle[won_new])
+    n_new = int(won_new.sum())
+    m["new_customers"] = float(n_new)
+    m["cac"] = _div(sm_cost, n_new)
+    new_mrr = float(amount[won_new].mean()) / 12.0 if n_new else NAN
     m["cac_payback_months"] = _div(m["cac"], new_mrr * gross_margin)
-    m["bookings"] = float(won_new["amount"].sum() + won_exp["amount"].sum())
-    m["bookings_new"] = float(won_new["amount"].sum())
-    m["bookings_expansion"] = float(won_exp["amount"].sum())
+    m["bookings_new"] = float(amount[won_new].sum())
+    m["bookings_expansion"] = float(amount[won & ~is_new].sum())
+    m["bookings"] = m["bookings_new"] + m["bookings_expansion"]
     ret = retention(r, lo, hi)
     m.update(ret)
     m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
@@ -83,39 +90,38 @@ def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity"
     m.update(utilisation(r, w))
     m["sm_cost"] = sm_cost
 
-    shares = _allocation(r, w, won_new, allocation)
+    shares = _allocation(r, w, motion[won_new], allocation)
     for name in r.motions:
-        mine = new[new["motion"] == name] if name != _expansion_name(r) else closed[
-            closed["motion"] == name]
-        m[f"win_rate.{name}"] = _win_rate(mine)
-        won = won_new[won_new["motion"] == name]
-        m[f"new_customers.{name}"] = float(len(won))
-        c = (won["closed_day"] - won["created_day"]).to_numpy(dtype=float)
-        m[f"cycle_days.{name}"] = float(np.median(c)) if len(c) else NAN
-        m[f"bookings.{name}"] = float(closed.loc[(closed["motion"] == name) &
-                                                 (closed["outcome"] == "won"), "amount"].sum())
-        m[f"cac.{name}"] = _div(shares.get(name, 0.0), len(won)) if len(won) else NAN
+        mine = motion == name
+        # an expansion motion's opportunities are all expansions: its win rate counts them
+        kind = mine if not (mine & is_new).sum() and (mine & ~is_new).any() else mine & is_new
+        m[f"win_rate.{name}"] = _rate(won & kind, lost & kind)
+        sel = won_new & mine
+        m[f"new_customers.{name}"] = float(sel.sum())
+        m[f"cycle_days.{name}"] = _median(cycle[sel])
+        m[f"bookings.{name}"] = float(amount[won & mine].sum())
+        m[f"cac.{name}"] = _div(shares.get(name, 0.0), float(sel.sum())) if sel.any() else NAN
     for seg in r.segments:
-        mine = new[new["segment"] == seg]
-        won = won_new[won_new["segment"] == seg]
-        c = (won["closed_day"] - won["created_day"]).to_numpy(dtype=float)
-        m[f"win_rate.segment.{seg}"] = _win_rate(mine)
-        m[f"cycle_days.segment.{seg}"] = float(np.median(c)) if len(c) else NAN
-        m[f"new_customers.segment.{seg}"] = float(len(won))
-        m[f"bookings.segment.{seg}"] = float(won["amount"].sum())
+        mine = is_new & (segment == seg)
+        sel = won & mine
+        m[f"win_rate.segment.{seg}"] = _rate(sel, lost & mine)
+        m[f"cycle_days.segment.{seg}"] = _median(cycle[sel])
+        m[f"new_customers.segment.{seg}"] = float(sel.sum())
+        m[f"bookings.segment.{seg}"] = float(amount[sel].sum())
     return m
 
 
-def _expansion_name(r: Records) -> str | None:
-    opp = r.opportunities
-    exp = opp.loc[opp["type"] == "expansion", "motion"]
-    return str(exp.iloc[0]) if len(exp) else None
+def _rate(won: np.ndarray, lost: np.ndarray) -> float:
+    w, n = int(won.sum()), int(won.sum() + lost.sum())
+    return _div(w, n)
 
 
-def _win_rate(opps: pd.DataFrame) -> float:
-    won = int((opps["outcome"] == "won").sum())
-    lost = int((opps["outcome"] == "lost").sum())
-    return _div(won, won + lost)
+def _median(x: np.ndarray) -> float:
+    return float(np.median(x)) if len(x) else NAN
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else NAN
 
 
 def _mean_in(values: np.ndarray, at: np.ndarray, lo: float, hi: float) -> float:
@@ -212,7 +218,7 @@ def _per_customer_arr(r: Records, t: float) -> np.ndarray:
     return arr
 
 
-def _allocation(r: Records, w: np.ndarray, won_new: pd.DataFrame, rule: str) -> dict[str, float]:
+def _allocation(r: Records, w: np.ndarray, won_motions: np.ndarray, rule: str) -> dict[str, float]:
     """S&M cost in the window per motion: direct costs plus shared costs split by the rule in
     costs.allocation ('activity': SDR cost by SDR-stage outcomes, AE cost by AE-stage outcomes,
     tools by new customers; 'customers': every shared cost by new customers)."""
@@ -226,7 +232,7 @@ def _allocation(r: Records, w: np.ndarray, won_new: pd.DataFrame, rule: str) -> 
     direct = sm[sm["motion"] != "shared"].groupby("motion")["weighted"].sum()
     for k, v in direct.items():
         out[str(k)] = out.get(str(k), 0.0) + float(v)
-    by_customers = won_new["motion"].astype(str).value_counts()
+    by_customers = pd.Series(won_motions).value_counts()
     f = r.funnel
     fw = f.assign(n=(f["advanced"] + f["dropped"]) * w[f["month"].to_numpy()]) if len(f) else f
     for cat, amount in sm[sm["motion"] == "shared"].groupby("category")["weighted"].sum().items():
@@ -288,14 +294,15 @@ def funnel_counts(r: Records) -> pd.DataFrame:
     f = r.funnel
     lo, hi = r.window
     n_months = int(f["month"].max()) + 1 if len(f) else 1
-    w = month_weights(max(n_months, 1), lo, hi)
+    ww = month_weights(n_months, lo, hi)[f["month"].to_numpy(dtype=int)] if len(f) else 0.0
+    g = (f.assign(advanced=f["advanced"] * ww, dropped=f["dropped"] * ww,
+                  stage_days=f["stage_days"] * ww)
+         .groupby(["motion", "stage_index"])[["advanced", "dropped", "stage_days"]].sum())
     rows = []
     for name in r.motions:
+        owners = (r.owners or {}).get(name, ("",) * len(r.stages[name]))
         for k, stage in enumerate(r.stages[name]):
-            s = f[(f["motion"] == name) & (f["stage_index"] == k)]
-            ww = w[s["month"].to_numpy()] if len(s) else np.zeros(0)
-            owner = s["owner"].iloc[0] if len(s) else ""
-            rows.append((name, k, stage, owner, float((s["advanced"] * ww).sum()),
-                         float((s["dropped"] * ww).sum()), float((s["stage_days"] * ww).sum())))
+            a, d, days = g.loc[(name, k)].tolist() if (name, k) in g.index else (0.0, 0.0, 0.0)
+            rows.append((name, k, stage, owners[k], a, d, days))
     return pd.DataFrame(rows, columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped",
                                        "stage_days"])

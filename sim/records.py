@@ -55,6 +55,7 @@ class Records:
     motions: tuple[str, ...]
     stages: dict[str, tuple[str, ...]]
     segments: tuple[str, ...]
+    owners: dict[str, tuple[str, ...]] | None = None
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
 
     @property
@@ -188,18 +189,19 @@ class Recorder:
         cust["churn_day"] = churn_day
         cust["segment"] = pd.Categorical.from_codes(cust["segment"], segs)
         cust["motion"] = pd.Categorical.from_codes(cust["motion"], (*names, "installed_base"))
-        rows = []
-        for mi, m in enumerate(self.motions):
-            for k, st in enumerate(m.stages):
-                for mo in range(self.n_months):
-                    a, d = self._adv[mi, k, mo], self._drop[mi, k, mo]
-                    if a or d:
-                        rows.append((m.name, k, st.name, st.owner, mo, a, d, self._days[mi, k, mo]))
-        funnel = pd.DataFrame(
-            rows,
-            columns=["motion", "stage_index", "stage", "owner", "month", "advanced", "dropped",
-                     "stage_days"],
-        )
+        mi, k, mo = np.nonzero((self._adv + self._drop) > 0)
+        owners = [[st.owner for st in m.stages] for m in self.motions]
+        snames = [[st.name for st in m.stages] for m in self.motions]
+        funnel = pd.DataFrame({
+            "motion": [names[i] for i in mi.tolist()],
+            "stage_index": k,
+            "stage": [snames[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
+            "owner": [owners[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
+            "month": mo,
+            "advanced": self._adv[mi, k, mo],
+            "dropped": self._drop[mi, k, mo],
+            "stage_days": self._days[mi, k, mo],
+        })
         leads = pd.DataFrame(
             [(names[k[0]], k[1], segs[k[2]], k[3], v) for k, v in sorted(self._leads.items())],
             columns=["motion", "source", "segment", "month", "leads"],
@@ -230,6 +232,7 @@ class Recorder:
             horizon_days=horizon,
             motions=names,
             stages={m.name: tuple(s.name for s in m.stages) for m in self.motions},
+            owners={m.name: tuple(s.owner for s in m.stages) for m in self.motions},
             segments=segs,
             events=events,
         )
@@ -249,11 +252,10 @@ class Recorder:
         opp["motion"] = pd.Categorical.from_codes(opp["motion"].astype(int), names)
         opp["segment"] = pd.Categorical.from_codes(opp["segment"].astype(int), segs)
         opp["outcome"] = pd.Categorical.from_codes(opp["outcome"].astype(int), OUTCOMES)
-        stage_names = [
-            self.motions[int(mi)].stages[int(k)].name if k >= 0 else ""
-            for mi, k in zip(opp["motion"].cat.codes, opp["stage"], strict=True)
-        ]
-        opp["stage"] = stage_names
+        width = max(m.n_stages for m in self.motions)
+        table = np.array([[s.name for s in m.stages] + [""] * (width - m.n_stages)
+                          for m in self.motions], dtype=object)
+        opp["stage"] = table[opp["motion"].cat.codes.to_numpy(), opp["stage"].to_numpy(dtype=int)]
         for c in ("type", "source", "owner"):
             opp[c] = opp[c].astype(str)
         opp["customer_id"] = opp["customer_id"].astype(int)

@@ -1,0 +1,440 @@
+"""Bad config input stops the run before any simulation (DESIGN.md "Bad input").
+
+Each bad value must give one clear line naming the key, the value and what is allowed
+(`config error: <key> = <value>: <rule>`), exit status 2, no Python traceback, and no results
+directory. Hydra's own errors (unknown override key, unknown config-group option) exit 1.
+
+Most cases run in-process through Hydra's compose API and `sim.cli.resolve`, the same path the CLI
+takes; a handful run the real `python -m sim` to check exit status, stderr and the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from sim.api import compose_config
+from sim.cli import resolve
+from sim.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+RESULT_FILES = ("summary.json", "report.md", "*.parquet", "*.csv", "*.png")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def reject(*overrides: str) -> str:
+    """Compose and validate like the CLI does; return the ConfigError text (it must be raised)."""
+    cfg = compose_config(list(overrides))
+    with pytest.raises(ConfigError) as exc:
+        resolve(cfg)
+    text = str(exc.value)
+    assert text.startswith("config error: "), text
+    assert "\n" not in text, f"one problem should give one line:\n{text}"
+    return text
+
+
+def run_cli(
+    tmp_path: Path, *overrides: str, full_error: bool = False, one_rep: bool = True
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run `python -m sim` with the overrides into <tmp_path>/run; return the process, run dir."""
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    if full_error:
+        env["HYDRA_FULL_ERROR"] = "1"
+    # A later override wins in Hydra, so a test of a bad `replications` must not append a good one.
+    tail = ["replications=1"] if one_rep else []
+    cmd = [sys.executable, "-m", "sim", *overrides, f"hydra.run.dir={run_dir}", *tail]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return proc, run_dir
+
+
+def assert_stopped(
+    proc: subprocess.CompletedProcess[str], run_dir: Path, status: int | None = 2
+) -> None:
+    """Non-zero exit (exactly `status` unless None), no traceback, nothing simulated or written."""
+    detail = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    if status is None:
+        assert proc.returncode != 0, detail
+    else:
+        assert proc.returncode == status, detail
+    assert "Traceback" not in proc.stderr, detail
+    assert "results:" not in proc.stdout, detail
+    assert not run_dir.exists(), f"run dir left behind: {sorted(p.name for p in run_dir.iterdir())}"
+
+
+def assert_no_results(run_dir: Path) -> None:
+    for pattern in RESULT_FILES:
+        assert not list(run_dir.glob(pattern)), f"{pattern} found in {run_dir}"
+
+
+# --- sanity: the defaults are valid, so every rejection below is due to its override ------------
+
+
+@pytest.mark.parametrize("motion", ["mix", "mlg", "plg", "slg", "csl"])
+def test_default_config_of_each_motion_is_valid(motion: str) -> None:
+    sc, rs = resolve(compose_config([f"motion={motion}", "replications=1"]))
+    assert sc.replications == 1
+    assert rs.tables == "parquet"
+
+
+# --- probabilities -------------------------------------------------------------------------------
+
+
+def test_probability_above_one_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.mql.p=1.5")
+    assert msg == "config error: motions.mlg.stages.mql.p = 1.5: 1.5 is not a probability in [0, 1]"
+
+
+def test_negative_probability_in_segment_map_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.demo.p.smb=-0.1")
+    assert msg.startswith("config error: motions.mlg.stages.demo.p = {'smb': -0.1")
+    assert "-0.1 is not a probability in [0, 1]" in msg
+
+
+def test_non_numeric_probability_is_rejected_in_one_line() -> None:
+    msg = reject("motions.mlg.stages.mql.p=abc")
+    assert msg == (
+        "config error: motions.mlg.stages.mql.p = 'abc': 'abc' is not a probability in [0, 1]"
+    )
+
+
+def test_boolean_probability_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.mql.p=true")
+    assert "motions.mlg.stages.mql.p = True" in msg
+    assert "not a probability in [0, 1]" in msg
+
+
+def test_probability_map_missing_a_segment_is_rejected() -> None:
+    msg = reject("~motions.mlg.stages.demo.p.ent")
+    assert msg.startswith("config error: motions.mlg.stages.demo.p = {'smb': 0.8, 'mid': 0.7}")
+    assert "no probability for segment(s) ['ent']" in msg
+
+
+def test_ramp_fraction_above_one_is_rejected() -> None:
+    msg = reject("team.ae.ramp=[0.5,1.5]")
+    assert msg == "config error: team.ae.ramp.1 = 1.5: Input should be less than or equal to 1"
+
+
+# --- counts and durations ------------------------------------------------------------------------
+
+
+def test_negative_headcount_is_rejected() -> None:
+    msg = reject("team.ae.count=-3")
+    assert msg == "config error: team.ae.count = -3: Input should be greater than or equal to 0"
+
+
+def test_boolean_headcount_is_rejected() -> None:
+    reject("team.ae.count=true")
+
+
+def test_zero_duration_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.demo.days.mean=0")
+    assert msg == (
+        "config error: motions.mlg.stages.demo.days.mean = 0: Input should be greater than 0"
+    )
+
+
+def test_negative_duration_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.demo.days.mean=-4")
+    assert msg == (
+        "config error: motions.mlg.stages.demo.days.mean = -4: Input should be greater than 0"
+    )
+
+
+def test_infinite_duration_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.demo.days.mean=inf")
+    assert msg == (
+        "config error: motions.mlg.stages.demo.days.mean = inf: Input should be a finite number"
+    )
+
+
+def test_exponential_duration_with_cv_other_than_one_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.demo.days.dist=exponential")
+    assert msg.startswith("config error: motions.mlg.stages.demo.days = {'dist': 'exponential'")
+    assert "cv = 0.8: an exponential distribution has cv 1" in msg
+
+
+def test_empty_horizon_is_rejected() -> None:
+    assert reject("horizon_days=0") == (
+        "config error: horizon_days = 0: Input should be greater than 0"
+    )
+
+
+def test_negative_horizon_is_rejected() -> None:
+    assert reject("horizon_days=-30") == (
+        "config error: horizon_days = -30: Input should be greater than 0"
+    )
+
+
+def test_infinite_horizon_is_rejected() -> None:
+    assert reject("horizon_days=inf") == (
+        "config error: horizon_days = inf: Input should be a finite number"
+    )
+
+
+def test_nan_horizon_is_rejected() -> None:
+    assert reject("horizon_days=nan") == (
+        "config error: horizon_days = nan: Input should be a finite number"
+    )
+
+
+def test_negative_seed_is_rejected() -> None:
+    assert reject("seed=-1") == (
+        "config error: seed = -1: Input should be greater than or equal to 0"
+    )
+
+
+def test_zero_replications_is_rejected() -> None:
+    assert reject("replications=0") == (
+        "config error: replications = 0: Input should be greater than or equal to 1"
+    )
+
+
+# --- references: motions, stages, roles, segments ------------------------------------------------
+
+
+def test_unknown_motion_group_option_fails_in_hydra() -> None:
+    with pytest.raises(MissingConfigException, match="motion/nosuch"):
+        compose_config(["motion=nosuch"])
+
+
+def test_opportunity_from_unknown_stage_is_rejected() -> None:
+    msg = reject("motions.mlg.opportunity_from=nosuch")
+    assert msg.startswith("config error: motions.mlg.opportunity_from = 'nosuch': no such stage;")
+    assert "stages are ['mql', 'sdr_qualify'" in msg
+
+
+def test_stage_owned_by_unknown_role_is_rejected() -> None:
+    msg = reject("motions.mlg.stages.mql.owner=wizard")
+    assert msg.startswith("config error: motions.mlg.stages.mql.owner = 'wizard': Input should be")
+    for role in ("'marketing'", "'sdr'", "'ae'", "'csm'", "'self_serve'"):
+        assert role in msg
+
+
+def test_stage_queueing_for_unknown_role_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.mql.queue=wizard")
+    assert msg == (
+        "config error: motions.mlg.stages.mql.queue = 'wizard': Input should be 'sdr' or 'ae'"
+    )
+
+
+def test_stage_queueing_for_role_without_headcount_is_rejected() -> None:
+    msg = reject("motion=mlg", "team.ae.count=0")
+    assert msg.startswith("config error: motions.mlg.stages.discovery.queue = 'ae':")
+    assert "team.ae has no headcount" in msg
+
+
+def test_unknown_motion_entry_is_rejected() -> None:
+    msg = reject("motions.mlg.entry=nowhere")
+    assert msg.startswith("config error: motions.mlg.entry = 'nowhere': Input should be")
+    assert "'outbound'" in msg
+
+
+def test_expansion_naming_unknown_motion_is_rejected() -> None:
+    msg = reject("expansion=nosuch")
+    assert msg == (
+        "config error: expansion = 'nosuch': no such motion; motions are "
+        "['csl', 'mlg', 'plg', 'slg']"
+    )
+
+
+def test_missing_required_section_is_rejected() -> None:
+    assert reject("~segments") == "config error: segments: required key is missing"
+
+
+# --- mixes ---------------------------------------------------------------------------------------
+
+
+def test_mix_weights_not_summing_to_one_are_rejected() -> None:
+    msg = reject("mix.smb.plg=0.9")
+    assert msg == "config error: mix.smb = {'plg': 0.9, 'mlg': 0.4}: weights sum to 1.3, not 1"
+
+
+def test_mix_naming_unknown_segment_is_rejected() -> None:
+    msg = reject("+mix.nowhere.mlg=1.0")
+    assert msg == "config error: mix.nowhere: no such segment; segments are ['ent', 'mid', 'smb']"
+
+
+def test_mix_naming_unknown_motion_is_rejected() -> None:
+    msg = reject("+mix.smb.nosuch=0")
+    assert msg == (
+        "config error: mix.smb.nosuch: no such motion; motions are ['csl', 'mlg', 'plg', 'slg']"
+    )
+
+
+def test_mix_naming_expansion_motion_is_rejected() -> None:
+    msg = reject("+mix.smb.csl=0")
+    assert msg.startswith("config error: mix.smb.csl: motion 'csl' starts from customers;")
+
+
+def test_channel_segment_mix_not_summing_to_one_is_rejected() -> None:
+    msg = reject("channels.content.segment_mix.smb=0.9")
+    assert msg.startswith("config error: channels.content.segment_mix = {'smb': 0.9,")
+    assert "shares sum to 1.5, not 1" in msg
+
+
+def test_product_segment_mix_naming_unknown_segment_is_rejected() -> None:
+    msg = reject("+product.segment_mix.nowhere=0")
+    assert msg == (
+        "config error: product.segment_mix.nowhere: no such segment; "
+        "segments are ['ent', 'mid', 'smb']"
+    )
+
+
+# --- unknown keys and wrong types ----------------------------------------------------------------
+
+
+def test_unknown_top_level_key_fails_in_hydra() -> None:
+    with pytest.raises(ConfigCompositionException, match="Could not override 'foo'"):
+        compose_config(["foo=1"])
+
+
+def test_unknown_nested_key_is_rejected() -> None:
+    assert reject("+team.ae.bogus=1") == (
+        "config error: team.ae.bogus: unknown key (value 1); check its spelling"
+    )
+
+
+def test_unknown_motion_key_is_rejected() -> None:
+    assert reject("+motions.mlg.bogus=1") == (
+        "config error: motions.mlg.bogus: unknown key (value 1); check its spelling"
+    )
+
+
+def test_non_integer_replications_are_rejected() -> None:
+    msg = reject("replications=abc")
+    assert msg.startswith("config error: replications = 'abc': Input should be a valid integer")
+
+
+def test_fractional_replications_are_rejected() -> None:
+    msg = reject("replications=1.5")
+    assert msg.startswith("config error: replications = 1.5: Input should be a valid integer")
+
+
+def test_invalid_start_date_is_rejected() -> None:
+    msg = reject("start_date=2026-13-45")
+    assert msg.startswith("config error: start_date = '2026-13-45': Input should be a valid date")
+
+
+def test_invalid_table_format_is_rejected() -> None:
+    assert reject("tables=xml") == (
+        "config error: tables = 'xml': Input should be 'parquet', 'csv' or 'both'"
+    )
+
+
+def test_invalid_progress_flag_is_rejected() -> None:
+    msg = reject("progress=maybe")
+    assert msg.startswith("config error: progress = 'maybe': Input should be a valid boolean")
+
+
+def test_zero_workers_are_rejected() -> None:
+    assert reject("workers=0") == (
+        "config error: workers = 0: Input should be greater than or equal to 1"
+    )
+
+
+def test_unknown_executor_kind_is_rejected() -> None:
+    assert reject("executor.kind=cloud") == (
+        "config error: executor.kind = 'cloud': Input should be 'serial' or 'local'"
+    )
+
+
+def test_unknown_executor_group_option_fails_in_hydra() -> None:
+    with pytest.raises(MissingConfigException, match="executor/nosuch"):
+        compose_config(["executor=nosuch"])
+
+
+def test_several_problems_give_one_line_each() -> None:
+    cfg = compose_config(["horizon_days=0", "team.ae.count=-3"])
+    with pytest.raises(ConfigError) as exc:
+        resolve(cfg)
+    assert str(exc.value).splitlines() == [
+        "config error: horizon_days = 0: Input should be greater than 0",
+        "config error: team.ae.count = -3: Input should be greater than or equal to 0",
+    ]
+
+
+# --- interpolation / resolution failures ---------------------------------------------------------
+
+
+def test_missing_interpolation_key_is_rejected() -> None:
+    assert reject("horizon_days=${nosuch}") == (
+        "config error: horizon_days: Interpolation key 'nosuch' not found"
+    )
+
+
+def test_missing_environment_variable_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SALESIM_TEST_UNSET_VAR", raising=False)
+    msg = reject("seed=${oc.env:SALESIM_TEST_UNSET_VAR}")
+    assert msg.startswith("config error: seed: ")
+    assert "SALESIM_TEST_UNSET_VAR" in msg
+
+
+# --- the real command line -----------------------------------------------------------------------
+
+
+def test_cli_probability_above_one_exits_2_without_results(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "motions.mlg.stages.mql.p=1.5")
+    assert_stopped(proc, run_dir)
+    assert proc.stderr.strip() == (
+        "config error: motions.mlg.stages.mql.p = 1.5: 1.5 is not a probability in [0, 1]"
+    )
+
+
+def test_cli_unknown_nested_key_exits_2_naming_it(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "+team.ae.bogus=1")
+    assert_stopped(proc, run_dir)
+    assert "config error: team.ae.bogus: unknown key (value 1)" in proc.stderr
+
+
+def test_cli_wrong_type_exits_2(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "replications=abc", "progress=false", one_rep=False)
+    assert_stopped(proc, run_dir)
+    assert "config error: replications = 'abc': Input should be a valid integer" in proc.stderr
+
+
+def test_cli_interpolation_failure_exits_2(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "horizon_days=${nosuch}")
+    assert_stopped(proc, run_dir)
+    assert proc.stderr.strip() == "config error: horizon_days: Interpolation key 'nosuch' not found"
+
+
+def test_cli_unknown_motion_is_a_hydra_error(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "motion=nosuch")
+    assert_stopped(proc, run_dir, status=None)
+    assert "Could not find 'motion/nosuch'" in proc.stderr
+    assert "mlg" in proc.stderr  # the available options are listed
+
+
+def test_cli_unknown_top_level_key_is_a_hydra_error(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "foo=1")
+    assert_stopped(proc, run_dir, status=None)
+    assert "Could not override 'foo'" in proc.stderr
+
+
+def test_cli_bad_input_leaves_an_existing_run_dir_and_its_files_alone(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("keep me\n")
+    proc, _ = run_cli(tmp_path, "horizon_days=0")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (run_dir / "notes.txt").read_text() == "keep me\n"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
+    assert_no_results(run_dir)
+
+
+def test_cli_hydra_full_error_shows_the_traceback(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "horizon_days=0", full_error=True)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr
+    assert "ConfigError" in proc.stderr
+    assert "config error: horizon_days = 0: Input should be greater than 0" in proc.stderr
+    assert not run_dir.exists()
