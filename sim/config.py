@@ -128,7 +128,7 @@ class SdrRole(Role):
     attempt_spacing_days: NonNeg = 1.0
     speed_to_lead_hours: list[NonNeg] = Field(default_factory=lambda: [0.0, 1.0, 24.0, 72.0])
     speed_to_lead_multiplier: list[Prob] = Field(default_factory=lambda: [1.0, 0.7, 0.35, 0.15])
-    prospecting_block_days: Pos = 0.5
+    prospecting_block_days: Pos = 0.25
     outbound_meetings_day: NonNeg = 0.6
 
     @model_validator(mode="after")

@@ -85,6 +85,8 @@ class World:
         self.sdr = self._pool(self.staff["sdr"].headcount)
         self.ae = self._pool(self.ae_slots)
         self._owner_turn = 0
+        self._busy = 0  # SDRs working an inbound lead right now
+        self._check = 0.0  # inbound check interval while SDRs prospect (0: no prospecting)
         sdr = team.sdr
         self._stl_h = list(sdr.speed_to_lead_hours)
         self._stl_m = list(sdr.speed_to_lead_multiplier)
@@ -138,6 +140,10 @@ class World:
                 self._product(cm)
         self._outbound()
         self.env.run(until=self.end)
+        if self._check:  # SDR time not spent on inbound leads went to prospecting
+            days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
+            self.rec.sdr_prospecting[:] = np.maximum(
+                0.0, self.staff["sdr"].headcount * days - self.rec.sdr_busy)
         expansion = next((m for m in self.motions if m.name == sc.expansion), None)
         churn = run_success(sc, self.rec, self.staff["csm"].fte, expansion, self.streams,
                             self.n_months, self.end, self.scale)
@@ -275,54 +281,46 @@ class World:
 
     # -- outbound prospecting ----------------------------------------------------------------------
     def _outbound(self) -> None:
+        """Spare SDR time goes to outbound prospecting when an outbound motion is in the mix."""
         out = [cm for cm in self.motions if cm.entry == "outbound"]
         pairs = [(cm, s) for cm in out for s in range(len(self.segs))
                  if self.sc.acquisition_weight(self.segs[s], cm.name) > 0]
         if not pairs or self.staff["sdr"].headcount.max() == 0:
             return
-        w = np.array([self.sc.acquisition_weight(self.segs[s], cm.name) for cm, s in pairs])
-        self._targets = (pairs, np.cumsum(w / w.sum()).tolist())
+        # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
+        self._check = self.sc.team.sdr.prospecting_block_days
         rate = self.sc.team.sdr.outbound_meetings_day
-        if rate <= 0:
-            return
-        self._next_meeting = 0.0
-        self._prospect_work = 0.0
-        self._gap = Pool(lambda n: self.streams("outbound/meetings").exponential(1.0 / rate, n))
-        self._pick = Pool(lambda n: self.streams("outbound/target").random(n))
-        self._next_meeting = self._gap.next()
-        self._rows = {cm.index: RowPool(cm, self.streams) for cm, _ in pairs}
-        for _ in range(self.sdr.capacity):
-            self.env.process(self._prospector())
+        if rate > 0:
+            self.env.process(self._prospecting(pairs, rate))
 
-    def _prospector(self):
-        """One SDR seat's spare time: prospect in blocks, checking the inbound queue between blocks.
+    def _prospecting(self, pairs, rate: float):
+        """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
-        Prospecting is not pre-empted: an inbound lead arriving mid-block waits for the block to end
-        (this is where speed to lead is lost). Between blocks the seat is kept unless a lead or a
-        vacancy is waiting, so an idle team costs one event per block.
+        Candidates arrive at the rate of the largest team all prospecting; one is kept with probability
+        (SDR seats not working inbound x ramp productivity) / largest team, so the meeting rate follows
+        the spare capacity moment by moment without a process per SDR.
         """
-        env, sdr, rec = self.env, self.sdr, self.rec
-        block = self.sc.team.sdr.prospecting_block_days
-        pairs, cum = self._targets
-        queue = sdr.queue
+        env, rec = self.env, self.rec
+        w = np.array([self.sc.acquisition_weight(self.segs[s], cm.name) for cm, s in pairs])
+        cum = np.cumsum(w / w.sum()).tolist()
+        seats = self.staff["sdr"].headcount.tolist()
+        top = max(seats)
+        gap = Pool(lambda n: self.streams("outbound/meetings").exponential(1.0 / (rate * top), n))
+        keep = Pool(lambda n: self.streams("outbound/keep").random(n))
+        pick = Pool(lambda n: self.streams("outbound/target").random(n))
+        rows = {cm.index: RowPool(cm, self.streams) for cm, _ in pairs}
+        last = self.n_months - 1
         while True:
-            req = sdr.request(priority=1)
-            yield req
-            while True:
-                m = min(int(env.now // MONTH_DAYS), self.n_months - 1)
-                yield env.timeout(block)
-                rec.sdr_prospecting[m] += block
-                self._prospect_work += block * self.sdr_prod[m]
-                while self._next_meeting <= self._prospect_work:
-                    self._next_meeting += self._gap.next()
-                    cm, s = pairs[bisect.bisect_right(cum, self._pick.next() * cum[-1] - 1e-15)]
-                    rec.lead_one(cm.index, "outbound", s, env.now)
-                    u, d = self._rows[cm.index].next()
-                    env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
-                                              u, d, 0.0, 0.0, float("nan")))
-                if queue and queue[0].priority <= 0:
-                    break
-            sdr.release(req)
+            yield env.timeout(gap.next())
+            m = min(int(env.now // MONTH_DAYS), last)
+            spare = seats[m] - self._busy
+            if spare <= 0 or keep.next() * top >= spare * self.sdr_prod[m]:
+                continue
+            cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
+            rec.lead_one(cm.index, "outbound", s, env.now)
+            u, d = rows[cm.index].next()
+            env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
+                                      u, d, 0.0, 0.0, float("nan")))
 
     # -- one lead inside simpy ---------------------------------------------------------------------
     def _journey(self, cm: CMotion, source: str, block: int, seg: int, seats: float, u, d,
@@ -349,8 +347,13 @@ class World:
                 if b.start == cm.opp_stage and opp_t != opp_t:
                     opp_t = t
                 t_in = t
+                if self._check:  # SDRs are prospecting: the lead is seen at the next check
+                    g = math.ceil(t / self._check) * self._check
+                    if g > env.now:
+                        yield env.timeout(g - env.now)
                 req = self.sdr.request(priority=0)
                 yield req
+                self._busy += 1
                 wait = env.now - t
                 rec.waits["sdr"].append(wait)
                 rec.waits["sdr_at"].append(t_in)
@@ -360,6 +363,7 @@ class World:
                 work = attempts * sdr_w / self.sdr_prod[m]
                 yield env.timeout(work)
                 self.sdr.release(req)
+                self._busy -= 1
                 rec.sdr_busy[m] += work
                 t = env.now + (attempts - 1) * self._spacing
                 if not contacted:
