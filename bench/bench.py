@@ -73,9 +73,16 @@ def throughput(scale: int, reps: int, overrides: list[str]) -> dict:
     for r in range(reps):
         run_replication(sc, r)
     full_s = time.perf_counter() - t0
-    return {"scale": scale, "reps": reps, "leads_per_rep": leads / reps,
-            "events_per_rep": events / reps, "sim_s": sim_s / reps, "full_s": full_s / reps,
-            "leads_s": leads / sim_s, "events_s": events / sim_s}
+    return {
+        "scale": scale,
+        "reps": reps,
+        "leads_per_rep": leads / reps,
+        "events_per_rep": events / reps,
+        "sim_s": sim_s / reps,
+        "full_s": full_s / reps,
+        "leads_s": leads / sim_s,
+        "events_s": events / sim_s,
+    }
 
 
 def memory_child(reps: int) -> None:
@@ -92,13 +99,20 @@ def memory_child(reps: int) -> None:
 
 
 def memory(reps: int) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(reps)], check=True,
-                         capture_output=True, text=True, cwd=ROOT).stdout.split()
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(reps)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split()
     return float(out[1]), float(out[2])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=10, help="replications timed per scenario")
     ap.add_argument("--memory-reps", type=int, nargs="*", default=[10, 100, 1000])
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
@@ -107,21 +121,31 @@ def main() -> None:
     if a.memory_child:
         memory_child(a.memory_child)
         return
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}; "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}; "
+        f"Python {platform.python_version()}"
+    )
     ref = mmc_customers_per_second()
-    print(f"yardstick: plain simpy M/M/5 at rho 0.8: {ref:,.0f} customers/s "
-          f"(goal: > {2 * ref:,.0f} leads/s, half a customer's cost per lead)")
-    print(f"{'scenario':<10}{'leads/rep':>11}{'events/rep':>12}{'sim s/rep':>11}{'leads/s':>11}"
-          f"{'events/s':>11}{'vs goal':>9}{'full s/rep':>12}")
+    print(
+        f"yardstick: plain simpy M/M/5 at rho 0.8: {ref:,.0f} customers/s "
+        f"(goal: > {2 * ref:,.0f} leads/s, half a customer's cost per lead)"
+    )
+    print(
+        f"{'scenario':<10}{'leads/rep':>11}{'events/rep':>12}{'sim s/rep':>11}{'leads/s':>11}"
+        f"{'events/s':>11}{'vs goal':>9}{'full s/rep':>12}"
+    )
     for scale in (1, 10):
         r = throughput(scale, a.reps if scale == 1 else max(2, a.reps // 5), a.overrides)
         name = "default" if scale == 1 else f"{scale}x"
-        print(f"{name:<10}{r['leads_per_rep']:>11,.0f}{r['events_per_rep']:>12,.0f}{r['sim_s']:>11.3f}"
-              f"{r['leads_s']:>11,.0f}{r['events_s']:>11,.0f}{r['leads_s'] / (2 * ref):>8.2f}x"
-              f"{r['full_s']:>12.3f}")
+        print(
+            f"{name:<10}{r['leads_per_rep']:>11,.0f}{r['events_per_rep']:>12,.0f}{r['sim_s']:>11.3f}"
+            f"{r['leads_s']:>11,.0f}{r['events_s']:>11,.0f}{r['leads_s'] / (2 * ref):>8.2f}x"
+            f"{r['full_s']:>12.3f}"
+        )
     if a.memory_reps:
-        print("peak memory of a fresh process running R replications of the default scenario (serial):")
+        print(
+            "peak memory of a fresh process running R replications of the default scenario (serial):"
+        )
         for reps in a.memory_reps:
             mb, wall = memory(reps)
             print(f"  R = {reps:>5}: {mb:8.1f} MB peak RSS, {wall:7.1f} s")

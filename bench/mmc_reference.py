@@ -12,7 +12,9 @@ import numpy as np
 import simpy
 
 
-def mmc_customers_per_second(n: int = 100_000, c: int = 5, rho: float = 0.8, seed: int = 1) -> float:
+def mmc_customers_per_second(
+    n: int = 100_000, c: int = 5, rho: float = 0.8, seed: int = 1
+) -> float:
     rng = np.random.default_rng(seed)
     lam, mu = rho * c, 1.0
     gaps = rng.exponential(1 / lam, n).tolist()

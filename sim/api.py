@@ -18,8 +18,11 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides or []))
 
 
-def simulate(overrides: list[str] | DictConfig | None = None, outdir: str | Path | None = None,
-             progress: bool = False) -> RunResult:
+def simulate(
+    overrides: list[str] | DictConfig | None = None,
+    outdir: str | Path | None = None,
+    progress: bool = False,
+) -> RunResult:
     """Run a scenario and return its summary (the summary.json dict) and tables as data frames.
 
     `overrides` are command-line style overrides or an already composed config. Nothing is written

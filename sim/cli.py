@@ -25,7 +25,9 @@ def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None)
         msg = str(exc).splitlines()[0]
-        raise ConfigError(f"config error: {key}: {msg}" if key else f"config error: {msg}") from None
+        raise ConfigError(
+            f"config error: {key}: {msg}" if key else f"config error: {msg}"
+        ) from None
     return load_run(data)
 
 
@@ -34,8 +36,14 @@ def execute(sc: Scenario, rs: RunSettings):
     valid, so a rejected run answers in about a second."""
     from sim.experiment import run_scenario
 
-    with tqdm(total=sc.replications, desc=f"{sc.scenario.name}", unit="rep", file=sys.stderr,
-              disable=not rs.progress, leave=False) as bar:
+    with tqdm(
+        total=sc.replications,
+        desc=f"{sc.scenario.name}",
+        unit="rep",
+        file=sys.stderr,
+        disable=not rs.progress,
+        leave=False,
+    ) as bar:
         return run_scenario(sc, rs.executor.kind, rs.workers, progress=bar.update)
 
 

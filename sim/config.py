@@ -24,6 +24,7 @@ ROLES = ("marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve")
 ENTRIES = ("marketing", "product", "outbound", "customers")
 DIST_KINDS = ("exponential", "gamma", "lognormal", "fixed", "uniform")
 
+
 def _not_bool(v: Any) -> Any:
     """YAML `true` is not a number: pydantic's lax mode would read it as 1."""
     if isinstance(v, bool):
@@ -271,7 +272,9 @@ def _mix_sums(pattern: str, mixes: dict[str, dict[str, float]]) -> None:
     for name, mix in mixes.items():
         total = sum(mix.values())
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"{pattern.format(name)} = {dict(mix)}: shares sum to {total:g}, not 1")
+            raise ValueError(
+                f"{pattern.format(name)} = {dict(mix)}: shares sum to {total:g}, not 1"
+            )
 
 
 def _known(key: str, mapping: dict[str, Any], allowed: set[str], what: str) -> None:

@@ -62,7 +62,9 @@ def _chunk(args: tuple[Scenario, list[int]]) -> list[ReplicationResult]:
     return [run_replication(sc, r, keep_records=(r == 0)) for r in reps]
 
 
-def iterate(sc: Scenario, executor: str = "serial", workers: int = 1) -> Iterator[ReplicationResult]:
+def iterate(
+    sc: Scenario, executor: str = "serial", workers: int = 1
+) -> Iterator[ReplicationResult]:
     """Yield replication results in replication order."""
     reps = list(range(sc.replications))
     if executor == "serial" or workers <= 1 or len(reps) < 2:
@@ -78,8 +80,12 @@ def iterate(sc: Scenario, executor: str = "serial", workers: int = 1) -> Iterato
             yield from batch
 
 
-def run_scenario(sc: Scenario, executor: str = "serial", workers: int = 1,
-                 progress: Callable[[int], None] | None = None) -> RunResult:
+def run_scenario(
+    sc: Scenario,
+    executor: str = "serial",
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
     """Run every replication of `sc` and gather the results (memory: a row per replication)."""
     rows, monthly, funnel_sum, first, events = [], [], None, None, 0
     for res in iterate(sc, executor, workers):
@@ -94,19 +100,25 @@ def run_scenario(sc: Scenario, executor: str = "serial", workers: int = 1,
             progress(1)
     reps = pd.DataFrame(rows)
     month_tab = pd.concat(monthly, ignore_index=True)
-    cols = ["scenario", "replication"] + [c for c in month_tab.columns if c not in ("scenario",
-                                                                                     "replication")]
+    cols = ["scenario", "replication"] + [
+        c for c in month_tab.columns if c not in ("scenario", "replication")
+    ]
     month_tab = month_tab[cols]
     funnel = funnel_sum.reset_index()
     funnel[["advanced", "dropped", "stage_days"]] /= sc.replications  # mean per replication
     decided = funnel["advanced"] + funnel["dropped"]
-    funnel["conversion"] = np.where(decided > 0, funnel["advanced"] / decided.where(decided > 0, 1),
-                                    np.nan)
-    funnel["mean_days"] = np.where(decided > 0, funnel["stage_days"] / decided.where(decided > 0, 1),
-                                   np.nan)
+    funnel["conversion"] = np.where(
+        decided > 0, funnel["advanced"] / decided.where(decided > 0, 1), np.nan
+    )
+    funnel["mean_days"] = np.where(
+        decided > 0, funnel["stage_days"] / decided.where(decided > 0, 1), np.nan
+    )
     funnel.insert(0, "scenario", sc.scenario.name)
-    metrics = {k: summarise(reps[k].to_numpy(dtype=float)) for k in reps.columns
-               if k not in ("scenario", "replication")}
+    metrics = {
+        k: summarise(reps[k].to_numpy(dtype=float))
+        for k in reps.columns
+        if k not in ("scenario", "replication")
+    }
     summary = {
         "seed": sc.seed,
         "versions": versions(),
@@ -133,8 +145,12 @@ def bottleneck(funnel: pd.DataFrame) -> dict | None:
     if not len(f):
         return None
     row = f.loc[f["conversion"].idxmin()]
-    return {"motion": str(row["motion"]), "stage": str(row["stage"]), "owner": str(row["owner"]),
-            "conversion": float(row["conversion"])}
+    return {
+        "motion": str(row["motion"]),
+        "stage": str(row["stage"]),
+        "owner": str(row["owner"]),
+        "conversion": float(row["conversion"]),
+    }
 
 
 def versions() -> dict[str, str]:

@@ -20,9 +20,21 @@ S_AND_M = ("marketing", "product", "sdr", "ae", "tools")  # cost categories that
 
 # direction in which a metric is "better" (used by comparisons and plots)
 HIGHER_IS_BETTER = {
-    "win_rate": True, "cycle_days": False, "cac": False, "cac_payback_months": False, "clv": True,
-    "ltv_to_cac": True, "bookings": True, "arr_end": True, "new_customers": True, "leads": True,
-    "sdr_wait_days": False, "ae_utilization": None, "nrr": True, "grr": True, "logo_churn": False,
+    "win_rate": True,
+    "cycle_days": False,
+    "cac": False,
+    "cac_payback_months": False,
+    "clv": True,
+    "ltv_to_cac": True,
+    "bookings": True,
+    "arr_end": True,
+    "new_customers": True,
+    "leads": True,
+    "sdr_wait_days": False,
+    "ae_utilization": None,
+    "nrr": True,
+    "grr": True,
+    "logo_churn": False,
 }
 HEADLINE = ("win_rate", "cycle_days", "cac", "clv")
 
@@ -43,7 +55,9 @@ def _in(x: pd.Series, lo: float, hi: float) -> np.ndarray:
     return (v >= lo) & (v < hi)
 
 
-def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity") -> dict[str, float]:
+def scalar_metrics(
+    r: Records, gross_margin: float, allocation: str = "activity"
+) -> dict[str, float]:
     """Every scalar metric of one replication, blended, per motion (`win_rate.plg`) and per segment
     (`win_rate.segment.smb`)."""
     lo, hi = r.window
@@ -83,8 +97,11 @@ def scalar_metrics(r: Records, gross_margin: float, allocation: str = "activity"
     m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
     m["ltv_to_cac"] = _div(m["clv"], m["cac"])
     leads = r.leads
-    m["leads"] = float((leads["leads"].to_numpy() * w[leads["month"].to_numpy()]).sum()) if len(
-        leads) else 0.0
+    m["leads"] = (
+        float((leads["leads"].to_numpy() * w[leads["month"].to_numpy()]).sum())
+        if len(leads)
+        else 0.0
+    )
     m["sdr_wait_days"] = _mean_in(r.waits["sdr"], r.waits["sdr_at"], lo, hi)
     m["ae_wait_days"] = _mean_in(r.waits["ae"], r.waits["ae_at"], lo, hi)
     m.update(utilisation(r, w))
@@ -140,8 +157,9 @@ def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
         ww = w[s["month"].to_numpy()] * MONTH_DAYS
         cap = float((s["capacity"].to_numpy() * ww).sum())
         if role == "ae":
-            out["ae_utilization"] = _div(float((s["ae_slot_days"].to_numpy() * w[s["month"]]).sum()),
-                                         cap)
+            out["ae_utilization"] = _div(
+                float((s["ae_slot_days"].to_numpy() * w[s["month"]]).sum()), cap
+            )
         else:
             busy = float((s["sdr_inbound_days"].to_numpy() * w[s["month"]]).sum())
             pros = float((s["sdr_prospecting_days"].to_numpy() * w[s["month"]]).sum())
@@ -175,8 +193,15 @@ def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
     """NRR, GRR and logo churn of the cohort active at the window start, over the window; monthly
     logo churn and ARPA over all customer-months in the window (for CLV)."""
     c = r.customers
-    out = {"arr_end": NAN, "nrr": NAN, "grr": NAN, "logo_churn": NAN, "logo_churn_month": NAN,
-           "arpa_month": NAN, "customers_end": 0.0}
+    out = {
+        "arr_end": NAN,
+        "nrr": NAN,
+        "grr": NAN,
+        "logo_churn": NAN,
+        "logo_churn_month": NAN,
+        "arpa_month": NAN,
+        "customers_end": 0.0,
+    }
     if not len(c):
         return out
     start = c["start_day"].to_numpy()
@@ -193,7 +218,9 @@ def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
         out["grr"] = _div(np.minimum(per1[cohort], per0[cohort]).sum(), base)
         out["logo_churn"] = float((churn_f[cohort] < hi).mean())
     # customer-months and churned logos inside the window
-    exposure = np.clip(np.minimum(churn_f, hi) - np.maximum(start, lo), 0.0, None).sum() / MONTH_DAYS
+    exposure = (
+        np.clip(np.minimum(churn_f, hi) - np.maximum(start, lo), 0.0, None).sum() / MONTH_DAYS
+    )
     churned = float(((churn_f >= lo) & (churn_f < hi)).sum())
     out["logo_churn_month"] = _div(churned, exposure) if churned else NAN
     mid = np.linspace(lo, hi, 13)[:-1] + (hi - lo) / 24
@@ -284,7 +311,8 @@ def monthly_series(r: Records) -> pd.DataFrame:
             "pipeline_open": open_at.sum(axis=1),
             "pipeline_value": (open_at * opp["amount"].to_numpy()[None, :]).sum(axis=1),
             "customers": ((start[None, :] <= ends[:, None]) & (churn[None, :] > ends[:, None])).sum(
-                axis=1),
+                axis=1
+            ),
         }
     )
 
@@ -295,14 +323,20 @@ def funnel_counts(r: Records) -> pd.DataFrame:
     lo, hi = r.window
     n_months = int(f["month"].max()) + 1 if len(f) else 1
     ww = month_weights(n_months, lo, hi)[f["month"].to_numpy(dtype=int)] if len(f) else 0.0
-    g = (f.assign(advanced=f["advanced"] * ww, dropped=f["dropped"] * ww,
-                  stage_days=f["stage_days"] * ww)
-         .groupby(["motion", "stage_index"])[["advanced", "dropped", "stage_days"]].sum())
+    g = (
+        f.assign(
+            advanced=f["advanced"] * ww, dropped=f["dropped"] * ww, stage_days=f["stage_days"] * ww
+        )
+        .groupby(["motion", "stage_index"])[["advanced", "dropped", "stage_days"]]
+        .sum()
+    )
     rows = []
     for name in r.motions:
         owners = (r.owners or {}).get(name, ("",) * len(r.stages[name]))
         for k, stage in enumerate(r.stages[name]):
             a, d, days = g.loc[(name, k)].tolist() if (name, k) in g.index else (0.0, 0.0, 0.0)
             rows.append((name, k, stage, owners[k], a, d, days))
-    return pd.DataFrame(rows, columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped",
-                                       "stage_days"])
+    return pd.DataFrame(
+        rows,
+        columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped", "stage_days"],
+    )

@@ -22,7 +22,16 @@ from sim.agents.product import signups
 from sim.agents.success import run_success
 from sim.config import Scenario
 from sim.distributions import sample
-from sim.motions import DROPPED, OPEN, PASSED, CMotion, compile_motions, draw_stages, walk_batch, walk_one
+from sim.motions import (
+    DROPPED,
+    OPEN,
+    PASSED,
+    CMotion,
+    compile_motions,
+    draw_stages,
+    walk_batch,
+    walk_one,
+)
 from sim.records import MONTH_DAYS, Recorder, Records
 from sim.streams import Streams
 
@@ -143,20 +152,37 @@ class World:
         if self._check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
             self.rec.sdr_prospecting[:] = np.maximum(
-                0.0, self.staff["sdr"].headcount * days - self.rec.sdr_busy)
+                0.0, self.staff["sdr"].headcount * days - self.rec.sdr_busy
+            )
         expansion = next((m for m in self.motions if m.name == sc.expansion), None)
-        churn = run_success(sc, self.rec, self.staff["csm"].fte, expansion, self.streams,
-                            self.n_months, self.end, self.scale)
+        churn = run_success(
+            sc,
+            self.rec,
+            self.staff["csm"].fte,
+            expansion,
+            self.streams,
+            self.n_months,
+            self.end,
+            self.scale,
+        )
         events = next(self.env._eid)  # simpy's event counter: how many events were scheduled
         return self.rec.finish(sc.warmup_days, sc.horizon_days, churn, events)
 
     def _people_costs(self) -> None:
         rec = self.rec
         for role, plan in self.staff.items():
-            cap = {"sdr": plan.headcount, "ae": self.ae_slots, "csm": plan.fte * self.sc.team.csm.book_size}
+            cap = {
+                "sdr": plan.headcount,
+                "ae": self.ae_slots,
+                "csm": plan.fte * self.sc.team.csm.book_size,
+            }
             for m in range(self.n_months):
-                rec.cost(m, role, "shared" if role != "csm" else (self.sc.expansion or "retention"),
-                         plan.cost[m])
+                rec.cost(
+                    m,
+                    role,
+                    "shared" if role != "csm" else (self.sc.expansion or "retention"),
+                    plan.cost[m],
+                )
                 rec.staff(role, m, int(plan.headcount[m]), float(plan.fte[m]), float(cap[role][m]))
                 if role == "sdr":
                     rec.cost(m, "tools", "shared", self.sc.costs.tools_month)
@@ -175,13 +201,16 @@ class World:
 
     # -- sources ------------------------------------------------------------------------------------
     def _weights(self, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
-        return np.array([seg_mix.get(s, 0.0) * self.sc.acquisition_weight(s, cm.name) for s in self.segs])
+        return np.array(
+            [seg_mix.get(s, 0.0) * self.sc.acquisition_weight(s, cm.name) for s in self.segs]
+        )
 
     def _marketing(self, cm: CMotion) -> None:
         for name, ch in self.sc.channels.items():
             w = self._weights(cm, ch.segment_mix)
-            arr, coverage = channel_leads(ch, w, self.sc.start_date, self.n_months, self.end,
-                                          self.streams(f"arrivals/{name}"))
+            arr, coverage = channel_leads(
+                ch, w, self.sc.start_date, self.n_months, self.end, self.streams(f"arrivals/{name}")
+            )
             for m in range(self.n_months):
                 self.rec.cost(m, "marketing", cm.name, ch.budget_month * coverage)
             if len(arr.t):
@@ -190,8 +219,13 @@ class World:
 
     def _product(self, cm: CMotion) -> None:
         product = self.sc.product
-        arr = signups(product, self._weights(cm, product.segment_mix), self.n_months, self.end,
-                      self.streams("arrivals/signups"))
+        arr = signups(
+            product,
+            self._weights(cm, product.segment_mix),
+            self.n_months,
+            self.end,
+            self.streams("arrivals/signups"),
+        )
         if product.infra_cost_per_signup:
             months = np.bincount((arr.t // MONTH_DAYS).astype(int), minlength=self.n_months)
             for m, k in enumerate(months.tolist()):
@@ -238,8 +272,21 @@ class World:
         sdr_w = sample(self.sc.team.sdr.attempt_days, self.streams("sdr/work"), len(order))
         opp_t = w.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
         block = 1 if first.kind == "free" else 0
-        self.env.process(self._feeder(cm, source, block, w.t_out[order], seg[order], seats[order],
-                                      u2, d2, sdr_u, sdr_w, opp_t))
+        self.env.process(
+            self._feeder(
+                cm,
+                source,
+                block,
+                w.t_out[order],
+                seg[order],
+                seats[order],
+                u2,
+                d2,
+                sdr_u,
+                sdr_w,
+                opp_t,
+            )
+        )
 
     def _batch_opportunities(self, cm, source, seg, seats, w, rest) -> None:
         """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
@@ -255,14 +302,30 @@ class World:
         outcome = np.where(status == PASSED, 1, np.where(status == OPEN, 2, 0))
         closed = np.where(status == OPEN, np.nan, w.t_out[idx])
         stage = np.minimum(w.stage[idx], cm.n_stages - 1)
-        amount = np.array([self._amount(cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx],
-                                                                             strict=True)])
-        self.rec.opportunities("new", cm.index, seg[idx], source, "self-serve", created[idx], closed,
-                               stage, outcome, amount)
+        amount = np.array(
+            [self._amount(cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx], strict=True)]
+        )
+        self.rec.opportunities(
+            "new",
+            cm.index,
+            seg[idx],
+            source,
+            "self-serve",
+            created[idx],
+            closed,
+            stage,
+            outcome,
+            amount,
+        )
         for i in idx[status == PASSED].tolist():
             pos = int(np.searchsorted(idx, i))
-            self.rec.customer(int(seg[i]), cm.index, float(w.t_out[i]), float(amount[pos]),
-                              self._terms[int(seg[i])])
+            self.rec.customer(
+                int(seg[i]),
+                cm.index,
+                float(w.t_out[i]),
+                float(amount[pos]),
+                self._terms[int(seg[i])],
+            )
 
     def _amount(self, cm: CMotion, seg: int, seats: float) -> float:
         if cm.acv == "seats":
@@ -276,15 +339,31 @@ class World:
         for i, ti in enumerate(t_l):
             if ti > env.now:
                 yield env.timeout(ti - env.now)
-            env.process(self._journey(cm, source, block, seg_l[i], seats_l[i], u[i].tolist(),
-                                      d[i].tolist(), su[i], sw[i], ot[i]))
+            env.process(
+                self._journey(
+                    cm,
+                    source,
+                    block,
+                    seg_l[i],
+                    seats_l[i],
+                    u[i].tolist(),
+                    d[i].tolist(),
+                    su[i],
+                    sw[i],
+                    ot[i],
+                )
+            )
 
     # -- outbound prospecting ----------------------------------------------------------------------
     def _outbound(self) -> None:
         """Spare SDR time goes to outbound prospecting when an outbound motion is in the mix."""
         out = [cm for cm in self.motions if cm.entry == "outbound"]
-        pairs = [(cm, s) for cm in out for s in range(len(self.segs))
-                 if self.sc.acquisition_weight(self.segs[s], cm.name) > 0]
+        pairs = [
+            (cm, s)
+            for cm in out
+            for s in range(len(self.segs))
+            if self.sc.acquisition_weight(self.segs[s], cm.name) > 0
+        ]
         if not pairs or self.staff["sdr"].headcount.max() == 0:
             return
         # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
@@ -319,23 +398,49 @@ class World:
             cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
             rec.lead_one(cm.index, "outbound", s, env.now)
             u, d = rows[cm.index].next()
-            env.process(self._journey(cm, "outbound", 0, s, max(1.0, round(self._seats[s].next())),
-                                      u, d, 0.0, 0.0, float("nan")))
+            env.process(
+                self._journey(
+                    cm,
+                    "outbound",
+                    0,
+                    s,
+                    max(1.0, round(self._seats[s].next())),
+                    u,
+                    d,
+                    0.0,
+                    0.0,
+                    float("nan"),
+                )
+            )
 
     # -- one lead inside simpy ---------------------------------------------------------------------
-    def _journey(self, cm: CMotion, source: str, block: int, seg: int, seats: float, u, d,
-                 sdr_u: float, sdr_w: float, opp_t: float):
+    def _journey(
+        self,
+        cm: CMotion,
+        source: str,
+        block: int,
+        seg: int,
+        seats: float,
+        u,
+        d,
+        sdr_u: float,
+        sdr_w: float,
+        opp_t: float,
+    ):
         env, rec, end = self.env, self.rec, self.end
         scale = self._scale[seg]
         t = env.now
         owner = ""
         status, k = PASSED, cm.n_stages
         for b in cm.blocks[block:]:
-            if b.guarded and not any(cm.stages[k].applies_one(seats) for k in range(b.start, b.stop)):
+            if b.guarded and not any(
+                cm.stages[k].applies_one(seats) for k in range(b.start, b.stop)
+            ):
                 continue
             if b.kind == "free":
-                status, k, t_end, ot = walk_one(cm, b.start, b.stop, seg, seats, t, u, d, scale, end,
-                                                1.0, rec)
+                status, k, t_end, ot = walk_one(
+                    cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0, rec
+                )
                 opp_t = ot if opp_t != opp_t else opp_t
                 if status != PASSED:
                     t = t_end
@@ -374,8 +479,9 @@ class World:
                         status, k = OPEN, b.start
                     break
                 # contacted: the stage's own p (qualification) decides, with the stage's duration
-                status, k, t, ot = walk_one(cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0,
-                                            rec)
+                status, k, t, ot = walk_one(
+                    cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0, rec
+                )
                 opp_t = ot if opp_t != opp_t else opp_t
                 if status != PASSED:
                     break
@@ -390,8 +496,20 @@ class World:
                 rec.waits["ae"].append(wait)
                 rec.waits["ae_at"].append(t)
                 owner = self._owner()
-                status, k, t_end, ot = walk_one(cm, b.start, b.stop, seg, seats, env.now, u, d, scale,
-                                                end, math.exp(-wait / self._decay), rec)
+                status, k, t_end, ot = walk_one(
+                    cm,
+                    b.start,
+                    b.stop,
+                    seg,
+                    seats,
+                    env.now,
+                    u,
+                    d,
+                    scale,
+                    end,
+                    math.exp(-wait / self._decay),
+                    rec,
+                )
                 opp_t = ot if opp_t != opp_t else opp_t
                 self._hold(env.now, min(t_end, end))
                 if status == OPEN:
@@ -454,8 +572,18 @@ class World:
             outcome, closed = (1 if status == PASSED else 0), t
         amount = self._amount(cm, seg, seats)
         stage = min(k, cm.n_stages - 1)
-        self.rec.opportunity("new", cm.index, seg, source, owner or "self-serve", opp_t, closed,
-                             stage, outcome, amount)
+        self.rec.opportunity(
+            "new",
+            cm.index,
+            seg,
+            source,
+            owner or "self-serve",
+            opp_t,
+            closed,
+            stage,
+            outcome,
+            amount,
+        )
         if outcome == 1:
             self.rec.customer(seg, cm.index, t, amount, self._terms[seg])
 

@@ -22,8 +22,9 @@ LABELS = {
 
 
 def _money(ax, axis="y") -> None:
-    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"${v / 1e6:.1f}M" if abs(v) >= 1e6
-                                          else f"${v / 1e3:.0f}K")
+    fmt = matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"${v / 1e6:.1f}M" if abs(v) >= 1e6 else f"${v / 1e3:.0f}K"
+    )
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
@@ -41,8 +42,13 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.85)
         p10, p50, p90 = np.percentile(v, [10, 50, 90])
         ax.axvline(p50, color="k", lw=1.5, label=f"median {fmt.format(p50)}")
-        ax.axvspan(p10, p90, color="#DD8452", alpha=0.2,
-                   label=f"P10-P90 {fmt.format(p10)} - {fmt.format(p90)}")
+        ax.axvspan(
+            p10,
+            p90,
+            color="#DD8452",
+            alpha=0.2,
+            label=f"P10-P90 {fmt.format(p10)} - {fmt.format(p90)}",
+        )
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
     fig.suptitle(f"Headline metrics over {len(reps)} replications")
@@ -54,8 +60,9 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
 def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None:
     """P10-P90 band and median of ARR and of monthly bookings across replications."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, col, title in zip(axes, ("arr", "bookings"), ("ARR at month end", "Bookings per month"),
-                              strict=True):
+    for ax, col, title in zip(
+        axes, ("arr", "bookings"), ("ARR at month end", "Bookings per month"), strict=True
+    ):
         g = monthly.groupby("month")[col]
         q = g.quantile([0.1, 0.5, 0.9]).unstack()
         x = q.index.to_numpy()
@@ -76,12 +83,19 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
 def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
     """Per motion: stage outcomes (advanced / dropped per replication) with conversion rates;
     the bottleneck stage (lowest conversion) outlined in red."""
-    motions = [m for m in f["motion"].unique() if (f[f["motion"] == m]["advanced"]
-                                                  + f[f["motion"] == m]["dropped"]).sum() > 0]
+    motions = [
+        m
+        for m in f["motion"].unique()
+        if (f[f["motion"] == m]["advanced"] + f[f["motion"] == m]["dropped"]).sum() > 0
+    ]
     if not motions:
         motions = list(f["motion"].unique()[:1])
-    fig, axes = plt.subplots(len(motions), 1, figsize=(10, 2.2 + 1.0 * f.groupby("motion").size().max()
-                                                         * len(motions) / 2), squeeze=False)
+    fig, axes = plt.subplots(
+        len(motions),
+        1,
+        figsize=(10, 2.2 + 1.0 * f.groupby("motion").size().max() * len(motions) / 2),
+        squeeze=False,
+    )
     for ax, m in zip(axes[:, 0], motions, strict=True):
         s = f[f["motion"] == m].sort_values("stage_index")
         y = np.arange(len(s))[::-1]

@@ -34,8 +34,10 @@ OPP_COLUMNS = (
 
 
 def month_of(t: np.ndarray | float) -> np.ndarray | int:
-    return np.floor_divide(t, MONTH_DAYS).astype(int) if isinstance(t, np.ndarray) else int(
-        t // MONTH_DAYS
+    return (
+        np.floor_divide(t, MONTH_DAYS).astype(int)
+        if isinstance(t, np.ndarray)
+        else int(t // MONTH_DAYS)
     )
 
 
@@ -105,9 +107,9 @@ class Recorder:
             k = start + j
             self._adv[motion, k] += np.bincount(mo[adv], minlength=self.n_months)[: self.n_months]
             self._drop[motion, k] += np.bincount(mo[~adv], minlength=self.n_months)[: self.n_months]
-            self._days[motion, k] += np.bincount(mo, weights=walk.dur[app, j], minlength=self.n_months)[
-                : self.n_months
-            ]
+            self._days[motion, k] += np.bincount(
+                mo, weights=walk.dur[app, j], minlength=self.n_months
+            )[: self.n_months]
 
     # -- leads, opportunities, customers ----------------------------------------------------------
     def leads(self, motion: int, source: str, seg: np.ndarray, t: np.ndarray) -> None:
@@ -123,17 +125,43 @@ class Recorder:
         k = (motion, source, seg, int(t // MONTH_DAYS))
         self._leads[k] = self._leads.get(k, 0) + 1
 
-    def opportunity(self, kind, motion, seg, source, owner, created, closed, stage, outcome, amount,
-                    customer=-1) -> int:
+    def opportunity(
+        self, kind, motion, seg, source, owner, created, closed, stage, outcome, amount, customer=-1
+    ) -> int:
         oid = self._next_opp
         self._next_opp += 1
         self._opp_rows.append(
-            (oid, kind, motion, seg, source, owner, created, closed, stage, outcome, amount, customer)
+            (
+                oid,
+                kind,
+                motion,
+                seg,
+                source,
+                owner,
+                created,
+                closed,
+                stage,
+                outcome,
+                amount,
+                customer,
+            )
         )
         return oid
 
-    def opportunities(self, kind, motion, seg, source, owner, created, closed, stage, outcome,
-                      amount, customer=None) -> None:
+    def opportunities(
+        self,
+        kind,
+        motion,
+        seg,
+        source,
+        owner,
+        created,
+        closed,
+        stage,
+        outcome,
+        amount,
+        customer=None,
+    ) -> None:
         n = len(created)
         if n == 0:
             return
@@ -145,7 +173,8 @@ class Recorder:
                 "type": np.full(n, kind, dtype=object),
                 "motion": np.full(n, motion),
                 "segment": seg,
-                "source": np.asarray(source, dtype=object) if not np.isscalar(source)
+                "source": np.asarray(source, dtype=object)
+                if not np.isscalar(source)
                 else np.full(n, source, dtype=object),
                 "owner": np.full(n, owner, dtype=object),
                 "created_day": created,
@@ -166,8 +195,12 @@ class Recorder:
 
     def customers_so_far(self) -> dict[str, np.ndarray]:
         out = {k: np.frombuffer(v, dtype=float).copy() for k, v in self._cust.items()}
-        out.update({k: np.frombuffer(v, dtype=np.int64 if v.itemsize == 8 else np.int32).astype(int)
-                    for k, v in self._cust_int.items()})
+        out.update(
+            {
+                k: np.frombuffer(v, dtype=np.int64 if v.itemsize == 8 else np.int32).astype(int)
+                for k, v in self._cust_int.items()
+            }
+        )
         return out
 
     # -- money and people -------------------------------------------------------------------------
@@ -180,7 +213,9 @@ class Recorder:
         self._staff.append((role, month, headcount, fte, capacity))
 
     # -- freeze -----------------------------------------------------------------------------------
-    def finish(self, warmup: float, horizon: float, churn_day: np.ndarray, events: int = 0) -> Records:
+    def finish(
+        self, warmup: float, horizon: float, churn_day: np.ndarray, events: int = 0
+    ) -> Records:
         names = tuple(m.name for m in self.motions)
         segs = tuple(self.segments)
         opp = self._opportunity_table(names, segs)
@@ -192,16 +227,18 @@ class Recorder:
         mi, k, mo = np.nonzero((self._adv + self._drop) > 0)
         owners = [[st.owner for st in m.stages] for m in self.motions]
         snames = [[st.name for st in m.stages] for m in self.motions]
-        funnel = pd.DataFrame({
-            "motion": [names[i] for i in mi.tolist()],
-            "stage_index": k,
-            "stage": [snames[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
-            "owner": [owners[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
-            "month": mo,
-            "advanced": self._adv[mi, k, mo],
-            "dropped": self._drop[mi, k, mo],
-            "stage_days": self._days[mi, k, mo],
-        })
+        funnel = pd.DataFrame(
+            {
+                "motion": [names[i] for i in mi.tolist()],
+                "stage_index": k,
+                "stage": [snames[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
+                "owner": [owners[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
+                "month": mo,
+                "advanced": self._adv[mi, k, mo],
+                "dropped": self._drop[mi, k, mo],
+                "stage_days": self._days[mi, k, mo],
+            }
+        )
         leads = pd.DataFrame(
             [(names[k[0]], k[1], segs[k[2]], k[3], v) for k, v in sorted(self._leads.items())],
             columns=["motion", "source", "segment", "month", "leads"],
@@ -247,14 +284,18 @@ class Recorder:
             opp = pd.DataFrame({c: [] for c in OPP_COLUMNS})
         opp = opp.sort_values("opportunity_id", kind="stable").reset_index(drop=True)
         # Renumber in creation-time order so ids read like a CRM's, independent of batch order.
-        opp = opp.sort_values(["created_day", "opportunity_id"], kind="stable").reset_index(drop=True)
+        opp = opp.sort_values(["created_day", "opportunity_id"], kind="stable").reset_index(
+            drop=True
+        )
         opp["opportunity_id"] = np.arange(len(opp))
         opp["motion"] = pd.Categorical.from_codes(opp["motion"].astype(int), names)
         opp["segment"] = pd.Categorical.from_codes(opp["segment"].astype(int), segs)
         opp["outcome"] = pd.Categorical.from_codes(opp["outcome"].astype(int), OUTCOMES)
         width = max(m.n_stages for m in self.motions)
-        table = np.array([[s.name for s in m.stages] + [""] * (width - m.n_stages)
-                          for m in self.motions], dtype=object)
+        table = np.array(
+            [[s.name for s in m.stages] + [""] * (width - m.n_stages) for m in self.motions],
+            dtype=object,
+        )
         opp["stage"] = table[opp["motion"].cat.codes.to_numpy(), opp["stage"].to_numpy(dtype=int)]
         for c in ("type", "source", "owner"):
             opp[c] = opp[c].astype(str)

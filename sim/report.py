@@ -19,8 +19,20 @@ from sim.config import Scenario
 from sim.experiment import RunResult
 from sim.records import MONTH_DAYS, crm_export
 
-TERMINAL_METRICS = ("win_rate", "cycle_days", "cac", "cac_payback_months", "clv", "ltv_to_cac",
-                    "bookings", "arr_end", "new_customers", "nrr", "sdr_wait_days", "ae_utilization")
+TERMINAL_METRICS = (
+    "win_rate",
+    "cycle_days",
+    "cac",
+    "cac_payback_months",
+    "clv",
+    "ltv_to_cac",
+    "bookings",
+    "arr_end",
+    "new_customers",
+    "nrr",
+    "sdr_wait_days",
+    "ae_utilization",
+)
 
 
 def strict(obj):
@@ -45,8 +57,11 @@ def month_labels(sc: Scenario, n: int) -> list[str]:
 
 def write_tables(res: RunResult, stage: Path, tables: str) -> list[str]:
     names = []
-    for name, df in (("replications", res.replications), ("monthly", res.monthly),
-                     ("funnel", res.funnel)):
+    for name, df in (
+        ("replications", res.replications),
+        ("monthly", res.monthly),
+        ("funnel", res.funnel),
+    ):
         if tables in ("parquet", "both"):
             df.to_parquet(stage / f"{name}.parquet", index=False)
             names.append(f"{name}.parquet")
@@ -56,8 +71,9 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> list[str]:
     return names
 
 
-def write_outputs(res: RunResult, sc: Scenario, outdir: Path, tables: str = "parquet",
-                  figures: bool = True) -> Path:
+def write_outputs(
+    res: RunResult, sc: Scenario, outdir: Path, tables: str = "parquet", figures: bool = True
+) -> Path:
     """Write every output file of a run into `outdir` (created if needed). Returns summary.json."""
     outdir.mkdir(parents=True, exist_ok=True)
     stage = outdir / ".partial"
@@ -66,7 +82,8 @@ def write_outputs(res: RunResult, sc: Scenario, outdir: Path, tables: str = "par
     try:
         write_tables(res, stage, tables)
         crm_export(res.opportunities, sc.start_date).to_csv(
-            stage / "opportunities_rep0.csv", index=False, lineterminator="\n")
+            stage / "opportunities_rep0.csv", index=False, lineterminator="\n"
+        )
         name = sc.scenario.name
         scen = res.summary["scenarios"][name]
         if figures:
@@ -87,11 +104,26 @@ def _fmt(key: str, v) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     base = key.split(".")[0]
-    if base in ("win_rate", "nrr", "grr", "logo_churn", "ae_utilization", "sdr_utilization",
-                "sdr_prospecting_share"):
+    if base in (
+        "win_rate",
+        "nrr",
+        "grr",
+        "logo_churn",
+        "ae_utilization",
+        "sdr_utilization",
+        "sdr_prospecting_share",
+    ):
         return f"{v:.1%}"
-    if base in ("cac", "clv", "bookings", "arr_end", "bookings_new", "bookings_expansion",
-                "sm_cost", "arpa_month"):
+    if base in (
+        "cac",
+        "clv",
+        "bookings",
+        "arr_end",
+        "bookings_new",
+        "bookings_expansion",
+        "sm_cost",
+        "arpa_month",
+    ):
         return f"${v:,.0f}"
     if base in ("new_customers", "leads", "customers_end"):
         return f"{v:,.0f}"
@@ -101,17 +133,24 @@ def _fmt(key: str, v) -> str:
 def terminal_table(summary: dict) -> str:
     lines = []
     for name, scen in summary["scenarios"].items():
-        lines.append(f"scenario {name}: {scen['replications']} replications, "
-                     f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up")
+        lines.append(
+            f"scenario {name}: {scen['replications']} replications, "
+            f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up"
+        )
         lines.append(f"  {'metric':<22}{'P10':>14}{'median':>14}{'P90':>14}{'mean (95% CI)':>34}")
         for k in TERMINAL_METRICS:
             s = scen["metrics"].get(k)
             if not s:
                 continue
-            ci = (f"{_fmt(k, s['mean'])} ({_fmt(k, s['ci95_low'])}..{_fmt(k, s['ci95_high'])})"
-                  if s.get("mean") is not None else "n/a")
-            lines.append(f"  {k:<22}{_fmt(k, s['p10']):>14}{_fmt(k, s['p50']):>14}"
-                         f"{_fmt(k, s['p90']):>14}{ci:>34}")
+            ci = (
+                f"{_fmt(k, s['mean'])} ({_fmt(k, s['ci95_low'])}..{_fmt(k, s['ci95_high'])})"
+                if s.get("mean") is not None
+                else "n/a"
+            )
+            lines.append(
+                f"  {k:<22}{_fmt(k, s['p10']):>14}{_fmt(k, s['p50']):>14}"
+                f"{_fmt(k, s['p90']):>14}{ci:>34}"
+            )
     return "\n".join(lines)
 
 
@@ -126,7 +165,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
         "",
         f"{sc.replications} replications, seed {sc.seed}. Metrics cover the window {lo} to {hi} "
         f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Motions: "
-        + ", ".join(f"`{k}`" for k in sc.motions) + ". Definitions: docs/metrics.md.",
+        + ", ".join(f"`{k}`" for k in sc.motions)
+        + ". Definitions: docs/metrics.md.",
         "",
         "## Headline metrics",
         "",
@@ -136,42 +176,74 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
     for k in TERMINAL_METRICS + ("logo_churn", "grr", "leads", "sdr_utilization"):
         s = m.get(k)
         if s:
-            out.append(f"| {k} | {_fmt(k, s['p10'])} | {_fmt(k, s['p50'])} | {_fmt(k, s['p90'])} | "
-                       f"{_fmt(k, s['mean'])} | {_fmt(k, s['ci95_low'])} .. {_fmt(k, s['ci95_high'])} |")
-    out += ["", "## By motion", "", "| motion | win rate | new customers | cycle (median days) | "
-            "bookings | CAC |", "|---|---:|---:|---:|---:|---:|"]
+            out.append(
+                f"| {k} | {_fmt(k, s['p10'])} | {_fmt(k, s['p50'])} | {_fmt(k, s['p90'])} | "
+                f"{_fmt(k, s['mean'])} | {_fmt(k, s['ci95_low'])} .. {_fmt(k, s['ci95_high'])} |"
+            )
+    out += [
+        "",
+        "## By motion",
+        "",
+        "| motion | win rate | new customers | cycle (median days) | bookings | CAC |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for mot in sc.motions:
-        cells = [_fmt(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
-                 for k in ("win_rate", "new_customers", "cycle_days", "bookings", "cac")]
+        cells = [
+            _fmt(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
+            for k in ("win_rate", "new_customers", "cycle_days", "bookings", "cac")
+        ]
         out.append(f"| {mot} | " + " | ".join(cells) + " |")
-    out += ["", "Medians over replications. CAC per motion splits shared costs by "
-            f"`costs.allocation = {sc.costs.allocation}`.", ""]
+    out += [
+        "",
+        "Medians over replications. CAC per motion splits shared costs by "
+        f"`costs.allocation = {sc.costs.allocation}`.",
+        "",
+    ]
     b = scen.get("bottleneck")
     out += ["## Funnel", ""]
     if b:
-        out.append(f"Lowest-converting stage (the bottleneck of the funnel audit): **{b['motion']} / "
-                   f"{b['stage']}** ({b['owner']}), {b['conversion']:.0%} advance.")
+        out.append(
+            f"Lowest-converting stage (the bottleneck of the funnel audit): **{b['motion']} / "
+            f"{b['stage']}** ({b['owner']}), {b['conversion']:.0%} advance."
+        )
     wait = m.get("sdr_wait_days", {}).get("p50")
     util = m.get("ae_utilization", {}).get("p50")
     if wait is not None:
         out.append(f"Median SDR wait (speed to lead): {wait * 24:.1f} hours.")
     if util is not None:
         out.append(f"AE pipeline slots in use: {util:.0%} (median).")
-    out += ["", "| motion | stage | owner | advanced | dropped | conversion | mean days |",
-            "|---|---|---|---:|---:|---:|---:|"]
+    out += [
+        "",
+        "| motion | stage | owner | advanced | dropped | conversion | mean days |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in res.funnel.itertuples():
         conv = "n/a" if not math.isfinite(r.conversion) else f"{r.conversion:.0%}"
         days = "n/a" if not math.isfinite(r.mean_days) else f"{r.mean_days:.1f}"
-        out.append(f"| {r.motion} | {r.stage} | {r.owner} | {r.advanced:,.1f} | {r.dropped:,.1f} | "
-                   f"{conv} | {days} |")
+        out.append(
+            f"| {r.motion} | {r.stage} | {r.owner} | {r.advanced:,.1f} | {r.dropped:,.1f} | "
+            f"{conv} | {days} |"
+        )
     out += ["", "Counts are means per replication of outcomes decided in the window.", ""]
     if figures:
-        out += ["## Figures", "", "![headline distributions](metrics_distributions.png)", "",
-                "![forecast fan chart](forecast_fan.png)", "", "![funnel](funnel.png)", ""]
-    out += ["## Files", "",
-            "- `summary.json`: every metric's mean, std, P5-P95 and 95% CI (null where it does not apply)",
-            "- `replications.*`: one row per replication, every scalar metric",
-            "- `monthly.*`: bookings, ARR, open pipeline and customers per month per replication",
-            "- `funnel.*`: stage outcomes, conversion and time in stage",
-            "- `opportunities_rep0.csv`: the first replication's opportunities in CRM-export shape", ""]
+        out += [
+            "## Figures",
+            "",
+            "![headline distributions](metrics_distributions.png)",
+            "",
+            "![forecast fan chart](forecast_fan.png)",
+            "",
+            "![funnel](funnel.png)",
+            "",
+        ]
+    out += [
+        "## Files",
+        "",
+        "- `summary.json`: every metric's mean, std, P5-P95 and 95% CI (null where it does not apply)",
+        "- `replications.*`: one row per replication, every scalar metric",
+        "- `monthly.*`: bookings, ARR, open pipeline and customers per month per replication",
+        "- `funnel.*`: stage outcomes, conversion and time in stage",
+        "- `opportunities_rep0.csv`: the first replication's opportunities in CRM-export shape",
+        "",
+    ]
     return "\n".join(out)

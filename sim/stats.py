@@ -24,7 +24,15 @@ def summarise(values: np.ndarray) -> dict[str, float | int | None]:
     mean = float(v.mean())
     std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
     p = np.percentile(v, [5, 10, 50, 90, 95])
-    out |= {"mean": mean, "std": std, "p5": p[0], "p10": p[1], "p50": p[2], "p90": p[3], "p95": p[4]}
+    out |= {
+        "mean": mean,
+        "std": std,
+        "p5": p[0],
+        "p10": p[1],
+        "p50": p[2],
+        "p90": p[3],
+        "p95": p[4],
+    }
     if len(v) > 1 and std > 0:
         lo, hi = stats.t.interval(0.95, len(v) - 1, loc=mean, scale=std / math.sqrt(len(v)))
     else:

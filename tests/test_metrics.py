@@ -9,27 +9,71 @@ from sim.records import Records
 
 
 def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
-    opp = pd.DataFrame(opps, columns=["opportunity_id", "type", "motion", "segment", "source",
-                                      "owner", "created_day", "closed_day", "stage", "outcome",
-                                      "amount", "customer_id"])
+    opp = pd.DataFrame(
+        opps,
+        columns=[
+            "opportunity_id",
+            "type",
+            "motion",
+            "segment",
+            "source",
+            "owner",
+            "created_day",
+            "closed_day",
+            "stage",
+            "outcome",
+            "amount",
+            "customer_id",
+        ],
+    )
     opp["outcome"] = pd.Categorical(opp["outcome"], ["lost", "won", "open"])
-    cust = pd.DataFrame(customers, columns=["customer_id", "segment", "motion", "start_day", "acv",
-                                            "term_days", "churn_day"])
+    cust = pd.DataFrame(
+        customers,
+        columns=["customer_id", "segment", "motion", "start_day", "acv", "term_days", "churn_day"],
+    )
     months = int(np.ceil((warmup + horizon) / MONTH_DAYS))
-    staff = pd.DataFrame({"role": ["ae"] * months, "month": range(months), "headcount": 1,
-                          "fte": 1.0, "capacity": 10.0, "sdr_inbound_days": 0.0,
-                          "sdr_prospecting_days": 0.0, "ae_slot_days": 5 * MONTH_DAYS})
+    staff = pd.DataFrame(
+        {
+            "role": ["ae"] * months,
+            "month": range(months),
+            "headcount": 1,
+            "fte": 1.0,
+            "capacity": 10.0,
+            "sdr_inbound_days": 0.0,
+            "sdr_prospecting_days": 0.0,
+            "ae_slot_days": 5 * MONTH_DAYS,
+        }
+    )
     return Records(
-        opportunities=opp, customers=cust,
-        funnel=pd.DataFrame(columns=["motion", "stage_index", "stage", "owner", "month", "advanced",
-                                     "dropped", "stage_days"]),
-        leads=pd.DataFrame({"motion": ["m"], "source": ["s"], "segment": ["mid"], "month": [0],
-                            "leads": [40]}),
+        opportunities=opp,
+        customers=cust,
+        funnel=pd.DataFrame(
+            columns=[
+                "motion",
+                "stage_index",
+                "stage",
+                "owner",
+                "month",
+                "advanced",
+                "dropped",
+                "stage_days",
+            ]
+        ),
+        leads=pd.DataFrame(
+            {"motion": ["m"], "source": ["s"], "segment": ["mid"], "month": [0], "leads": [40]}
+        ),
         costs=pd.DataFrame(costs, columns=["month", "category", "motion", "amount"]),
         staff=staff,
-        waits={"sdr": np.array([0.5, 1.5, 9.0]), "sdr_at": np.array([10.0, 20.0, 400.0]),
-               "ae": np.zeros(0), "ae_at": np.zeros(0)},
-        warmup_days=warmup, horizon_days=horizon, motions=("m",), stages={"m": ("a",)},
+        waits={
+            "sdr": np.array([0.5, 1.5, 9.0]),
+            "sdr_at": np.array([10.0, 20.0, 400.0]),
+            "ae": np.zeros(0),
+            "ae_at": np.zeros(0),
+        },
+        warmup_days=warmup,
+        horizon_days=horizon,
+        motions=("m",),
+        stages={"m": ("a",)},
         segments=("mid",),
     )
 
@@ -37,8 +81,8 @@ def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
 @pytest.fixture
 def rec():
     opps = [
-        (0, "new", "m", "mid", "s", "AE-1", 10.0, 40.0, "a", "won", 12000.0, -1),   # cycle 30
-        (1, "new", "m", "mid", "s", "AE-1", 20.0, 80.0, "a", "won", 24000.0, -1),   # cycle 60
+        (0, "new", "m", "mid", "s", "AE-1", 10.0, 40.0, "a", "won", 12000.0, -1),  # cycle 30
+        (1, "new", "m", "mid", "s", "AE-1", 20.0, 80.0, "a", "won", 24000.0, -1),  # cycle 60
         (2, "new", "m", "mid", "s", "AE-1", 30.0, 50.0, "a", "lost", 5000.0, -1),
         (3, "new", "m", "mid", "s", "AE-1", 30.0, 90.0, "a", "lost", 5000.0, -1),
         (4, "new", "m", "mid", "s", "AE-1", 300.0, np.nan, "a", "open", 9000.0, -1),

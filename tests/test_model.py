@@ -37,7 +37,9 @@ def test_opportunity_records_have_crm_shape_and_one_outcome_each(fast_scenario):
 
 def test_every_won_new_opportunity_becomes_exactly_one_customer(fast_scenario):
     r = simulate_replication(fast_scenario, 0)
-    won = r.opportunities[(r.opportunities["outcome"] == "won") & (r.opportunities["type"] == "new")]
+    won = r.opportunities[
+        (r.opportunities["outcome"] == "won") & (r.opportunities["type"] == "new")
+    ]
     new_customers = r.customers[r.customers["motion"] != "installed_base"]
     assert len(won) == len(new_customers)
     assert np.allclose(np.sort(won["closed_day"]), np.sort(new_customers["start_day"]))

@@ -12,9 +12,24 @@ from sim import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 STATS = {"mean", "std", "p5", "p10", "p50", "p90", "p95", "ci95_low", "ci95_high"}
-REQUIRED = ("win_rate", "cycle_days", "cac", "cac_payback_months", "clv", "ltv_to_cac", "bookings",
-            "arr_end", "new_customers", "leads", "sdr_wait_days", "ae_utilization", "win_rate.plg",
-            "win_rate.mlg", "win_rate.slg", "win_rate.csl")
+REQUIRED = (
+    "win_rate",
+    "cycle_days",
+    "cac",
+    "cac_payback_months",
+    "clv",
+    "ltv_to_cac",
+    "bookings",
+    "arr_end",
+    "new_customers",
+    "leads",
+    "sdr_wait_days",
+    "ae_utilization",
+    "win_rate.plg",
+    "win_rate.mlg",
+    "win_rate.slg",
+    "win_rate.csl",
+)
 
 
 def _reject_constant(name):
@@ -25,9 +40,19 @@ def _reject_constant(name):
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "r"
     proc = subprocess.run(
-        [sys.executable, "-m", "sim", "replications=3", "horizon_days=120", "warmup_days=60",
-         f"hydra.run.dir={out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "replications=3",
+            "horizon_days=120",
+            "warmup_days=60",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return out, proc
@@ -35,9 +60,17 @@ def cli_run(tmp_path_factory):
 
 def test_the_cli_writes_every_output_file(cli_run):
     out, _ = cli_run
-    for f in ("summary.json", "replications.parquet", "monthly.parquet", "funnel.parquet",
-              "opportunities_rep0.csv", "metrics_distributions.png", "forecast_fan.png",
-              "funnel.png", "report.md"):
+    for f in (
+        "summary.json",
+        "replications.parquet",
+        "monthly.parquet",
+        "funnel.parquet",
+        "opportunities_rep0.csv",
+        "metrics_distributions.png",
+        "forecast_fan.png",
+        "funnel.png",
+        "report.md",
+    ):
         assert (out / f).is_file(), f
     assert not (out / ".partial").exists()
 
@@ -67,20 +100,28 @@ def test_tables_have_a_row_per_replication_and_month(cli_run):
     assert {"bookings", "arr", "pipeline_open", "customers"} <= set(monthly.columns)
     assert len(monthly) == 3 * monthly["month"].nunique()
     crm = pd.read_csv(out / "opportunities_rep0.csv")
-    assert {"created_date", "close_date", "stage", "outcome", "amount", "owner", "segment",
-            "source"} <= set(crm.columns)
+    assert {
+        "created_date",
+        "close_date",
+        "stage",
+        "outcome",
+        "amount",
+        "owner",
+        "segment",
+        "source",
+    } <= set(crm.columns)
 
 
 def test_csv_tables_on_request(tmp_path):
-    simulate(["replications=1", "horizon_days=60", "warmup_days=30", "tables=csv"],
-             outdir=tmp_path)
+    simulate(["replications=1", "horizon_days=60", "warmup_days=30", "tables=csv"], outdir=tmp_path)
     assert (tmp_path / "replications.csv").is_file()
     assert not (tmp_path / "replications.parquet").exists()
 
 
 def test_python_api_returns_the_summary_json_dict_and_data_frames(tmp_path):
-    res = simulate(["motion=plg", "replications=2", "horizon_days=90", "warmup_days=30"],
-                   outdir=tmp_path)
+    res = simulate(
+        ["motion=plg", "replications=2", "horizon_days=90", "warmup_days=30"], outdir=tmp_path
+    )
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert res.summary == on_disk
     assert isinstance(res.replications, pd.DataFrame) and len(res.replications) == 2

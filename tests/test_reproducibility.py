@@ -7,8 +7,13 @@ from sim.report import write_outputs
 
 from .conftest import scenario
 
-FILES = ("summary.json", "replications.parquet", "monthly.parquet", "funnel.parquet",
-         "opportunities_rep0.csv")
+FILES = (
+    "summary.json",
+    "replications.parquet",
+    "monthly.parquet",
+    "funnel.parquet",
+    "opportunities_rep0.csv",
+)
 
 
 def _files(tmp_path, name, executor, workers):

@@ -18,7 +18,9 @@ class Arrivals:
     fit: np.ndarray
 
 
-def monthly_counts(rate: np.ndarray, dispersion: float | None, rng: np.random.Generator) -> np.ndarray:
+def monthly_counts(
+    rate: np.ndarray, dispersion: float | None, rng: np.random.Generator
+) -> np.ndarray:
     """Poisson counts, or gamma-Poisson (negative binomial, shape `dispersion`) when over-dispersed."""
     if dispersion is not None:
         rate = rng.gamma(dispersion, rate / dispersion)
@@ -47,8 +49,14 @@ def channel_rate(ch: Channel, coverage: float, start: dt.date, n_months: int) ->
     return base * coverage * season * qend
 
 
-def channel_leads(ch: Channel, seg_weights: np.ndarray, start: dt.date, n_months: int,
-                  end_day: float, rng: np.random.Generator) -> tuple[Arrivals, float]:
+def channel_leads(
+    ch: Channel,
+    seg_weights: np.ndarray,
+    start: dt.date,
+    n_months: int,
+    end_day: float,
+    rng: np.random.Generator,
+) -> tuple[Arrivals, float]:
     """Leads of one channel for one motion. seg_weights[s] = channel share of s x motion's mix weight.
 
     Returns the arrivals and the coverage (the share of the budget this motion spends).

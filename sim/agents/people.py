@@ -26,15 +26,18 @@ class StaffPlan:
     @property
     def productivity(self) -> np.ndarray:
         """Average share of full productivity per head (1 where nobody is employed)."""
-        return np.divide(self.fte, self.headcount, out=np.ones_like(self.fte),
-                         where=self.headcount > 0)
+        return np.divide(
+            self.fte, self.headcount, out=np.ones_like(self.fte), where=self.headcount > 0
+        )
 
 
-def plan_staff(name: str, role: Role, n_months: int, end_day: float,
-               rng: np.random.Generator) -> StaffPlan:
+def plan_staff(
+    name: str, role: Role, n_months: int, end_day: float, rng: np.random.Generator
+) -> StaffPlan:
     """Draw every rep's start and end day, then read off monthly headcount, productivity and cost."""
-    tenures = iter(sample(role.tenure_months, rng, 4 * (role.count + sum(role.hires)) + 64)
-                   * MONTH_DAYS)
+    tenures = iter(
+        sample(role.tenure_months, rng, 4 * (role.count + sum(role.hires)) + 64) * MONTH_DAYS
+    )
     pending: list[float] = [-10 * 365.0] * role.count  # initial reps: long since ramped
     pending += [m * MONTH_DAYS for m, h in enumerate(role.hires[:n_months]) for _ in range(h)]
     starts: list[float] = []
@@ -59,8 +62,10 @@ def plan_staff(name: str, role: Role, n_months: int, end_day: float,
     prod = ramp[np.clip(tenure_m, 0, len(ramp) - 1)]
     lo = np.arange(n_months) * MONTH_DAYS
     overlap = np.clip(
-        np.minimum(e_arr[:, None], lo[None, :] + MONTH_DAYS) - np.maximum(s_arr[:, None], lo[None, :]),
-        0.0, MONTH_DAYS,
+        np.minimum(e_arr[:, None], lo[None, :] + MONTH_DAYS)
+        - np.maximum(s_arr[:, None], lo[None, :]),
+        0.0,
+        MONTH_DAYS,
     )
     ids = [f"{name.upper()}-{i + 1:03d}" for i in range(len(starts))]
     active = tuple(tuple(ids[i] for i in np.flatnonzero(on[:, m])) for m in range(n_months))

@@ -8,8 +8,13 @@ from sim.agents.marketing import Arrivals, monthly_counts, spread_in_months
 from sim.config import Product
 
 
-def signups(product: Product, seg_weights: np.ndarray, n_months: int, end_day: float,
-            rng: np.random.Generator) -> Arrivals:
+def signups(
+    product: Product,
+    seg_weights: np.ndarray,
+    n_months: int,
+    end_day: float,
+    rng: np.random.Generator,
+) -> Arrivals:
     """seg_weights[s] = the product's segment share x the motion's mix weight for s."""
     coverage = float(seg_weights.sum())
     if coverage <= 0 or product.signups_month <= 0:

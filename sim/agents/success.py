@@ -17,8 +17,16 @@ from sim.records import MONTH_DAYS, Recorder
 from sim.streams import Streams
 
 
-def run_success(sc: Scenario, rec: Recorder, csm_fte: np.ndarray, expansion: CMotion | None,
-                streams: Streams, n_months: int, end: float, scale: np.ndarray) -> np.ndarray:
+def run_success(
+    sc: Scenario,
+    rec: Recorder,
+    csm_fte: np.ndarray,
+    expansion: CMotion | None,
+    streams: Streams,
+    n_months: int,
+    end: float,
+    scale: np.ndarray,
+) -> np.ndarray:
     """Decide churn days (nan = still a customer at the end) and record expansion opportunities."""
     c = rec.customers_so_far()
     start, acv, term, seg = c["start_day"], c["acv"], c["term_days"], c["segment"]
@@ -70,6 +78,16 @@ def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale) -> 
     outcome = np.where(w.status == PASSED, 1, np.where(w.status == OPEN, 2, 0))
     closed = np.where(w.status == OPEN, np.nan, w.t_out)
     stage = np.minimum(w.stage, cm.n_stages - 1)
-    rec.opportunities("expansion", cm.index, seg[idx], "customer", "CSM", t, closed, stage, outcome,
-                      amount[idx], customer=idx)
-
+    rec.opportunities(
+        "expansion",
+        cm.index,
+        seg[idx],
+        "customer",
+        "CSM",
+        t,
+        closed,
+        stage,
+        outcome,
+        amount[idx],
+        customer=idx,
+    )
