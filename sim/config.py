@@ -83,9 +83,11 @@ class Segment(_Model):
 
 
 class Channel(_Model):
+    """A marketing channel: leads a month = leads_month x (budget_month / ref_budget_month)^elasticity."""
+
     budget_month: NonNeg
     leads_month: NonNeg
-    ref_budget_month: Pos | None = None
+    ref_budget_month: Pos
     elasticity: Prob = 0.7
     dispersion: Pos | None = None
     segment_mix: dict[str, Prob]
@@ -174,6 +176,10 @@ class Stage(_Model):
 
     _p = field_validator("p", mode="before")(_check_prob_map)
 
+    @property
+    def guarded(self) -> bool:
+        return self.seats_at_least is not None or self.seats_below is not None
+
 
 class Motion(_Model):
     """A motion is data: where its accounts come from and the ordered stages they pass."""
@@ -253,7 +259,14 @@ class Scenario(_Model):
                     f"expansion = '{self.expansion}': no such motion; "
                     f"motions are {sorted(self.motions)}"
                 )
-            if self.motions[self.expansion].entry != "customers":
+            exp = self.motions[self.expansion]
+            first = next(iter(exp.stages))
+            if exp.opportunity_from != first:
+                raise ValueError(
+                    f"motions.{self.expansion}.opportunity_from = '{exp.opportunity_from}': an "
+                    f"expansion opportunity exists from the moment it is raised; use '{first}'"
+                )
+            if exp.entry != "customers":
                 raise ValueError(
                     f"expansion = '{self.expansion}': its entry is "
                     f"'{self.motions[self.expansion].entry}'; an expansion motion needs entry 'customers'"
@@ -310,6 +323,11 @@ def _check_motion(name: str, m: Motion, segs: set[str], team: Team) -> None:
                     f"{key}.stages.{sname}.queue = '{st.queue}': team.{st.queue} has no headcount "
                     "(count 0 and no hires), so nobody would ever work this stage"
                 )
+        if m.entry == "customers" and st.guarded:
+            raise ValueError(
+                f"{key}.stages.{sname}: seat guards do not apply to expansion motions "
+                "(customers carry no seat count)"
+            )
     if m.entry == "outbound":
         first = next(iter(m.stages.values()))
         if first.queue == "sdr":

@@ -139,7 +139,8 @@ def run_scenario(
 
 
 def bottleneck(funnel: pd.DataFrame) -> dict | None:
-    """The stage with the lowest conversion among stages that decide at least 1 % of outcomes."""
+    """The stage with the lowest conversion, among stages that decide at least 1 % as many outcomes
+    as the busiest stage (so a stage a handful of leads reach cannot be the bottleneck)."""
     decided = funnel["advanced"] + funnel["dropped"]
     f = funnel[(decided >= 0.01 * decided.max()) & funnel["conversion"].notna()]
     if not len(f):

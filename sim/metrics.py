@@ -84,6 +84,8 @@ def scalar_metrics(
     m: dict[str, float] = {}
     m["win_rate"] = _rate(won & is_new, lost & is_new)
     m["cycle_days"], m["cycle_days_mean"] = _median(cycle[won_new]), _mean(cycle[won_new])
+    if "lead_day" in opp:
+        m["lead_to_close_days"] = _median((closed_day - opp["lead_day"].to_numpy(float))[won_new])
     n_new = int(won_new.sum())
     m["new_customers"] = float(n_new)
     m["cac"] = _div(sm_cost, n_new)
@@ -96,6 +98,7 @@ def scalar_metrics(
     m.update(ret)
     m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
     m["ltv_to_cac"] = _div(m["clv"], m["cac"])
+    m["clv_in_horizon"] = _clv_in_horizon(r, lo, hi, gross_margin)
     leads = r.leads
     m["leads"] = (
         float((leads["leads"].to_numpy() * w[leads["month"].to_numpy()]).sum())
@@ -124,8 +127,22 @@ def scalar_metrics(
         m[f"win_rate.segment.{seg}"] = _rate(sel, lost & mine)
         m[f"cycle_days.segment.{seg}"] = _median(cycle[sel])
         m[f"new_customers.segment.{seg}"] = float(sel.sum())
-        m[f"bookings.segment.{seg}"] = float(amount[sel].sum())
+        m[f"bookings.segment.{seg}"] = float(amount[won & (segment == seg)].sum())
     return m
+
+
+def _clv_in_horizon(r: Records, lo: float, hi: float, gross_margin: float) -> float:
+    """Gross margin that the window's new customers earned before the window closed (contract ACV,
+    pro rata for the days they were customers), per new customer: the simulated counterpart of clv."""
+    c = r.customers
+    start = c["start_day"].to_numpy(dtype=float)
+    new = (start >= lo) & (start < hi) & (c["motion"].astype(str) != "installed_base").to_numpy()
+    if not new.any():
+        return NAN
+    churn = c["churn_day"].to_numpy(dtype=float)
+    until = np.minimum(np.where(np.isnan(churn), hi, churn), hi)[new]
+    earned = c["acv"].to_numpy(dtype=float)[new] * (until - start[new]) / 365.25
+    return float(earned.sum() * gross_margin / new.sum())
 
 
 def _rate(won: np.ndarray, lost: np.ndarray) -> float:
@@ -248,7 +265,9 @@ def _per_customer_arr(r: Records, t: float) -> np.ndarray:
 def _allocation(r: Records, w: np.ndarray, won_motions: np.ndarray, rule: str) -> dict[str, float]:
     """S&M cost in the window per motion: direct costs plus shared costs split by the rule in
     costs.allocation ('activity': SDR cost by SDR-stage outcomes, AE cost by AE-stage outcomes,
-    tools by new customers; 'customers': every shared cost by new customers)."""
+    tools by new customers; 'customers': every shared cost by new customers). A shared cost with no
+    activity to split by (SDRs in a product-led run) falls back to new customers, so per-motion
+    costs add up to the blended S&M cost whenever there is any new customer."""
     costs = r.costs
     out: dict[str, float] = {}
     if not len(costs):
@@ -263,10 +282,11 @@ def _allocation(r: Records, w: np.ndarray, won_motions: np.ndarray, rule: str) -
     f = r.funnel
     fw = f.assign(n=(f["advanced"] + f["dropped"]) * w[f["month"].to_numpy()]) if len(f) else f
     for cat, amount in sm[sm["motion"] == "shared"].groupby("category")["weighted"].sum().items():
+        basis = by_customers
         if rule == "activity" and cat in ("sdr", "ae") and len(fw):
-            basis = fw[fw["owner"] == cat].groupby("motion")["n"].sum()
-        else:
-            basis = by_customers
+            activity = fw[fw["owner"] == cat].groupby("motion")["n"].sum()
+            if float(activity.sum()) > 0:
+                basis = activity
         total = float(basis.sum())
         if total <= 0:
             continue

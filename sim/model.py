@@ -260,7 +260,7 @@ class World:
         for st in cm.stages[stop:]:
             rest |= st.applies(seats) if st.guarded else True
         if cm.opp_stage < stop:
-            self._batch_opportunities(cm, source, seg, seats, w, rest)
+            self._batch_opportunities(cm, source, seg, seats, t, w, rest)
         go = np.flatnonzero((w.status == PASSED) & (w.t_out < self.end) & rest)
         if not len(go):
             return
@@ -285,10 +285,11 @@ class World:
                 sdr_u,
                 sdr_w,
                 opp_t,
+                t[order],
             )
         )
 
-    def _batch_opportunities(self, cm, source, seg, seats, w, rest) -> None:
+    def _batch_opportunities(self, cm, source, seg, seats, t, w, rest) -> None:
         """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
         j = cm.opp_stage
         created = w.entry[:, j]
@@ -301,7 +302,10 @@ class World:
         status = w.status[idx]
         outcome = np.where(status == PASSED, 1, np.where(status == OPEN, 2, 0))
         closed = np.where(status == OPEN, np.nan, w.t_out[idx])
-        stage = np.minimum(w.stage[idx], cm.n_stages - 1)
+        last_applied = w.applied.shape[1] - 1 - np.argmax(w.applied[:, ::-1], axis=1)
+        stage = np.where(
+            status == PASSED, last_applied[idx], np.minimum(w.stage[idx], cm.n_stages - 1)
+        )
         amount = np.array(
             [self._amount(cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx], strict=True)]
         )
@@ -311,6 +315,7 @@ class World:
             seg[idx],
             source,
             "self-serve",
+            t[idx],
             created[idx],
             closed,
             stage,
@@ -332,10 +337,10 @@ class World:
             return seats * self._price * 12.0
         return self._acv[seg].next()
 
-    def _feeder(self, cm, source, block, t, seg, seats, u, d, sdr_u, sdr_w, opp_t):
+    def _feeder(self, cm, source, block, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t):
         env = self.env
         t_l, seg_l, seats_l = t.tolist(), seg.tolist(), seats.tolist()
-        su, sw, ot = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist()
+        su, sw, ot, lt = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist(), lead_t.tolist()
         for i, ti in enumerate(t_l):
             if ti > env.now:
                 yield env.timeout(ti - env.now)
@@ -351,6 +356,7 @@ class World:
                     su[i],
                     sw[i],
                     ot[i],
+                    lt[i],
                 )
             )
 
@@ -410,6 +416,7 @@ class World:
                     0.0,
                     0.0,
                     float("nan"),
+                    env.now,
                 )
             )
 
@@ -426,7 +433,9 @@ class World:
         sdr_u: float,
         sdr_w: float,
         opp_t: float,
+        lead_t: float,
     ):
+        """One lead from block `block` of its motion to a terminal state (or the horizon)."""
         env, rec, end = self.env, self.rec, self.end
         scale = self._scale[seg]
         t = env.now
@@ -451,6 +460,8 @@ class World:
             elif b.kind == "sdr":
                 if b.start == cm.opp_stage and opp_t != opp_t:
                     opp_t = t
+                if b.guarded and not cm.stages[b.start].applies_one(seats):
+                    continue
                 t_in = t
                 if self._check:  # SDRs are prospecting: the lead is seen at the next check
                     g = math.ceil(t / self._check) * self._check
@@ -461,7 +472,7 @@ class World:
                 self._busy += 1
                 wait = env.now - t
                 rec.waits["sdr"].append(wait)
-                rec.waits["sdr_at"].append(t_in)
+                rec.waits["sdr_at"].append(env.now)  # waits count when service starts
                 m = min(int(env.now // MONTH_DAYS), self.n_months - 1)
                 q = self._contact * self._stl(wait * 24.0)
                 contacted, attempts = self._attempt(q, sdr_u)
@@ -470,20 +481,20 @@ class World:
                 self.sdr.release(req)
                 self._busy -= 1
                 rec.sdr_busy[m] += work
+                # the stage lasts from queueing to the end of its own duration after contact;
+                # it advances if the lead was contacted and then qualifies (the stage's p)
+                j = b.start
+                st = cm.stages[j]
                 t = env.now + (attempts - 1) * self._spacing
-                if not contacted:
-                    if t < end:
-                        rec.one(cm.index, b.start, t, False, t - t_in)
-                        status, k = DROPPED, b.start
-                    else:
-                        status, k = OPEN, b.start
+                if st.dist is not None:
+                    t += d[j] * scale
+                if t >= end:
+                    status, k = OPEN, j
                     break
-                # contacted: the stage's own p (qualification) decides, with the stage's duration
-                status, k, t, ot = walk_one(
-                    cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0, rec
-                )
-                opp_t = ot if opp_t != opp_t else opp_t
-                if status != PASSED:
+                ok = contacted and u[j] < st.p[seg]
+                rec.one(cm.index, j, t, ok, t - t_in)
+                if not ok:
+                    status, k = DROPPED, j
                     break
                 if t > env.now:
                     yield env.timeout(t - env.now)
@@ -494,7 +505,7 @@ class World:
                 yield req
                 wait = env.now - t
                 rec.waits["ae"].append(wait)
-                rec.waits["ae_at"].append(t)
+                rec.waits["ae_at"].append(env.now)
                 owner = self._owner()
                 status, k, t_end, ot = walk_one(
                     cm,
@@ -511,9 +522,9 @@ class World:
                     rec,
                 )
                 opp_t = ot if opp_t != opp_t else opp_t
-                self._hold(env.now, min(t_end, end))
+                self._hold(env.now, end if status == OPEN else min(t_end, end))
                 if status == OPEN:
-                    self._close(cm, source, owner, seg, seats, opp_t, OPEN, k, t_end)
+                    self._close(cm, source, owner, seg, seats, lead_t, opp_t, OPEN, k, t_end)
                     yield env.timeout(NEVER)  # keeps the slot to the end of the run
                 if t_end > env.now:
                     yield env.timeout(t_end - env.now)
@@ -521,7 +532,7 @@ class World:
                 t = t_end
                 if status != PASSED:
                     break
-        self._close(cm, source, owner, seg, seats, opp_t, status, k, t)
+        self._close(cm, source, owner, seg, seats, lead_t, opp_t, status, k, t)
 
     def _stl(self, hours: float) -> float:
         """Speed-to-lead multiplier on contact probability: piecewise linear in hours waited."""
@@ -563,7 +574,7 @@ class World:
             arr[m] += e - a
             a = e
 
-    def _close(self, cm, source, owner, seg, seats, opp_t, status, k, t) -> None:
+    def _close(self, cm, source, owner, seg, seats, lead_t, opp_t, status, k, t) -> None:
         if opp_t != opp_t or opp_t >= self.end:  # never became an opportunity
             return
         if status == OPEN or t >= self.end:
@@ -578,6 +589,7 @@ class World:
             seg,
             source,
             owner or "self-serve",
+            lead_t,
             opp_t,
             closed,
             stage,

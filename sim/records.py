@@ -24,6 +24,7 @@ OPP_COLUMNS = (
     "segment",
     "source",
     "owner",
+    "lead_day",
     "created_day",
     "closed_day",
     "stage",
@@ -126,7 +127,19 @@ class Recorder:
         self._leads[k] = self._leads.get(k, 0) + 1
 
     def opportunity(
-        self, kind, motion, seg, source, owner, created, closed, stage, outcome, amount, customer=-1
+        self,
+        kind,
+        motion,
+        seg,
+        source,
+        owner,
+        lead,
+        created,
+        closed,
+        stage,
+        outcome,
+        amount,
+        customer=-1,
     ) -> int:
         oid = self._next_opp
         self._next_opp += 1
@@ -138,6 +151,7 @@ class Recorder:
                 seg,
                 source,
                 owner,
+                lead,
                 created,
                 closed,
                 stage,
@@ -155,6 +169,7 @@ class Recorder:
         seg,
         source,
         owner,
+        lead,
         created,
         closed,
         stage,
@@ -177,6 +192,7 @@ class Recorder:
                 if not np.isscalar(source)
                 else np.full(n, source, dtype=object),
                 "owner": np.full(n, owner, dtype=object),
+                "lead_day": lead,
                 "created_day": created,
                 "closed_day": closed,
                 "stage": stage,
@@ -307,6 +323,12 @@ def crm_export(opp: pd.DataFrame, start_date: dt.date) -> pd.DataFrame:
     """The opportunity table as a CRM export: ISO dates instead of day offsets."""
     base = pd.Timestamp(start_date)
     out = opp.copy()
-    out.insert(6, "created_date", (base + pd.to_timedelta(opp["created_day"], unit="D")).dt.date)
-    out.insert(7, "close_date", (base + pd.to_timedelta(opp["closed_day"], unit="D")).dt.date)
+
+    def date(col: str):
+        return (base + pd.to_timedelta(opp[col], unit="D")).dt.date
+
+    at = list(out.columns).index("lead_day")
+    out.insert(at, "lead_date", date("lead_day"))
+    out.insert(at + 1, "created_date", date("created_day"))
+    out.insert(at + 2, "close_date", date("closed_day"))
     return out

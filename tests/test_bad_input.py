@@ -438,3 +438,18 @@ def test_cli_hydra_full_error_shows_the_traceback(tmp_path: Path) -> None:
     assert "ConfigError" in proc.stderr
     assert "config error: horizon_days = 0: Input should be greater than 0" in proc.stderr
     assert not run_dir.exists()
+
+
+def test_expansion_motion_must_open_its_opportunity_at_the_first_stage() -> None:
+    msg = reject("motions.csl.opportunity_from=expansion_proposal")
+    assert msg.startswith("config error: motions.csl.opportunity_from = 'expansion_proposal'")
+
+
+def test_seat_guards_are_rejected_in_expansion_motions() -> None:
+    msg = reject("+motions.csl.stages.expansion_review.seats_at_least=5")
+    assert "seat guards do not apply to expansion motions" in msg
+
+
+def test_a_channel_needs_its_reference_budget() -> None:
+    msg = reject("~channels.content.ref_budget_month")
+    assert msg == "config error: channels.content.ref_budget_month: required key is missing"

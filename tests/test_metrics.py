@@ -18,6 +18,7 @@ def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
             "segment",
             "source",
             "owner",
+            "lead_day",
             "created_day",
             "closed_day",
             "stage",
@@ -81,12 +82,26 @@ def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
 @pytest.fixture
 def rec():
     opps = [
-        (0, "new", "m", "mid", "s", "AE-1", 10.0, 40.0, "a", "won", 12000.0, -1),  # cycle 30
-        (1, "new", "m", "mid", "s", "AE-1", 20.0, 80.0, "a", "won", 24000.0, -1),  # cycle 60
-        (2, "new", "m", "mid", "s", "AE-1", 30.0, 50.0, "a", "lost", 5000.0, -1),
-        (3, "new", "m", "mid", "s", "AE-1", 30.0, 90.0, "a", "lost", 5000.0, -1),
-        (4, "new", "m", "mid", "s", "AE-1", 300.0, np.nan, "a", "open", 9000.0, -1),
-        (5, "new", "m", "mid", "s", "AE-1", 350.0, 400.0, "a", "won", 9000.0, -1),  # after window
+        (0, "new", "m", "mid", "s", "AE-1", 5.0, 10.0, 40.0, "a", "won", 12000.0, -1),  # cycle 30
+        (1, "new", "m", "mid", "s", "AE-1", 15.0, 20.0, 80.0, "a", "won", 24000.0, -1),  # cycle 60
+        (2, "new", "m", "mid", "s", "AE-1", 30.0, 30.0, 50.0, "a", "lost", 5000.0, -1),
+        (3, "new", "m", "mid", "s", "AE-1", 30.0, 30.0, 90.0, "a", "lost", 5000.0, -1),
+        (4, "new", "m", "mid", "s", "AE-1", 300.0, 300.0, np.nan, "a", "open", 9000.0, -1),
+        (
+            5,
+            "new",
+            "m",
+            "mid",
+            "s",
+            "AE-1",
+            350.0,
+            350.0,
+            400.0,
+            "a",
+            "won",
+            9000.0,
+            -1,
+        ),  # after window
     ]
     customers = [
         (0, "mid", "installed_base", -100.0, 10000.0, 365.25, np.nan),
@@ -106,6 +121,10 @@ def test_cycle_days_is_the_median_close_minus_creation_of_won_deals(rec):
     m = scalar_metrics(rec, 0.8)
     assert m["cycle_days"] == pytest.approx(45.0)
     assert m["cycle_days_mean"] == pytest.approx(45.0)
+
+
+def test_lead_to_close_is_the_median_close_minus_lead_creation_of_won_deals(rec):
+    assert scalar_metrics(rec, 0.8)["lead_to_close_days"] == pytest.approx(50.0)
 
 
 def test_cac_is_sales_and_marketing_cost_over_new_customers(rec):

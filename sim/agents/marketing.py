@@ -41,8 +41,7 @@ def calendar_month(start: dt.date, n_months: int) -> np.ndarray:
 
 def channel_rate(ch: Channel, coverage: float, start: dt.date, n_months: int) -> np.ndarray:
     """Expected leads per month: leads_month * (budget / ref)^elasticity * season * quarter-end."""
-    ref = ch.ref_budget_month or ch.budget_month or 1.0
-    base = ch.leads_month * (ch.budget_month / ref) ** ch.elasticity if ch.budget_month else 0.0
+    base = ch.leads_month * (ch.budget_month / ch.ref_budget_month) ** ch.elasticity
     cal = calendar_month(start, n_months)
     season = np.asarray(ch.seasonality)[cal]
     qend = np.where(cal % 3 == 2, ch.quarter_end_boost, 1.0)

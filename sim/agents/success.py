@@ -85,6 +85,7 @@ def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale) -> 
         "customer",
         "CSM",
         t,
+        t,
         closed,
         stage,
         outcome,
