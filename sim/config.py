@@ -133,6 +133,7 @@ class SdrRole(Role):
     speed_to_lead_multiplier: list[Prob] = Field(default_factory=lambda: [1.0, 0.7, 0.35, 0.15])
     prospecting_block_days: Pos = 0.25
     outbound_meetings_day: NonNeg = 0.6
+    target_mix: dict[str, NonNeg] | None = None  # outbound effort by segment (x the mix weights)
 
     @model_validator(mode="after")
     def _curve(self) -> SdrRole:
@@ -235,6 +236,8 @@ class Scenario(_Model):
         for name, c in self.channels.items():
             _known(f"channels.{name}.segment_mix", c.segment_mix, segs, "segment")
         _known("product.segment_mix", self.product.segment_mix, segs, "segment")
+        if self.team.sdr.target_mix is not None:
+            _known("team.sdr.target_mix", self.team.sdr.target_mix, segs, "segment")
         for name, m in self.motions.items():
             _check_motion(name, m, segs, self.team)
         for seg, weights in self.mix.items():

@@ -365,10 +365,7 @@ class World:
         """Spare SDR time goes to outbound prospecting when an outbound motion is in the mix."""
         out = [cm for cm in self.motions if cm.entry == "outbound"]
         pairs = [
-            (cm, s)
-            for cm in out
-            for s in range(len(self.segs))
-            if self.sc.acquisition_weight(self.segs[s], cm.name) > 0
+            (cm, s) for cm in out for s in range(len(self.segs)) if self._target(s, cm.name) > 0
         ]
         if not pairs or self.staff["sdr"].headcount.max() == 0:
             return
@@ -378,6 +375,12 @@ class World:
         if rate > 0:
             self.env.process(self._prospecting(pairs, rate))
 
+    def _target(self, s: int, motion: str) -> float:
+        """Outbound effort on segment s for an outbound motion: mix weight x team.sdr.target_mix."""
+        tm = self.sc.team.sdr.target_mix
+        seg = self.segs[s]
+        return self.sc.acquisition_weight(seg, motion) * (1.0 if tm is None else tm.get(seg, 0.0))
+
     def _prospecting(self, pairs, rate: float):
         """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
@@ -386,7 +389,7 @@ class World:
         the spare capacity moment by moment without a process per SDR.
         """
         env, rec = self.env, self.rec
-        w = np.array([self.sc.acquisition_weight(self.segs[s], cm.name) for cm, s in pairs])
+        w = np.array([self._target(s, cm.name) for cm, s in pairs])
         cum = np.cumsum(w / w.sum()).tolist()
         seats = self.staff["sdr"].headcount.tolist()
         top = max(seats)

@@ -92,3 +92,11 @@ def test_a_saturated_ae_team_is_fully_utilised_and_never_over():
     m = scalar_metrics(simulate_replication(sc, 0), 0.78)
     assert 0.9 < m["ae_utilization"] <= 1.0 + 1e-9
     assert m["ae_wait_days"] > 1.0  # opportunities queue for the one AE
+
+
+def test_outbound_targets_segments_by_mix_weight_times_target_mix():
+    sc = scenario("motion=slg", "+team.sdr.target_mix={smb: 0, mid: 0, ent: 1}")[0]
+    leads = simulate_replication(sc, 0).leads
+    outbound = leads[leads["source"] == "outbound"]
+    assert outbound["leads"].sum() > 0
+    assert set(outbound["segment"]) == {"ent"}
