@@ -20,10 +20,6 @@ from pydantic import (
     model_validator,
 )
 
-ROLES = ("marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve")
-ENTRIES = ("marketing", "product", "outbound", "customers")
-DIST_KINDS = ("exponential", "gamma", "lognormal", "fixed", "uniform")
-
 
 def _not_bool(v: Any) -> Any:
     """YAML `true` is not a number: pydantic's lax mode would read it as 1."""

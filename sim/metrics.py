@@ -18,24 +18,6 @@ from sim.records import MONTH_DAYS, Records
 NAN = float("nan")
 S_AND_M = ("marketing", "product", "sdr", "ae", "tools")  # cost categories that count towards CAC
 
-# direction in which a metric is "better" (used by comparisons and plots)
-HIGHER_IS_BETTER = {
-    "win_rate": True,
-    "cycle_days": False,
-    "cac": False,
-    "cac_payback_months": False,
-    "clv": True,
-    "ltv_to_cac": True,
-    "bookings": True,
-    "arr_end": True,
-    "new_customers": True,
-    "leads": True,
-    "sdr_wait_days": False,
-    "ae_utilization": None,
-    "nrr": True,
-    "grr": True,
-    "logo_churn": False,
-}
 HEADLINE = ("win_rate", "cycle_days", "cac", "clv")
 
 

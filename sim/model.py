@@ -142,12 +142,12 @@ class World:
         sc = self.sc
         self._people_costs()
         self._installed_base()
+        self._outbound()  # first: whether SDRs prospect decides how inbound leads are fed
         for cm in self.motions:
             if cm.entry == "marketing":
                 self._marketing(cm)
             elif cm.entry == "product":
                 self._product(cm)
-        self._outbound()
         self.env.run(until=self.end)
         if self._check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
@@ -184,8 +184,8 @@ class World:
                     plan.cost[m],
                 )
                 rec.staff(role, m, int(plan.headcount[m]), float(plan.fte[m]), float(cap[role][m]))
-                if role == "sdr":
-                    rec.cost(m, "tools", "shared", self.sc.costs.tools_month)
+        for m in range(self.n_months):
+            rec.cost(m, "tools", "shared", self.sc.costs.tools_month)
 
     def _installed_base(self) -> None:
         rng = self.streams("installed_base")
@@ -338,12 +338,18 @@ class World:
         return self._acv[seg].next()
 
     def _feeder(self, cm, source, block, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t):
+        """Start each lead's journey when it reaches block `block` (t, sorted). A lead bound for the
+        SDR queue while SDRs prospect is started at the next inbound check instead, with its arrival
+        time passed on, so the check costs no extra event."""
         env = self.env
-        t_l, seg_l, seats_l = t.tolist(), seg.tolist(), seats.tolist()
+        wake = t
+        if cm.blocks[block].kind == "sdr" and self._check:
+            wake = np.ceil(t / self._check) * self._check
+        w_l, t_l, seg_l, seats_l = wake.tolist(), t.tolist(), seg.tolist(), seats.tolist()
         su, sw, ot, lt = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist(), lead_t.tolist()
-        for i, ti in enumerate(t_l):
-            if ti > env.now:
-                yield env.timeout(ti - env.now)
+        for i, wi in enumerate(w_l):
+            if wi > env.now:
+                yield env.timeout(wi - env.now)
             env.process(
                 self._journey(
                     cm,
@@ -357,6 +363,7 @@ class World:
                     sw[i],
                     ot[i],
                     lt[i],
+                    t_l[i],
                 )
             )
 
@@ -437,11 +444,12 @@ class World:
         sdr_w: float,
         opp_t: float,
         lead_t: float,
+        t0: float | None = None,
     ):
         """One lead from block `block` of its motion to a terminal state (or the horizon)."""
         env, rec, end = self.env, self.rec, self.end
         scale = self._scale[seg]
-        t = env.now
+        t = env.now if t0 is None else t0  # when the lead reached this block (may be before now)
         owner = ""
         status, k = PASSED, cm.n_stages
         for b in cm.blocks[block:]:

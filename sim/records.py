@@ -298,7 +298,6 @@ class Recorder:
             opp = pd.concat(parts, ignore_index=True)
         else:
             opp = pd.DataFrame({c: [] for c in OPP_COLUMNS})
-        opp = opp.sort_values("opportunity_id", kind="stable").reset_index(drop=True)
         # Renumber in creation-time order so ids read like a CRM's, independent of batch order.
         opp = opp.sort_values(["created_day", "opportunity_id"], kind="stable").reset_index(
             drop=True
