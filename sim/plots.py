@@ -23,7 +23,7 @@ LABELS = {
 
 def _money(ax, axis="y") -> None:
     fmt = matplotlib.ticker.FuncFormatter(
-        lambda v, _: f"${v / 1e6:.1f}M" if abs(v) >= 1e6 else f"${v / 1e3:.0f}K"
+        lambda v, _: rf"\${v / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${v / 1e3:.0f}K"
     )
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
@@ -39,16 +39,25 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         if not len(v):
             ax.text(0.5, 0.5, "does not apply", ha="center", va="center", transform=ax.transAxes)
             continue
-        ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.85)
+
+        def show(x: float, fmt: str = fmt) -> str:
+            return fmt.format(x).replace("$", r"\$")  # a literal dollar, not mathtext
+
         p10, p50, p90 = np.percentile(v, [10, 50, 90])
-        ax.axvline(p50, color="k", lw=1.5, label=f"median {fmt.format(p50)}")
         ax.axvspan(
             p10,
             p90,
             color="#DD8452",
-            alpha=0.2,
-            label=f"P10-P90 {fmt.format(p10)} - {fmt.format(p90)}",
+            alpha=0.25,
+            zorder=0,
+            label=f"P10-P90 {show(p10)} - {show(p90)}",
         )
+        ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.9, zorder=2)
+        ax.axvline(p50, color="k", lw=1.5, zorder=3, label=f"median {show(p50)}")
+        ax.xaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(lambda x, _, fmt=fmt: fmt.format(x).replace("$", r"\$"))
+        )
+        ax.tick_params(axis="x", labelsize=8)
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
     fig.suptitle(f"Headline metrics over {len(reps)} replications")

@@ -123,8 +123,9 @@ def _fmt(key: str, v) -> str:
         "bookings_expansion",
         "sm_cost",
         "arpa_month",
+        "clv_in_horizon",
     ):
-        return f"${v:,.0f}"
+        return f"${v / 1e6:,.2f}M" if abs(v) >= 1e6 else f"${v:,.0f}"
     if base in ("new_customers", "leads", "customers_end"):
         return f"{v:,.0f}"
     return f"{v:,.2f}"
@@ -137,7 +138,9 @@ def terminal_table(summary: dict) -> str:
             f"scenario {name}: {scen['replications']} replications, "
             f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up"
         )
-        lines.append(f"  {'metric':<22}{'P10':>14}{'median':>14}{'P90':>14}{'mean (95% CI)':>34}")
+        lines.append(
+            f"  {'metric':<20}{'P10':>12}{'median':>12}{'P90':>12}   mean (95% CI of the mean)"
+        )
         for k in TERMINAL_METRICS:
             s = scen["metrics"].get(k)
             if not s:
@@ -148,8 +151,8 @@ def terminal_table(summary: dict) -> str:
                 else "n/a"
             )
             lines.append(
-                f"  {k:<22}{_fmt(k, s['p10']):>14}{_fmt(k, s['p50']):>14}"
-                f"{_fmt(k, s['p90']):>14}{ci:>34}"
+                f"  {k:<20}{_fmt(k, s['p10']):>12}{_fmt(k, s['p50']):>12}"
+                f"{_fmt(k, s['p90']):>12}   {ci}"
             )
     return "\n".join(lines)
 
