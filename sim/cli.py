@@ -17,6 +17,22 @@ from sim.config import ConfigError, RunSettings, Scenario, load_run
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
+# Arithmetic for configs that derive one value from another, e.g. the M/M/c preset's
+# horizon_days: ${div:${mmc.leads},${mmc.arrival_rate}}.
+for _name, _fn in {
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+}.items():
+    OmegaConf.register_new_resolver(_name, _fn, replace=True)
+
+
+def experiment_namespaces() -> tuple[str, ...]:
+    """Top-level keys that hold an experiment preset's own knobs (`mmc.servers`): one per file in
+    configs/experiment/, named like it. They feed interpolations and are not scenario keys."""
+    return tuple(sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
+
 
 def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
     """Resolve interpolations and validate; every problem becomes a ConfigError."""
@@ -28,7 +44,7 @@ def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
         raise ConfigError(
             f"config error: {key}: {msg}" if key else f"config error: {msg}"
         ) from None
-    return load_run(data)
+    return load_run(data, experiment_namespaces())
 
 
 def execute(sc: Scenario, rs: RunSettings):

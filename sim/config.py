@@ -221,6 +221,7 @@ class Scenario(_Model):
     mix: dict[str, dict[str, Prob]] = Field(default_factory=dict)
     expansion: str | None = None
     costs: Costs = Costs()
+    probe_days: NonNeg = 0.0  # >0: sample the SDR queue length this often (validation runs)
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -376,9 +377,15 @@ class RunSettings(_Model):
 RUN_KEYS = tuple(RunSettings.model_fields)
 
 
-def load_run(data: dict[str, Any]) -> tuple[Scenario, RunSettings]:
-    """Split a composed config into the scenario and the run settings, validating both."""
-    data = {k: v for k, v in data.items() if k != "hydra"}
+def load_run(
+    data: dict[str, Any], namespaces: tuple[str, ...] = ()
+) -> tuple[Scenario, RunSettings]:
+    """Split a composed config into the scenario and the run settings, validating both.
+
+    `namespaces` are top-level keys holding an experiment preset's knobs (already resolved into the
+    scenario through interpolation); they are set aside, not validated as scenario keys.
+    """
+    data = {k: v for k, v in data.items() if k != "hydra" and k not in namespaces}
     run = {k: data.pop(k) for k in RUN_KEYS if k in data}
     scenario = load_scenario(data)
     try:

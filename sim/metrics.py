@@ -89,6 +89,11 @@ def scalar_metrics(
     )
     m["sdr_wait_days"] = _mean_in(r.waits["sdr"], r.waits["sdr_at"], lo, hi)
     m["ae_wait_days"] = _mean_in(r.waits["ae"], r.waits["ae_at"], lo, hi)
+    served = (r.waits["sdr_at"] >= lo) & (r.waits["sdr_at"] < hi)
+    m["sdr_waited_share"] = float((r.waits["sdr"][served] > 0).mean()) if served.any() else NAN
+    m["sdr_served_per_day"] = float(served.sum()) / (hi - lo)
+    q = r.waits.get("sdr_queue", np.zeros(0))
+    m["sdr_queue_length"] = _mean_in(q, r.waits.get("sdr_queue_at", np.zeros(0)), lo, hi)
     m.update(utilisation(r, w))
     m["sm_cost"] = sm_cost
 

@@ -148,6 +148,8 @@ class World:
                 self._marketing(cm)
             elif cm.entry == "product":
                 self._product(cm)
+        if sc.probe_days > 0:
+            self.env.process(self._probe(sc.probe_days))
         self.env.run(until=self.end)
         if self._check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
@@ -544,6 +546,16 @@ class World:
                 if status != PASSED:
                     break
         self._close(cm, source, owner, seg, seats, lead_t, opp_t, status, k, t)
+
+    def _probe(self, every: float):
+        """Sample how many leads wait for an SDR (vacant-seat holders excluded), like a monitor
+        attached from outside: an independent measure of the queue for Little's law."""
+        env, queue = self.env, self.sdr.queue
+        at, length = self.rec.waits["sdr_queue_at"], self.rec.waits["sdr_queue"]
+        while True:
+            yield env.timeout(every)
+            at.append(env.now)
+            length.append(sum(1 for r in queue if r.priority >= 0))
 
     def _stl(self, hours: float) -> float:
         """Speed-to-lead multiplier on contact probability: piecewise linear in hours waited."""

@@ -85,7 +85,9 @@ class Recorder:
         self._leads: dict[tuple[int, str, int, int], int] = {}
         self._costs: dict[tuple[int, str, str], float] = {}
         self._staff: list[tuple] = []
-        self.waits: dict[str, array] = {k: array("d") for k in ("sdr", "sdr_at", "ae", "ae_at")}
+        self.waits: dict[str, array] = {
+            k: array("d") for k in ("sdr", "sdr_at", "ae", "ae_at", "sdr_queue", "sdr_queue_at")
+        }
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
