@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench lint format clean
+.PHONY: run test test-all bench validate lint format clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; set PY=/path/to/python3.11" >&2; exit 2; }
@@ -24,6 +24,9 @@ test-all: $(STAMP)
 
 bench: $(STAMP)  ## throughput and memory; figures go in docs/performance.md
 	$(BIN)/python bench/bench.py $(ARGS)
+
+validate: $(STAMP)  ## the validation checks at full size; rewrites docs/validation.md
+	$(BIN)/python -m sim.validate --size full $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests bench

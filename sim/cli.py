@@ -90,7 +90,12 @@ def app(cfg: DictConfig) -> None:
         sys.exit(2)
     from sim.report import terminal_table, write_outputs
 
-    res = execute(sc, rs)
+    try:
+        res = execute(sc, rs)
+    except KeyboardInterrupt:
+        _abandon(outdir)
+        print("interrupted: no results written", file=sys.stderr)
+        sys.exit(130)
     write_outputs(res, sc, outdir, rs.tables)
     print(terminal_table(res.summary))
     print(f"results: {outdir}")

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 from sim.metrics import HEADLINE  # noqa: E402
 
 LABELS = {
-    "win_rate": ("Win rate", "{:.0%}"),
+    "win_rate": ("Win rate", "{:.1%}"),
     "cycle_days": ("Won-deal cycle, median (days)", "{:.0f}"),
     "cac": ("CAC ($)", "${:,.0f}"),
     "clv": ("CLV ($)", "${:,.0f}"),
@@ -38,6 +38,7 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         ax.set_title(label)
         if not len(v):
             ax.text(0.5, 0.5, "does not apply", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
             continue
 
         def show(x: float, fmt: str = fmt) -> str:
@@ -58,6 +59,7 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
             matplotlib.ticker.FuncFormatter(lambda x, _, fmt=fmt: fmt.format(x).replace("$", r"\$"))
         )
         ax.tick_params(axis="x", labelsize=8)
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
     fig.suptitle(f"Headline metrics over {len(reps)} replications")

@@ -51,8 +51,12 @@ def summary_json(summary: dict) -> str:
 
 
 def month_labels(sc: Scenario, n: int) -> list[str]:
+    """Calendar month of each window month's midpoint (window months need not start on the 1st)."""
     base = pd.Timestamp(sc.start_date) + pd.to_timedelta(sc.warmup_days, unit="D")
-    return [(base + pd.to_timedelta(i * MONTH_DAYS, unit="D")).strftime("%Y-%m") for i in range(n)]
+    return [
+        (base + pd.to_timedelta((i + 0.5) * MONTH_DAYS, unit="D")).strftime("%Y-%m")
+        for i in range(n)
+    ]
 
 
 def write_tables(res: RunResult, stage: Path, tables: str) -> list[str]:
@@ -135,7 +139,8 @@ def terminal_table(summary: dict) -> str:
     lines = []
     for name, scen in summary["scenarios"].items():
         lines.append(
-            f"scenario {name}: {scen['replications']} replications, "
+            f"scenario {name}: {scen['replications']} replication"
+            f"{'s' if scen['replications'] != 1 else ''}, "
             f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up"
         )
         lines.append(
