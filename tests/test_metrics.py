@@ -5,28 +5,11 @@ import pandas as pd
 import pytest
 
 from sim.metrics import MONTH_DAYS, monthly_series, scalar_metrics
-from sim.records import Records
+from sim.records import OPP_COLUMNS, Records
 
 
 def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
-    opp = pd.DataFrame(
-        opps,
-        columns=[
-            "opportunity_id",
-            "type",
-            "motion",
-            "segment",
-            "source",
-            "owner",
-            "lead_day",
-            "created_day",
-            "closed_day",
-            "stage",
-            "outcome",
-            "amount",
-            "customer_id",
-        ],
-    )
+    opp = pd.DataFrame(opps, columns=list(OPP_COLUMNS))
     opp["outcome"] = pd.Categorical(opp["outcome"], ["lost", "won", "open"])
     cust = pd.DataFrame(
         customers,
