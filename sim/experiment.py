@@ -105,7 +105,8 @@ def run_scenario(
     ]
     month_tab = month_tab[cols]
     funnel = funnel_sum.reset_index()
-    funnel[["advanced", "dropped", "stage_days"]] /= sc.replications  # mean per replication
+    counts = [c for c in ("advanced", "dropped", "stage_days", "open_at_end") if c in funnel]
+    funnel[counts] /= sc.replications  # mean per replication
     decided = funnel["advanced"] + funnel["dropped"]
     funnel["conversion"] = np.where(
         decided > 0, funnel["advanced"] / decided.where(decided > 0, 1), np.nan

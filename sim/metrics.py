@@ -343,7 +343,15 @@ def funnel_counts(r: Records) -> pd.DataFrame:
         for k, stage in enumerate(r.stages[name]):
             a, d, days = g.loc[(name, k)].tolist() if (name, k) in g.index else (0.0, 0.0, 0.0)
             rows.append((name, k, stage, owners[k], a, d, days))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         rows,
         columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped", "stage_days"],
     )
+    if r.open_at_end is not None:  # leads in progress when the run ended, by stage
+        out = out.merge(
+            r.open_at_end[["motion", "stage_index", "open"]],
+            how="left",
+            on=["motion", "stage_index"],
+        ).rename(columns={"open": "open_at_end"})
+        out["open_at_end"] = out["open_at_end"].fillna(0).astype(float)
+    return out

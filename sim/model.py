@@ -63,7 +63,7 @@ class RowPool:
 
     def next(self) -> tuple[list[float], list[float]]:
         if self._i == len(self._rows):
-            u, d = draw_stages(self._cm, self._streams, self._chunk)
+            u, d = draw_stages(self._cm, self._streams, self._chunk, source="outbound")
             self._rows, self._i = list(zip(u.tolist(), d.tolist(), strict=True)), 0
         self._i += 1
         return self._rows[self._i - 1]
@@ -95,6 +95,7 @@ class World:
         self.ae = self._pool(self.ae_slots)
         self._owner_turn = 0
         self._busy = 0  # SDRs working an inbound lead right now
+        self._waiting: dict = {}  # queued requests -> the lead's facts, recorded as open at the end
         self._check = 0.0  # inbound check interval while SDRs prospect (0: no prospecting)
         sdr = team.sdr
         self._stl_h = list(sdr.speed_to_lead_hours)
@@ -103,16 +104,20 @@ class World:
         self._attempts = sdr.max_attempts
         self._spacing = sdr.attempt_spacing_days
         self._decay = team.ae.wait_decay_days
-        self._acv = [
-            Pool(lambda n, s=s, i=i: sample(s.acv, self.streams(f"acv/{self.segs[i]}"), n))
-            for i, s in enumerate(sc.segments.values())
-        ]
-        self._seats = [
-            Pool(lambda n, s=s, i=i: sample(s.seats, self.streams(f"seats/{self.segs[i]}"), n))
-            for i, s in enumerate(sc.segments.values())
-        ]
+        self._pools: dict[str, Pool] = {}
         self._terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
         self._price = sc.product.price_per_seat_month
+
+    def _draw(self, what: str, motion: str, seg: int) -> float:
+        """One deal size ("acv") or seat count ("seats") for a segment, from a batched pool keyed by
+        motion and segment, so one motion's deals never shift another's draws."""
+        key = f"{what}/{motion}/{self.segs[seg]}"
+        pool = self._pools.get(key)
+        if pool is None:
+            dist = getattr(list(self.sc.segments.values())[seg], what)
+            rng = self.streams(key)
+            pool = self._pools[key] = Pool(lambda n: sample(dist, rng, n))
+        return pool.next()
 
     # -- capacity ----------------------------------------------------------------------------------
     def _pool(self, capacity_by_month: np.ndarray) -> simpy.PriorityResource:
@@ -151,6 +156,8 @@ class World:
         if sc.probe_days > 0:
             self.env.process(self._probe(sc.probe_days))
         self.env.run(until=self.end)
+        for cm, source, seg, seats, lead_t, opp_t, k in self._waiting.values():
+            self._close(cm, source, "", seg, seats, lead_t, opp_t, OPEN, k, self.end)
         if self._check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
             self.rec.sdr_prospecting[:] = np.maximum(
@@ -199,7 +206,7 @@ class World:
             term = s.contract_months * MONTH_DAYS
             starts = -rng.random(n) * term
             for t0 in np.sort(starts).tolist():
-                self.rec.customer(i, base, t0, self._acv[i].next(), term)
+                self.rec.customer(i, base, t0, self._draw("acv", "installed_base", i), term)
 
     # -- sources ------------------------------------------------------------------------------------
     def _weights(self, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
@@ -211,7 +218,12 @@ class World:
         for name, ch in self.sc.channels.items():
             w = self._weights(cm, ch.segment_mix)
             arr, coverage = channel_leads(
-                ch, w, self.sc.start_date, self.n_months, self.end, self.streams(f"arrivals/{name}")
+                ch,
+                w,
+                self.sc.start_date,
+                self.n_months,
+                self.end,
+                self.streams(f"arrivals/{name}/{cm.name}"),
             )
             for m in range(self.n_months):
                 self.rec.cost(m, "marketing", cm.name, ch.budget_month * coverage)
@@ -226,7 +238,7 @@ class World:
             self._weights(cm, product.segment_mix),
             self.n_months,
             self.end,
-            self.streams("arrivals/signups"),
+            self.streams(f"arrivals/signups/{cm.name}"),
         )
         if product.infra_cost_per_signup:
             months = np.bincount((arr.t // MONTH_DAYS).astype(int), minlength=self.n_months)
@@ -235,14 +247,13 @@ class World:
         if len(arr.t):
             self._enter(cm, "product", arr.t, arr.seg, None)
 
-    def _seats_for(self, seg: np.ndarray) -> np.ndarray:
+    def _seats_for(self, seg: np.ndarray, key: str) -> np.ndarray:
         out = np.empty(len(seg))
         for i, s in enumerate(self.sc.segments.values()):
             idx = np.flatnonzero(seg == i)
             if len(idx):
-                out[idx] = np.maximum(
-                    1.0, np.round(sample(s.seats, self.streams(f"seats/{self.segs[i]}"), len(idx)))
-                )
+                rng = self.streams(f"seats/{key}/{self.segs[i]}")
+                out[idx] = np.maximum(1.0, np.round(sample(s.seats, rng, len(idx))))
         return out
 
     def _enter(self, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult) -> None:
@@ -250,10 +261,11 @@ class World:
         survivors to simpy at the time they reach the first queued stage."""
         rec, n = self.rec, len(t)
         rec.leads(cm.index, source, seg, t)
-        seats = self._seats_for(seg)
+        key = f"{cm.name}/{source}"  # this batch's own streams: other sources never shift them
+        seats = self._seats_for(seg, key)
         first = cm.blocks[0]
         stop = first.stop if first.kind == "free" else 0
-        u, d = draw_stages(cm, self.streams, n, 0, stop)
+        u, d = draw_stages(cm, self.streams, n, 0, stop, source)
         if p_mult is not None and stop:
             u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
         w = walk_batch(cm, 0, stop, seg, seats, t, u, d, self.scale, self.end)
@@ -263,22 +275,31 @@ class World:
             rest |= st.applies(seats) if st.guarded else True
         if cm.opp_stage < stop:
             self._batch_opportunities(cm, source, seg, seats, t, w, rest)
-        go = np.flatnonzero((w.status == PASSED) & (w.t_out < self.end) & rest)
+        block = 1 if first.kind == "free" else 0
+        if block >= len(cm.blocks):  # the whole motion was walked in numpy
+            return
+        wake = w.t_out
+        if cm.blocks[block].kind == "sdr" and self._check:
+            wake = np.ceil(w.t_out / self._check) * self._check  # seen at the next inbound check
+        go = (w.status == PASSED) & (w.t_out < self.end) & rest
+        late = go & (wake >= self.end)  # reached the queue but nobody looks before the end
+        rec.open_at_end[cm.index, stop] += int(late.sum())
+        go = np.flatnonzero(go & ~late)
         if not len(go):
             return
-        order = go[np.argsort(w.t_out[go], kind="stable")]
-        u2, d2 = draw_stages(cm, self.streams, len(order), stop, cm.n_stages)
+        order = go[np.argsort(wake[go], kind="stable")]
+        u2, d2 = draw_stages(cm, self.streams, len(order), stop, cm.n_stages, source)
         pad = np.zeros((len(order), stop))
         u2, d2 = np.hstack([pad, u2]), np.hstack([pad, d2])
-        sdr_u = self.streams("sdr/contact").random(len(order))
-        sdr_w = sample(self.sc.team.sdr.attempt_days, self.streams("sdr/work"), len(order))
+        sdr_u = self.streams(f"sdr/contact/{key}").random(len(order))
+        sdr_w = sample(self.sc.team.sdr.attempt_days, self.streams(f"sdr/work/{key}"), len(order))
         opp_t = w.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
-        block = 1 if first.kind == "free" else 0
         self.env.process(
             self._feeder(
                 cm,
                 source,
                 block,
+                wake[order],
                 w.t_out[order],
                 seg[order],
                 seats[order],
@@ -311,6 +332,16 @@ class World:
         amount = np.array(
             [self._amount(cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx], strict=True)]
         )
+        customer = np.full(len(idx), -1)
+        for pos in np.flatnonzero(status == PASSED).tolist():
+            i = int(idx[pos])
+            customer[pos] = self.rec.customer(
+                int(seg[i]),
+                cm.index,
+                float(w.t_out[i]),
+                float(amount[pos]),
+                self._terms[int(seg[i])],
+            )
         self.rec.opportunities(
             "new",
             cm.index,
@@ -323,30 +354,19 @@ class World:
             stage,
             outcome,
             amount,
+            customer,
         )
-        for i in idx[status == PASSED].tolist():
-            pos = int(np.searchsorted(idx, i))
-            self.rec.customer(
-                int(seg[i]),
-                cm.index,
-                float(w.t_out[i]),
-                float(amount[pos]),
-                self._terms[int(seg[i])],
-            )
 
     def _amount(self, cm: CMotion, seg: int, seats: float) -> float:
         if cm.acv == "seats":
             return seats * self._price * 12.0
-        return self._acv[seg].next()
+        return self._draw("acv", cm.name, seg)
 
-    def _feeder(self, cm, source, block, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t):
-        """Start each lead's journey when it reaches block `block` (t, sorted). A lead bound for the
-        SDR queue while SDRs prospect is started at the next inbound check instead, with its arrival
-        time passed on, so the check costs no extra event."""
+    def _feeder(self, cm, source, block, wake, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t):
+        """Start each lead's journey at its wake time (sorted): when it reaches block `block` (t), or,
+        bound for prospecting SDRs, at their next inbound check, with its arrival time passed on for
+        the wait, so the check costs no extra event."""
         env = self.env
-        wake = t
-        if cm.blocks[block].kind == "sdr" and self._check:
-            wake = np.ceil(t / self._check) * self._check
         w_l, t_l, seg_l, seats_l = wake.tolist(), t.tolist(), seg.tolist(), seats.tolist()
         su, sw, ot, lt = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist(), lead_t.tolist()
         for i, wi in enumerate(w_l):
@@ -422,7 +442,7 @@ class World:
                     "outbound",
                     0,
                     s,
-                    max(1.0, round(self._seats[s].next())),
+                    max(1.0, round(self._draw("seats", cm.name, s))),
                     u,
                     d,
                     0.0,
@@ -478,10 +498,17 @@ class World:
                 t_in = t
                 if self._check:  # SDRs are prospecting: the lead is seen at the next check
                     g = math.ceil(t / self._check) * self._check
+                    if g >= end:
+                        self._close(
+                            cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end
+                        )
+                        return
                     if g > env.now:
                         yield env.timeout(g - env.now)
                 req = self.sdr.request(priority=0)
+                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start)
                 yield req
+                del self._waiting[req]
                 self._busy += 1
                 wait = env.now - t
                 rec.waits["sdr"].append(wait)
@@ -490,10 +517,14 @@ class World:
                 q = self._contact * self._stl(wait * 24.0)
                 contacted, attempts = self._attempt(q, sdr_u)
                 work = attempts * sdr_w / self.sdr_prod[m]
+                rec.sdr_busy[m] += work
+                if env.now + work >= end:  # still being worked when the run ends
+                    self._close(cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end)
+                    yield env.timeout(work)  # holds the SDR to the end; never resumes
+                    return
                 yield env.timeout(work)
                 self.sdr.release(req)
                 self._busy -= 1
-                rec.sdr_busy[m] += work
                 # the stage lasts from queueing to the end of its own duration after contact;
                 # it advances if the lead was contacted and then qualifies (the stage's p)
                 j = b.start
@@ -515,7 +546,9 @@ class World:
                 if cm.opp_stage >= b.start and cm.opp_stage < b.stop and opp_t != opp_t:
                     opp_t = t
                 req = self.ae.request(priority=0)
+                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start)
                 yield req
+                del self._waiting[req]
                 wait = env.now - t
                 rec.waits["ae"].append(wait)
                 rec.waits["ae_at"].append(env.now)
@@ -598,6 +631,9 @@ class World:
             a = e
 
     def _close(self, cm, source, owner, seg, seats, lead_t, opp_t, status, k, t) -> None:
+        """Record how a lead's journey ended: open leads by stage, and its opportunity if any."""
+        if status == OPEN:
+            self.rec.open_at_end[cm.index, k] += 1
         if opp_t != opp_t or opp_t >= self.end:  # never became an opportunity
             return
         if status == OPEN or t >= self.end:
@@ -606,6 +642,9 @@ class World:
             outcome, closed = (1 if status == PASSED else 0), t
         amount = self._amount(cm, seg, seats)
         stage = min(k, cm.n_stages - 1)
+        customer = -1
+        if outcome == 1:
+            customer = self.rec.customer(seg, cm.index, t, amount, self._terms[seg])
         self.rec.opportunity(
             "new",
             cm.index,
@@ -618,9 +657,8 @@ class World:
             stage,
             outcome,
             amount,
+            customer,
         )
-        if outcome == 1:
-            self.rec.customer(seg, cm.index, t, amount, self._terms[seg])
 
 
 def simulate_replication(sc: Scenario, replication: int) -> Records:

@@ -231,11 +231,13 @@ def walk_one(
     return PASSED, stop, t, opp_t
 
 
-def draw_stages(cm: CMotion, streams, n: int, start: int = 0, stop: int | None = None):
+def draw_stages(
+    cm: CMotion, streams, n: int, start: int = 0, stop: int | None = None, source: str = ""
+):
     """Uniforms and unit durations for n leads over stages [start, stop), one named stream per stage.
 
-    Stream names are `outcome/<motion>/<stage>` and `duration/<motion>/<stage>`, so changing one stage
-    never shifts another's draws.
+    Stream names are `outcome/<motion>/<stage>/<source>` and `duration/<motion>/<stage>/<source>`, so
+    changing one stage, or the volume of another source feeding the motion, never shifts these draws.
     """
     from sim.distributions import sample
 
@@ -243,7 +245,7 @@ def draw_stages(cm: CMotion, streams, n: int, start: int = 0, stop: int | None =
     u = np.empty((n, stop - start))
     d = np.zeros((n, stop - start))
     for j, st in enumerate(cm.stages[start:stop]):
-        u[:, j] = streams(f"outcome/{cm.name}/{st.name}").random(n)
+        u[:, j] = streams(f"outcome/{cm.name}/{st.name}/{source}").random(n)
         if st.dist is not None:
-            d[:, j] = sample(st.dist, streams(f"duration/{cm.name}/{st.name}"), n)
+            d[:, j] = sample(st.dist, streams(f"duration/{cm.name}/{st.name}/{source}"), n)
     return u, d

@@ -59,6 +59,7 @@ class Records:
     stages: dict[str, tuple[str, ...]]
     segments: tuple[str, ...]
     owners: dict[str, tuple[str, ...]] | None = None
+    open_at_end: pd.DataFrame | None = None  # motion, stage_index, stage, open: leads in progress
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
 
     @property
@@ -78,6 +79,9 @@ class Recorder:
         self._adv = np.zeros((len(motions), max_k, n_months))
         self._drop = np.zeros((len(motions), max_k, n_months))
         self._days = np.zeros((len(motions), max_k, n_months))
+        self.open_at_end = np.zeros(
+            (len(motions), max_k), dtype=int
+        )  # leads in progress at the end
         self._opp_batches: list[dict[str, np.ndarray]] = []
         self._opp_rows: list[tuple] = []
         self._cust = {k: array("d") for k in ("start_day", "acv", "term_days")}
@@ -100,6 +104,7 @@ class Recorder:
         self._days[motion, stage, m] += days
 
     def batch(self, motion: int, start: int, walk) -> None:
+        np.add.at(self.open_at_end[motion], walk.stage[walk.status == 2], 1)  # 2: OPEN
         for j in range(walk.applied.shape[1]):
             app = walk.applied[:, j]
             if not app.any():
@@ -204,12 +209,14 @@ class Recorder:
             }
         )
 
-    def customer(self, seg: int, motion: int, start: float, acv: float, term_days: float) -> None:
+    def customer(self, seg: int, motion: int, start: float, acv: float, term_days: float) -> int:
+        """Record a customer; returns its id (its row in the customer table)."""
         self._cust["start_day"].append(start)
         self._cust["acv"].append(acv)
         self._cust["term_days"].append(term_days)
         self._cust_int["segment"].append(seg)
         self._cust_int["motion"].append(motion)
+        return len(self._cust["acv"]) - 1
 
     def customers_so_far(self) -> dict[str, np.ndarray]:
         out = {k: np.frombuffer(v, dtype=float).copy() for k, v in self._cust.items()}
@@ -288,6 +295,14 @@ class Recorder:
             motions=names,
             stages={m.name: tuple(s.name for s in m.stages) for m in self.motions},
             owners={m.name: tuple(s.owner for s in m.stages) for m in self.motions},
+            open_at_end=pd.DataFrame(
+                [
+                    (m.name, k, st.name, int(self.open_at_end[mi, k]))
+                    for mi, m in enumerate(self.motions)
+                    for k, st in enumerate(m.stages)
+                ],
+                columns=["motion", "stage_index", "stage", "open"],
+            ),
             segments=segs,
             events=events,
         )

@@ -100,3 +100,21 @@ def test_outbound_targets_segments_by_mix_weight_times_target_mix():
     outbound = leads[leads["source"] == "outbound"]
     assert outbound["leads"].sum() > 0
     assert set(outbound["segment"]) == {"ent"}
+
+
+def test_every_lead_ends_dropped_won_or_open_exactly_once():
+    # Conservation over the whole run (warm-up included): leads born = drops + wins + open at end.
+    # The mlg motion is linear (no seat guards), so a win is an advance at its last stage.
+    sc = scenario("motion=mlg", "team.ae.count=2", "team.ae.max_open_opps=3")[0]  # AE queue
+    r = simulate_replication(sc, 0)
+    f = r.funnel.groupby("stage_index")[["advanced", "dropped"]].sum()
+    born = r.leads["leads"].sum()
+    wins = f["advanced"].iloc[-1]
+    assert born == f["dropped"].sum() + wins + r.open_at_end["open"].sum()
+    # every opportunity still waiting for an AE at the end is in the records, as open
+    opp = r.opportunities
+    k_disc = list(r.stages["mlg"]).index("discovery")
+    entered = f["advanced"].iloc[k_disc - 1]  # handoffs accepted = opportunities created
+    assert len(opp[opp["type"] == "new"]) == entered
+    won = opp[(opp["outcome"] == "won") & (opp["type"] == "new")]
+    assert (won["customer_id"] >= 0).all() and won["customer_id"].is_unique

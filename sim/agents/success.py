@@ -72,7 +72,7 @@ def run_success(
 def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale) -> None:
     n = len(idx)
     t = t0 + streams("success/expansion_day").random(n) * (t1 - t0)
-    u, d = draw_stages(cm, streams, n)
+    u, d = draw_stages(cm, streams, n, source="customers")
     w = walk_batch(cm, 0, cm.n_stages, seg[idx], np.zeros(n), t, u, d, scale, end)
     rec.batch(cm.index, 0, w)
     outcome = np.where(w.status == PASSED, 1, np.where(w.status == OPEN, 2, 0))
