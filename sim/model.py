@@ -228,7 +228,7 @@ class World:
             for m in range(self.n_months):
                 self.rec.cost(m, "marketing", cm.name, ch.budget_month * coverage)
             if len(arr.t):
-                # fit scales the first stage's probability: fit / 0.5 (an average lead keeps p)
+                # fit scales the first stage's probability by fit / 0.5, capped at 1 (docs/model.md)
                 self._enter(cm, name, arr.t, arr.seg, arr.fit / 0.5)
 
     def _product(self, cm: CMotion) -> None:
