@@ -1,0 +1,488 @@
+"""Queueing checks: the engine's SDR and AE queues against Erlang C, Little's law, a Jackson network
+and an independent simulator (ciw).
+
+Every check runs the engine through its validation presets (configs/experiment/mmc.yaml and
+tandem.yaml) and compares what it measured with a known answer. Tolerances are statistical, never
+hand-picked: an interval at nominal two-sided alpha = 1e-4 (the t quantile at 1 - 5e-5), so that a
+correct engine should fail a given row about once in 10,000 runs, while a wrong one (a server that
+works two leads at once, service twice as fast, one AE slot too many) lands far outside.
+
+Intervals come from batch means on one long run: warm-up deleted (the preset's warmup_leads), the
+observations in service-start order cut into k = 20 contiguous batches of equal size, half-width
+t_{k-1}(1 - 5e-5) x sd(batch means) / sqrt(k). Batch means are only nearly independent when batches
+are long compared with the queue's memory, so the lag-1 autocorrelation r1 of the batch means is
+checked: if r1 >= 0.2, adjacent batches are merged (k = 10, twice as long) and the note says so.
+Only positive r1 triggers merging: negative correlation makes the batch-means variance an
+over-estimate (a wider, safer interval), and with k = 20 the sampling sd of r1 is about 0.22, so
+merging on |r1| would widen a third of all intervals for nothing.
+
+How far to trust "1e-4". The t interval assumes normal batch means. Waits are right-skewed and, near
+saturation, carried by rare long excursions, so in short runs the far lower tail of the t statistic
+is heavier than Student's: a run that happens to miss an excursion has both a low mean and a small
+batch sd. Measured by simulating the exact FCFS M/M/c wait sequence (Kiefer-Wolfowitz recursion) and
+applying this very rule, the false-alarm rate of a mean-wait row is, at size "fast" (40,000 leads):
+about 3e-4 at (1, 0.5), 1e-3 at (2, 0.8) and (5, 0.8), 1.5e-3 for M/M/8 at 0.83 (the tandem AE) and
+4e-3 at rho 0.9; at size "full" (400,000 leads) 1e-4 for (5, 0.9) and 4e-4 for (10, 0.9). The
+P(wait > 0) rows (bounded indicators) showed no false alarm in 2,000 fast runs. The tests use fixed
+seeds, so they are deterministic; a false alarm can only appear when a change reshuffles the random
+streams, and then re-running with another seed tells a fluke (it passes) from a bug (it fails again).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+from sim.records import MONTH_DAYS
+from sim.validate import CheckRow
+from sim.validate.theory import erlang_c, mmc_mean_wait
+
+ALPHA = 1e-4  # two-sided, nominal: see "How far to trust" above
+BATCHES = 20
+MIN_BATCHES = 10
+R1_MAX = 0.2
+
+# (servers, utilisation) pairs of the Erlang C and Little's law checks; service rate 1 a day.
+MMC_PAIRS = ((1, 0.5), (2, 0.8), (5, 0.8), (5, 0.9), (10, 0.9))
+
+# Leads per measured window (warm-up: a tenth as many on top) by size.
+SIZES = {
+    "fast": {"mmc_leads": 40_000, "tandem_leads": 50_000, "peer_reps": 10, "peer_leads": 4_000},
+    "full": {"mmc_leads": 400_000, "tandem_leads": 400_000, "peer_reps": 30, "peer_leads": 20_000},
+}
+
+# The tandem network of check_tandem / check_peer_ciw: lambda, c1, mu1, c2, mu2 (days).
+TANDEM = {
+    "arrival_rate": 4.0,
+    "sdr_servers": 5,
+    "sdr_service_rate": 1.0,
+    "ae_servers": 8,
+    "ae_service_rate": 0.6,
+}
+
+SEED = 20_260_101
+
+
+def t_quantile(df: float) -> float:
+    """The two-sided alpha = 1e-4 quantile of Student's t."""
+    return float(stats.t.ppf(1.0 - ALPHA / 2.0, df))
+
+
+# -- batch means ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    half: float  # half-width at nominal alpha = 1e-4
+    k: int  # batches used
+    r1: float  # lag-1 autocorrelation of the batch means actually used
+    merged: bool  # batches were merged because r1 was too large at k = 20
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half
+
+    def describe(self, total: float, unit: str) -> str:
+        """The note: batches used (each total / k `unit` long), r1, and the half-width."""
+        per = f"{total / self.k:,.0f} {unit}"
+        how = (
+            f"merged to k = {self.k} batches of {per} because r1 >= {R1_MAX} at k = {BATCHES}"
+            if self.merged
+            else f"k = {self.k} batches of {per}"
+        )
+        if self.r1 < R1_MAX:
+            r1 = f"r1 = {self.r1:+.2f} < {R1_MAX}: batches long enough"
+        else:
+            r1 = f"r1 = {self.r1:+.2f} >= {R1_MAX} even at k = {self.k}: batches may be too short"
+        return (
+            f"batch means, {how}; lag-1 autocorrelation of batch means {r1}; half-width "
+            f"t_{self.k - 1}(1 - 5e-5) = {t_quantile(self.k - 1):.2f} x sd / sqrt(k) = "
+            f"{self.half:.4g} (nominal alpha 1e-4)"
+        )
+
+
+def lag1(b: np.ndarray) -> float:
+    """Lag-1 autocorrelation of a series (the usual estimator, 0 for a constant series)."""
+    d = b - b.mean()
+    den = float(d @ d)
+    return float(d[:-1] @ d[1:]) / den if den > 0 else 0.0
+
+
+def interval_from_batches(b: np.ndarray) -> Interval:
+    """Batch-means interval from BATCHES equal batch values; merge pairs while r1 is too large."""
+    b = np.asarray(b, dtype=float)
+    merged = False
+    r1 = lag1(b)
+    while r1 >= R1_MAX and len(b) // 2 >= MIN_BATCHES and len(b) % 2 == 0:
+        b = b.reshape(-1, 2).mean(axis=1)
+        merged = True
+        r1 = lag1(b)
+    k = len(b)
+    half = t_quantile(k - 1) * float(b.std(ddof=1)) / math.sqrt(k)
+    return Interval(float(b.mean()), half, k, r1, merged)
+
+
+def batches_by_count(x: np.ndarray, k: int = BATCHES) -> np.ndarray:
+    """Means of k contiguous batches of equal size (the first n mod k values are dropped too)."""
+    x = np.asarray(x, dtype=float)
+    m = len(x) // k
+    if m < 2:
+        raise ValueError(f"{len(x)} observations cannot make {k} batches")
+    return x[len(x) - k * m :].reshape(k, m).mean(axis=1)
+
+
+def time_edges(lo: float, hi: float, k: int = BATCHES) -> np.ndarray:
+    return np.linspace(lo, hi, k + 1)
+
+
+def sums_by_time(at: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(edges, at, side="right") - 1
+    ok = (idx >= 0) & (idx < len(edges) - 1)
+    return np.bincount(idx[ok], weights=values[ok], minlength=len(edges) - 1)
+
+
+def _row(check, expected_text, expected, iv: Interval, note: str) -> CheckRow:
+    """A row whose interval is built around the observation: passes when it covers `expected`."""
+    return CheckRow(
+        check=check,
+        expected=expected_text,
+        observed=iv.mean,
+        low=iv.low,
+        high=iv.high,
+        passed=bool(iv.low <= expected <= iv.high),
+        note=note,
+    )
+
+
+# -- running the engine -----------------------------------------------------------------------------
+def _scenario(overrides: tuple[str, ...]):
+    from sim.api import compose_config
+    from sim.cli import resolve
+
+    return resolve(compose_config(list(overrides)))[0]
+
+
+@lru_cache(maxsize=16)
+def mmc_records(servers: int, rho: float, leads: int, seed: int):
+    """One long run of the M/M/c preset (service rate 1 a day); the probe samples the SDR queue about
+    once per mean inter-arrival time. Cached: the Erlang C and Little checks share the runs."""
+    from sim.model import simulate_replication
+
+    lam = rho * servers
+    sc = _scenario(
+        (
+            "experiment=mmc",
+            f"mmc.servers={servers}",
+            f"mmc.arrival_rate={lam!r}",
+            "mmc.service_rate=1.0",
+            f"mmc.leads={leads}",
+            f"mmc.warmup_leads={leads // 10}",
+            f"probe_days={1.0 / lam!r}",
+            f"seed={seed}",
+            "replications=1",
+            "executor=serial",
+        )
+    )
+    return simulate_replication(sc, 0)
+
+
+def _window(rec, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Waits (and service-start times) of service starts inside the measurement window."""
+    lo, hi = rec.window
+    at = rec.waits[f"{key}_at"]
+    sel = (at >= lo) & (at < hi)
+    return rec.waits[key][sel], at[sel]
+
+
+def _pairs(size: str):
+    n = SIZES[size]["mmc_leads"]
+    for i, (c, rho) in enumerate(MMC_PAIRS):
+        yield c, rho, mmc_records(c, rho, n, SEED + i)
+
+
+# -- checks -----------------------------------------------------------------------------------------
+def check_erlang_c(size: str = "fast") -> list[CheckRow]:
+    """M/M/c: mean wait in queue vs Erlang C's Wq, and P(wait > 0) vs C(c, a)."""
+    rows = []
+    for c, rho, rec in _pairs(size):
+        lam = rho * c
+        a = lam
+        w, _ = _window(rec, "sdr")
+        per = (len(w), "leads (one run, service starts in the window)")
+        wq = mmc_mean_wait(c, lam, 1.0)
+        iv = interval_from_batches(batches_by_count(w))
+        rows.append(
+            _row(
+                f"M/M/{c} at rho {rho}: mean wait in queue (days)",
+                f"Erlang C: Wq = C(c,a) / (c mu - lambda) = {wq:.4f} "
+                f"(c = {c}, lambda = {lam:g}, mu = 1, a = {a:g})",
+                wq,
+                iv,
+                iv.describe(*per),
+            )
+        )
+        pc = erlang_c(c, a)
+        iv = interval_from_batches(batches_by_count((w > 0).astype(float)))
+        rows.append(
+            _row(
+                f"M/M/{c} at rho {rho}: P(wait > 0)",
+                f"Erlang C: C(c, a) = {pc:.4f} (c = {c}, a = {a:g})",
+                pc,
+                iv,
+                iv.describe(*per),
+            )
+        )
+    return rows
+
+
+def check_littles_law(size: str = "fast") -> list[CheckRow]:
+    """L = lambda W on the SDR queue: the probe's time-average queue length (sdr_queue_length) vs
+    served-per-day x mean wait (sdr_served_per_day x sdr_wait_days), on the Erlang C runs."""
+    from sim.metrics import scalar_metrics
+
+    rows = []
+    for c, rho, rec in _pairs(size):
+        m = scalar_metrics(rec, 0.78)
+        L, lam, W = m["sdr_queue_length"], m["sdr_served_per_day"], m["sdr_wait_days"]
+        lo, hi = rec.window
+        edges = time_edges(lo, hi)
+        q_at, q = rec.waits["sdr_queue_at"], rec.waits["sdr_queue"]
+        probes = sums_by_time(q_at, np.ones_like(q), edges)
+        L_b = sums_by_time(q_at, q, edges) / probes
+        w, at = _window(rec, "sdr")
+        lw_b = sums_by_time(at, w, edges) / np.diff(edges)  # (served/T_b) x mean wait = sum(w)/T_b
+        iv = interval_from_batches(L_b - lw_b)
+        lw = lam * W
+        lam_in = rho * c  # the preset's arrival rate (service rate 1)
+        rows.append(
+            CheckRow(
+                check=f"M/M/{c} at rho {rho}: Little's law on the SDR queue, L (probe)",
+                expected=(
+                    f"L = lambda x W = {lam:.4f}/day x {W:.4f} days = {lw:.4f} "
+                    f"(Erlang C: Lq = {lam_in * mmc_mean_wait(c, lam_in, 1.0):.4f})"
+                ),
+                observed=L,
+                low=lw - iv.half,
+                high=lw + iv.half,
+                passed=bool(abs(L - lw) <= iv.half),
+                note=(
+                    f"interval lambda W +- the half-width of the paired difference "
+                    f"L_b - (lambda W)_b (mean {iv.mean:+.4g}), probe every {1.0 / lam_in:.3g} days; "
+                    + iv.describe(hi - lo, "days")
+                ),
+            )
+        )
+    return rows
+
+
+# -- the tandem network -------------------------------------------------------------------------------
+def _tandem_theory(p: dict) -> dict[str, float]:
+    lam = p["arrival_rate"]
+    c1, mu1, c2, mu2 = (
+        p["sdr_servers"],
+        p["sdr_service_rate"],
+        p["ae_servers"],
+        p["ae_service_rate"],
+    )
+    return {
+        "sdr": mmc_mean_wait(c1, lam, mu1),
+        "ae": mmc_mean_wait(c2, lam, mu2),
+        "ae_p": erlang_c(c2, lam / mu2),
+        "throughput": lam,
+    }
+
+
+def tandem_overrides(leads: int, seed: int, p: dict | None = None) -> tuple[str, ...]:
+    p = TANDEM if p is None else p
+    return (
+        "experiment=tandem",
+        *(f"tandem.{k}={v!r}" for k, v in p.items()),
+        f"tandem.leads={leads}",
+        f"tandem.warmup_leads={leads // 10}",
+        f"seed={seed}",
+        "replications=1",
+        "executor=serial",
+    )
+
+
+def tandem_records(leads: int, seed: int, replication: int = 0):
+    from sim.model import simulate_replication
+
+    return simulate_replication(_scenario(tandem_overrides(leads, seed)), replication)
+
+
+def _closed_times(rec) -> np.ndarray:
+    """Close days of opportunities closed (won or lost) inside the window."""
+    opp = rec.opportunities
+    closed = opp["closed_day"].to_numpy(dtype=float)
+    lo, hi = rec.window
+    return closed[(closed >= lo) & (closed < hi)]
+
+
+def check_tandem(size: str = "fast") -> list[CheckRow]:
+    """A two-station Jackson network (SDR M/M/c1 -> AE M/M/c2): each station's mean wait matches
+    Erlang C for its own (c, a) with the same lambda; throughput = lambda."""
+    p = TANDEM
+    lam, c1, mu1, c2, mu2 = (p[k] for k in TANDEM)
+    th = _tandem_theory(p)
+    rec = tandem_records(SIZES[size]["tandem_leads"], SEED + 100)
+    rows = []
+    for key, c, mu, name in (("sdr", c1, mu1, "SDR"), ("ae", c2, mu2, "AE")):
+        w, _ = _window(rec, key)
+        iv = interval_from_batches(batches_by_count(w))
+        rows.append(
+            _row(
+                f"Tandem (Jackson) network: {name} mean wait in queue (days)",
+                f"Erlang C at the {name} station: Wq = {th[key]:.4f} "
+                f"(c = {c}, lambda = {lam:g}, mu = {mu:g}, rho = {lam / (c * mu):.3f})",
+                th[key],
+                iv,
+                iv.describe(len(w), f"{name} service starts"),
+            )
+        )
+    w, _ = _window(rec, "ae")
+    iv = interval_from_batches(batches_by_count((w > 0).astype(float)))
+    rows.append(
+        _row(
+            "Tandem (Jackson) network: AE P(wait > 0)",
+            f"Erlang C: C(c, a) = {th['ae_p']:.4f} (c = {c2}, a = {lam / mu2:.4g})",
+            th["ae_p"],
+            iv,
+            iv.describe(len(w), "AE service starts"),
+        )
+    )
+    # the AE slot is held for the deal stage's days x cycle_scale: its mean must be 1 / mu2
+    f = rec.funnel
+    f = f[(f["stage"] == "deal")].sort_values("month")
+    lo, hi = rec.window
+    month_lo = f["month"].to_numpy() * MONTH_DAYS
+    f = f[(month_lo >= lo) & (month_lo + MONTH_DAYS <= hi)]  # whole months inside the window
+    groups = np.array_split(np.arange(len(f)), BATCHES)
+    days, n = f["stage_days"].to_numpy(), (f["advanced"] + f["dropped"]).to_numpy()
+    iv = interval_from_batches(np.array([days[g].sum() / n[g].sum() for g in groups]))
+    rows.append(
+        _row(
+            "Tandem (Jackson) network: AE slot holding time, mean (days)",
+            f"1 / mu = {1 / mu2:.4f} (deal stage: exponential, mean 1 / {mu2:g} days x cycle_scale 1)",
+            1 / mu2,
+            iv,
+            iv.describe(len(f), "months (deals closed in them)"),
+        )
+    )
+    edges = time_edges(lo, hi)
+    closed = _closed_times(rec)
+    iv = interval_from_batches(sums_by_time(closed, np.ones_like(closed), edges) / np.diff(edges))
+    rows.append(
+        _row(
+            "Tandem (Jackson) network: throughput, opportunities closed per day",
+            f"lambda = {lam:g} (every lead passes both stations; Burke: departures are Poisson)",
+            lam,
+            iv,
+            iv.describe(hi - lo, "days"),
+        )
+    )
+    return rows
+
+
+# -- ciw as a peer ------------------------------------------------------------------------------------
+def ciw_tandem(p: dict, leads: int, seed: int) -> dict[str, float]:
+    """The tandem network in ciw: mean waits at both nodes and throughput, warm-up deleted (the same
+    warm-up and window lengths as the salesim preset)."""
+    import ciw
+
+    lam = p["arrival_rate"]
+    warm, horizon = (leads // 10) / lam, leads / lam
+    net = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(lam), None],
+        service_distributions=[
+            ciw.dists.Exponential(p["sdr_service_rate"]),
+            ciw.dists.Exponential(p["ae_service_rate"]),
+        ],
+        number_of_servers=[p["sdr_servers"], p["ae_servers"]],
+        routing=[[0.0, 1.0], [0.0, 0.0]],
+    )
+    state = random.getstate()  # ciw draws from the global `random` module: leave it as found
+    try:
+        ciw.seed(seed)
+        sim = ciw.Simulation(net)
+        sim.simulate_until_max_time(warm + horizon)
+        recs = sim.get_all_records()
+    finally:
+        random.setstate(state)
+    hi = warm + horizon
+    out = {}
+    for node, key in ((1, "sdr"), (2, "ae")):
+        w = [r.waiting_time for r in recs if r.node == node and warm <= r.service_start_date < hi]
+        out[key] = float(np.mean(w))
+    done = sum(1 for r in recs if r.node == 2 and warm <= r.exit_date < hi)
+    out["throughput"] = done / horizon
+    return out
+
+
+def salesim_tandem(leads: int, seed: int, replication: int) -> dict[str, float]:
+    rec = tandem_records(leads, seed, replication)
+    lo, hi = rec.window
+    return {
+        "sdr": float(_window(rec, "sdr")[0].mean()),
+        "ae": float(_window(rec, "ae")[0].mean()),
+        "throughput": len(_closed_times(rec)) / (hi - lo),
+    }
+
+
+def check_peer_ciw(size: str = "fast") -> list[CheckRow]:
+    """The tandem network in salesim and in ciw: replication means agree within a Welch interval."""
+    s = SIZES[size]
+    reps, leads = s["peer_reps"], s["peer_leads"]
+    ours = [salesim_tandem(leads, SEED + 200, r) for r in range(reps)]
+    peer = [ciw_tandem(TANDEM, leads, SEED + 300 + r) for r in range(reps)]
+    th = _tandem_theory(TANDEM)
+    rows = []
+    for key, what in (
+        ("sdr", "SDR mean wait (days)"),
+        ("ae", "AE mean wait (days)"),
+        ("throughput", "throughput (closed per day)"),
+    ):
+        x = np.array([o[key] for o in ours])
+        y = np.array([o[key] for o in peer])
+        vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+        se = math.sqrt(vx + vy)
+        df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1)) if se > 0 else 1.0
+        half = t_quantile(df) * se
+        diff = float(x.mean() - y.mean())
+        rows.append(
+            CheckRow(
+                check=f"Tandem network vs ciw: {what}",
+                expected=(
+                    f"ciw {ciw_version()}: {y.mean():.4f} (+- {y.std(ddof=1):.4f} sd over {len(y)} reps; "
+                    f"theory {th[key]:.4f})"
+                ),
+                observed=float(x.mean()),
+                low=float(y.mean()) - half,
+                high=float(y.mean()) + half,
+                passed=bool(abs(diff) <= half),
+                note=(
+                    f"two-sample Welch interval: {len(x)} salesim and {len(y)} ciw replications of "
+                    f"{leads:,} leads after {leads // 10:,} warm-up leads, difference {diff:+.4f}, "
+                    f"se {se:.4f}, df {df:.1f}, half-width t(1 - 5e-5) = {t_quantile(df):.2f} x se "
+                    f"= {half:.4f} (nominal alpha 1e-4)"
+                ),
+            )
+        )
+    return rows
+
+
+def ciw_version() -> str:
+    from importlib import metadata
+
+    return metadata.version("ciw")
+
+
+CHECKS = (check_erlang_c, check_littles_law, check_tandem, check_peer_ciw)

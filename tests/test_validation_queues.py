@@ -1,0 +1,43 @@
+"""The engine's queues against known answers (sim.validate.queues) at size "fast".
+
+Every row's interval is at nominal two-sided alpha = 1e-4 (sim.validate.queues says how close the real
+false-alarm rate comes to it); the seeds are fixed (sim.validate.queues.SEED), so these tests are
+deterministic.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.validate import CheckRow
+from sim.validate.queues import check_erlang_c, check_littles_law, check_peer_ciw, check_tandem
+
+
+def _assert_all_pass(rows: list[CheckRow]) -> None:
+    assert rows, "the check returned no rows"
+    failed = [r for r in rows if not r.passed]
+    msg = "\n".join(
+        f"FAILED {r.check}: observed {r.observed:.6g} not consistent with {r.expected} "
+        f"(interval [{r.low:.6g}, {r.high:.6g}]; {r.note})"
+        for r in failed
+    )
+    assert not failed, msg
+
+
+def test_erlang_c():
+    rows = check_erlang_c("fast")
+    assert len(rows) == 10  # 5 (servers, utilisation) pairs x (mean wait, P(wait > 0))
+    _assert_all_pass(rows)
+
+
+def test_littles_law():
+    _assert_all_pass(check_littles_law("fast"))
+
+
+def test_tandem():
+    _assert_all_pass(check_tandem("fast"))
+
+
+def test_peer_ciw():
+    pytest.importorskip("ciw", reason="ciw is a dev dependency: pip install -e '.[dev]'")
+    _assert_all_pass(check_peer_ciw("fast"))
