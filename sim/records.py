@@ -133,41 +133,11 @@ class Recorder:
         k = (motion, source, seg, int(t // MONTH_DAYS))
         self._leads[k] = self._leads.get(k, 0) + 1
 
-    def opportunity(
-        self,
-        kind,
-        motion,
-        seg,
-        source,
-        owner,
-        lead,
-        created,
-        closed,
-        stage,
-        outcome,
-        amount,
-        customer=-1,
-    ) -> int:
-        oid = self._next_opp
+    def opportunity(self, *row) -> None:
+        """One opportunity, its columns in OPP_COLUMNS order after the id (kind, motion, ...,
+        amount, customer_id). The id is assigned here."""
+        self._opp_rows.append((self._next_opp, *row))
         self._next_opp += 1
-        self._opp_rows.append(
-            (
-                oid,
-                kind,
-                motion,
-                seg,
-                source,
-                owner,
-                lead,
-                created,
-                closed,
-                stage,
-                outcome,
-                amount,
-                customer,
-            )
-        )
-        return oid
 
     def opportunities(
         self,
