@@ -1,8 +1,9 @@
 """The engine's queues against known answers (sim.validate.queues) at size "fast".
 
-Every row's interval is at nominal two-sided alpha = 1e-4 (sim.validate.queues says how close the real
-false-alarm rate comes to it); the seeds are fixed (sim.validate.queues.SEED), so these tests are
-deterministic.
+Mean-wait rows use a log-scale (Cox) batch-means interval whose alpha was calibrated on exact M/M/c
+waits (python -m sim.validate.false_alarms); the other rows are at nominal two-sided alpha 1e-4.
+sim.validate.queues states each rule and its measured false-alarm rate. The seeds are fixed
+(sim.validate.queues.SEED), so these tests are deterministic.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Every check runs the engine through its validation presets (configs/experiment/m
 tandem.yaml) and compares what it measured with a known answer. Tolerances are statistical, never
 hand-picked: an interval at nominal two-sided alpha = 1e-4 (the t quantile at 1 - 5e-5), so that a
 correct engine should fail a given row about once in 10,000 runs, while a wrong one (a server that
-works two leads at once, service twice as fast, one AE slot too many) lands far outside.
+works two leads at once, service twice as fast, one AE slot too many) lands far outside. The
+mean-wait rows use a skew-robust interval calibrated by simulation instead (see "Mean-wait rows").
 
 Intervals come from batch means on one long run: warm-up deleted (the preset's warmup_leads), the
 observations in service-start order cut into k = 20 contiguous batches of equal size, half-width
@@ -20,12 +21,39 @@ How far to trust "1e-4". The t interval assumes normal batch means. Waits are ri
 saturation, carried by rare long excursions, so in short runs the far lower tail of the t statistic
 is heavier than Student's: a run that happens to miss an excursion has both a low mean and a small
 batch sd. Measured by simulating the exact FCFS M/M/c wait sequence (Kiefer-Wolfowitz recursion) and
-applying this very rule, the false-alarm rate of a mean-wait row is, at size "fast" (40,000 leads):
-about 3e-4 at (1, 0.5), 1e-3 at (2, 0.8) and (5, 0.8), 1.5e-3 for M/M/8 at 0.83 (the tandem AE) and
-4e-3 at rho 0.9; at size "full" (400,000 leads) 1e-4 for (5, 0.9) and 4e-4 for (10, 0.9). The
-P(wait > 0) rows (bounded indicators) showed no false alarm in 2,000 fast runs. The tests use fixed
-seeds, so they are deterministic; a false alarm can only appear when a change reshuffles the random
-streams, and then re-running with another seed tells a fluke (it passes) from a bug (it fails again).
+applying the plain t rule above to mean waits, the real false-alarm rate at size "fast" (40,000 leads)
+was about 3e-4 at (1, 0.5), 1e-3 at (2, 0.8) and (5, 0.8), 1.5e-3 for M/M/8 at 0.83 and 4e-3 at rho
+0.9 (all on the low side); at size "full" 1e-4 for (5, 0.9) and 4e-4 for (10, 0.9). The P(wait > 0)
+rows (bounded indicators) and the Little's law rows were fine and keep the rule above.
+
+Mean-wait rows (check_erlang_c, check_tandem) therefore use a different, calibrated rule. The waits
+are cut into k = WAIT_BATCHES = 10 batches (twice as long as above, so batch means are less skewed
+and less correlated), and the interval is Cox's method for the mean of a lognormal sample applied to
+the batch means: with y = log(batch mean), log(mean) lies in ybar + s_y^2/2 +- t_{k-1}(1 - alpha/2)
+x sqrt(s_y^2/k + s_y^4/(2(k-1))), back-transformed with exp. On the log scale the batch means are
+nearly symmetric and their spread no longer shrinks with their level, so a run that misses an
+excursion no longer gets a falsely tight interval; the interval is asymmetric (longer above). Even so
+the real rate at nominal 1e-4 was 9e-4 at (5, 0.9) (10,000 exact runs), so the nominal alpha is
+calibrated down to WAIT_ALPHA = 1e-6 (t_9 quantile 11.6). Measured with sim.validate.false_alarms
+(python -m sim.validate.false_alarms, seeds 1 and 2: 30,000 exact M/M/c runs per case, the same
+leads, warm-up and batching, this very function), at size "fast": no false alarm in 30,000 runs at
+(1, 0.5), (2, 0.8), (5, 0.8), (5, 0.9), (10, 0.9) and the tandem AE (M/M/8 at 0.83), i.e. below
+1.0e-4 at 95% confidence each; one (low side) in 30,000 for the tandem SDR (M/M/5 at 0.8, 50,000
+leads), 3.3e-5 with 95% upper bound 1.6e-4. Pooled over the seven cases: 1 in 210,000 (upper bound
+2.3e-5). Size "full" (ten times longer batches, so less skewed) was only spot-checked: no false
+alarm in 3,000 runs for (10, 0.9) at 400,000 leads (upper bound 1.0e-3; seed 3); the old rule's
+full-size rates were already 4x-10x lower than at fast size.
+Each row's note repeats its case's measurement. The cost is width: at fast size the interval spans
+roughly Wq / 2 to 2 Wq (to 4 Wq at rho 0.9), which still rejects a server working two leads at once
+(waits near 0) or halved service times (Wq drops by a factor 6 or more in every case) by a wide
+margin, but would not reliably flag subtler shifts of the mean wait alone (e.g. one AE slot too many):
+those are left to the P(wait > 0) rows. The ciw peer rows compare replication means of two
+simulators with a Welch interval (a difference of two like-skewed means is nearly symmetric); their
+rule is unchanged and its real rate was not measured.
+
+The tests use fixed seeds, so they are deterministic; a false alarm can only appear when a change
+reshuffles the random streams, and then re-running with another seed tells a fluke (it passes) from
+a bug (it fails again).
 """
 
 from __future__ import annotations
@@ -46,6 +74,10 @@ ALPHA = 1e-4  # two-sided, nominal: see "How far to trust" above
 BATCHES = 20
 MIN_BATCHES = 10
 R1_MAX = 0.2
+# Mean-wait rows: Cox's log-scale interval on WAIT_BATCHES batch means at a calibrated nominal alpha
+# (see "Mean-wait rows" above); the real false-alarm rate was measured by sim.validate.false_alarms.
+WAIT_BATCHES = 10
+WAIT_ALPHA = 1e-6
 
 # (servers, utilisation) pairs of the Erlang C and Little's law checks; service rate 1 a day.
 MMC_PAIRS = ((1, 0.5), (2, 0.8), (5, 0.8), (5, 0.9), (10, 0.9))
@@ -67,10 +99,23 @@ TANDEM = {
 
 SEED = 20_260_101
 
+# Real false-alarm rates of the mean-wait rows measured by sim.validate.false_alarms (failures / runs
+# of exact M/M/c waits, with the one-sided 95% binomial upper bound); filled in from its output.
+MEASURED: dict[tuple, str] = {
+    ("fast", 1, 0.5): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("fast", 2, 0.8): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("fast", 5, 0.8): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("fast", 5, 0.9): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("fast", 10, 0.9): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("fast", "tandem", "sdr"): "1 / 30,000 runs, 3.3e-5 (95% upper bound 1.6e-4)",
+    ("fast", "tandem", "ae"): "0 / 30,000 runs (95% upper bound 1.0e-4)",
+    ("full", 10, 0.9): "0 / 3,000 runs (95% upper bound 1.0e-3; spot check)",
+}
 
-def t_quantile(df: float) -> float:
-    """The two-sided alpha = 1e-4 quantile of Student's t."""
-    return float(stats.t.ppf(1.0 - ALPHA / 2.0, df))
+
+def t_quantile(df: float, alpha: float = ALPHA) -> float:
+    """The two-sided `alpha` (default 1e-4) quantile of Student's t."""
+    return float(stats.t.ppf(1.0 - alpha / 2.0, df))
 
 
 # -- batch means ------------------------------------------------------------------------------------
@@ -81,14 +126,16 @@ class Interval:
     k: int  # batches used
     r1: float  # lag-1 autocorrelation of the batch means actually used
     merged: bool  # batches were merged because r1 was too large at k = 20
+    lo: float | None = None  # explicit (asymmetric) bounds, e.g. of the log-scale interval
+    hi: float | None = None
 
     @property
     def low(self) -> float:
-        return self.mean - self.half
+        return self.mean - self.half if self.lo is None else self.lo
 
     @property
     def high(self) -> float:
-        return self.mean + self.half
+        return self.mean + self.half if self.hi is None else self.hi
 
     def describe(self, total: float, unit: str) -> str:
         """The note: batches used (each total / k `unit` long), r1, and the half-width."""
@@ -128,6 +175,39 @@ def interval_from_batches(b: np.ndarray) -> Interval:
     k = len(b)
     half = t_quantile(k - 1) * float(b.std(ddof=1)) / math.sqrt(k)
     return Interval(float(b.mean()), half, k, r1, merged)
+
+
+def wait_interval(b: np.ndarray, alpha: float = WAIT_ALPHA) -> Interval:
+    """Mean-wait interval from (WAIT_BATCHES) positive batch means: Cox's method for a lognormal mean
+    applied to y = log(batch mean), i.e. log(mean) in ybar + s^2/2 +- t_{k-1}(1 - alpha/2) x
+    sqrt(s^2/k + s^4/(2(k-1))), back-transformed with exp (asymmetric: wider on the high side). No
+    merging. If some batch mean is not positive the log is undefined and the plain t interval at the
+    same alpha is used. `half` is half the interval's width; `mean` is the plain mean of the batches."""
+    b = np.asarray(b, dtype=float)
+    k, m, r1 = len(b), float(b.mean()), lag1(b)
+    t = t_quantile(k - 1, alpha)
+    if np.all(b > 0):
+        y = np.log(b)
+        v = float(y.var(ddof=1))
+        se = math.sqrt(v / k + v * v / (2 * (k - 1)))
+        centre = float(y.mean()) + v / 2
+        lo, hi = math.exp(centre - t * se), math.exp(centre + t * se)
+    else:
+        h = t * float(b.std(ddof=1)) / math.sqrt(k)
+        lo, hi = m - h, m + h
+    return Interval(m, (hi - lo) / 2, k, r1, False, lo, hi)
+
+
+def describe_wait(iv: Interval, total: float, unit: str, rate: str) -> str:
+    """The note of a mean-wait row: method, batches, r1, bounds and the measured false-alarm rate."""
+    return (
+        f"Cox log-scale interval on k = {iv.k} batch means of {total / iv.k:,.0f} {unit}: "
+        f"log(mean) in ybar + s^2/2 +- t_{iv.k - 1}(1 - {WAIT_ALPHA / 2:g}) = "
+        f"{t_quantile(iv.k - 1, WAIT_ALPHA):.2f} x sqrt(s^2/k + s^4/(2(k-1))) on y = log(batch mean), "
+        f"bounds [{iv.low:.4g}, {iv.high:.4g}]; lag-1 autocorrelation of batch means r1 = {iv.r1:+.2f}; "
+        f"nominal alpha {WAIT_ALPHA:g}, calibrated so that the REAL false-alarm rate of exact M/M/c "
+        f"waits (python -m sim.validate.false_alarms) is {rate}"
+    )
 
 
 def batches_by_count(x: np.ndarray, k: int = BATCHES) -> np.ndarray:
@@ -218,7 +298,7 @@ def check_erlang_c(size: str = "fast") -> list[CheckRow]:
         w, _ = _window(rec, "sdr")
         per = (len(w), "leads (one run, service starts in the window)")
         wq = mmc_mean_wait(c, lam, 1.0)
-        iv = interval_from_batches(batches_by_count(w))
+        iv = wait_interval(batches_by_count(w, WAIT_BATCHES))
         rows.append(
             _row(
                 f"M/M/{c} at rho {rho}: mean wait in queue (days)",
@@ -226,7 +306,7 @@ def check_erlang_c(size: str = "fast") -> list[CheckRow]:
                 f"(c = {c}, lambda = {lam:g}, mu = 1, a = {a:g})",
                 wq,
                 iv,
-                iv.describe(*per),
+                describe_wait(iv, *per, MEASURED.get((size, c, rho), "not measured")),
             )
         )
         pc = erlang_c(c, a)
@@ -337,7 +417,8 @@ def check_tandem(size: str = "fast") -> list[CheckRow]:
     rows = []
     for key, c, mu, name in (("sdr", c1, mu1, "SDR"), ("ae", c2, mu2, "AE")):
         w, _ = _window(rec, key)
-        iv = interval_from_batches(batches_by_count(w))
+        iv = wait_interval(batches_by_count(w, WAIT_BATCHES))
+        rate = MEASURED.get((size, "tandem", key), "not measured")
         rows.append(
             _row(
                 f"Tandem (Jackson) network: {name} mean wait in queue (days)",
@@ -345,7 +426,7 @@ def check_tandem(size: str = "fast") -> list[CheckRow]:
                 f"(c = {c}, lambda = {lam:g}, mu = {mu:g}, rho = {lam / (c * mu):.3f})",
                 th[key],
                 iv,
-                iv.describe(len(w), f"{name} service starts"),
+                describe_wait(iv, len(w), f"{name} service starts", rate),
             )
         )
     w, _ = _window(rec, "ae")
