@@ -59,8 +59,7 @@ def month_labels(sc: Scenario, n: int) -> list[str]:
     ]
 
 
-def write_tables(res: RunResult, stage: Path, tables: str) -> list[str]:
-    names = []
+def write_tables(res: RunResult, stage: Path, tables: str) -> None:
     for name, df in (
         ("replications", res.replications),
         ("monthly", res.monthly),
@@ -68,11 +67,8 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> list[str]:
     ):
         if tables in ("parquet", "both"):
             df.to_parquet(stage / f"{name}.parquet", index=False)
-            names.append(f"{name}.parquet")
         if tables in ("csv", "both"):
             df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
-            names.append(f"{name}.csv")
-    return names
 
 
 def write_outputs(

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from sim.records import OPP_COLUMNS
 from sim.validate import CheckRow
 
 ALPHA = 1e-4
@@ -499,15 +500,9 @@ def check_ground_truth(size: str = "fast") -> list[CheckRow]:
 
 
 # -- 3. common random numbers and stream independence ------------------------------------------
+# the facts of a lead's journey: every opportunity column but ids and labels
 OPP_KEY = [
-    "lead_day",
-    "created_day",
-    "closed_day",
-    "stage",
-    "outcome",
-    "amount",
-    "segment",
-    "source",
+    c for c in OPP_COLUMNS if c not in ("opportunity_id", "type", "motion", "owner", "customer_id")
 ]
 
 CRN_VARIANTS = {
