@@ -1,8 +1,9 @@
 """The engine's queues against known answers (sim.validate.queues) at size "fast".
 
-Mean-wait rows use a log-scale (Cox) batch-means interval whose alpha was calibrated on exact M/M/c
-waits (python -m sim.validate.false_alarms); the other rows are at nominal two-sided alpha 1e-4.
-sim.validate.queues states each rule and its measured false-alarm rate. The seeds are fixed
+Tolerances: mean-wait rows use a log-scale (Cox) batch-means interval at nominal two-sided alpha
+1e-6 (WAIT_ALPHA); the other rows use t intervals at nominal two-sided alpha 1e-5 (ALPHA). Each rule's
+real false-alarm rate at this size was measured on exact queues (python -m sim.validate.false_alarms;
+sim/validate/false_alarms.csv, checked by tests/test_validation_false_alarms.py). The seeds are fixed
 (sim.validate.queues.SEED), so these tests are deterministic.
 """
 

@@ -3,53 +3,62 @@ and an independent simulator (ciw).
 
 Every check runs the engine through its validation presets (configs/experiment/mmc.yaml and
 tandem.yaml) and compares what it measured with a known answer. Tolerances are statistical, never
-hand-picked: an interval at nominal two-sided alpha = 1e-4 (the t quantile at 1 - 5e-5), so that a
-correct engine should fail a given row about once in 10,000 runs, while a wrong one (a server that
-works two leads at once, service twice as fast, one AE slot too many) lands far outside. The
-mean-wait rows use a skew-robust interval calibrated by simulation instead (see "Mean-wait rows").
+hand-picked, and each rule's REAL false-alarm rate was measured (see "Measured false-alarm rates"):
+a correct engine must fail a row less than once in 10,000 runs, while a wrong one (a server that
+works two leads at once, service twice as fast) lands far outside.
 
 Intervals come from batch means on one long run: warm-up deleted (the preset's warmup_leads), the
 observations in service-start order cut into k = 20 contiguous batches of equal size, half-width
-t_{k-1}(1 - 5e-5) x sd(batch means) / sqrt(k). Batch means are only nearly independent when batches
-are long compared with the queue's memory, so the lag-1 autocorrelation r1 of the batch means is
-checked: if r1 >= 0.2, adjacent batches are merged (k = 10, twice as long) and the note says so.
-Only positive r1 triggers merging: negative correlation makes the batch-means variance an
+t_{k-1}(1 - ALPHA/2) x sd(batch means) / sqrt(k). Batch means are only nearly independent when
+batches are long compared with the queue's memory, so the lag-1 autocorrelation r1 of the batch
+means is checked: if r1 >= 0.2, adjacent batches are merged (k = 10, twice as long) and the note
+says so. Only positive r1 triggers merging: negative correlation makes the batch-means variance an
 over-estimate (a wider, safer interval), and with k = 20 the sampling sd of r1 is about 0.22, so
 merging on |r1| would widen a third of all intervals for nothing.
 
-How far to trust "1e-4". The t interval assumes normal batch means. Waits are right-skewed and, near
-saturation, carried by rare long excursions, so in short runs the far lower tail of the t statistic
-is heavier than Student's: a run that happens to miss an excursion has both a low mean and a small
-batch sd. Measured by simulating the exact FCFS M/M/c wait sequence (Kiefer-Wolfowitz recursion) and
-applying the plain t rule above to mean waits, the real false-alarm rate at size "fast" (40,000 leads)
-was about 3e-4 at (1, 0.5), 1e-3 at (2, 0.8) and (5, 0.8), 1.5e-3 for M/M/8 at 0.83 and 4e-3 at rho
-0.9 (all on the low side); at size "full" 1e-4 for (5, 0.9) and 4e-4 for (10, 0.9). The P(wait > 0)
-rows (bounded indicators) and the Little's law rows were fine and keep the rule above.
+Why ALPHA = 1e-5 and not 1e-4. A rule that is exact at two-sided alpha fails a correct engine with
+probability alpha, so alpha = 1e-4 means once in 10,000 runs, not less; and batch means are only
+nearly normal and nearly independent, the Welch df is an approximation. Nominal 1e-5 leaves a
+tenfold margin for that; the harness then measures the real rate (Little's law, the AE holding
+time and the tandem throughput use it; three rules needed smaller alphas, below). It costs width: t_19 at 1 - 5e-6 is 5.9 instead of 4.9.
 
-Mean-wait rows (check_erlang_c, check_tandem) therefore use a different, calibrated rule. The waits
-are cut into k = WAIT_BATCHES = 10 batches (twice as long as above, so batch means are less skewed
-and less correlated), and the interval is Cox's method for the mean of a lognormal sample applied to
-the batch means: with y = log(batch mean), log(mean) lies in ybar + s_y^2/2 +- t_{k-1}(1 - alpha/2)
-x sqrt(s_y^2/k + s_y^4/(2(k-1))), back-transformed with exp. On the log scale the batch means are
-nearly symmetric and their spread no longer shrinks with their level, so a run that misses an
-excursion no longer gets a falsely tight interval; the interval is asymmetric (longer above). Even so
-the real rate at nominal 1e-4 was 9e-4 at (5, 0.9) (10,000 exact runs), so the nominal alpha is
-calibrated down to WAIT_ALPHA = 1e-6 (t_9 quantile 11.6). Measured with sim.validate.false_alarms
-(python -m sim.validate.false_alarms, seeds 1 and 2: 30,000 exact M/M/c runs per case, the same
-leads, warm-up and batching, this very function), at size "fast": no false alarm in 30,000 runs at
-(1, 0.5), (2, 0.8), (5, 0.8), (5, 0.9), (10, 0.9) and the tandem AE (M/M/8 at 0.83), i.e. below
-1.0e-4 at 95% confidence each; one (low side) in 30,000 for the tandem SDR (M/M/5 at 0.8, 50,000
-leads), 3.3e-5 with 95% upper bound 1.6e-4. Pooled over the seven cases: 1 in 210,000 (upper bound
-2.3e-5). Size "full" (ten times longer batches, so less skewed) was only spot-checked: no false
-alarm in 3,000 runs for (10, 0.9) at 400,000 leads (upper bound 1.0e-3; seed 3); the old rule's
-full-size rates were already 4x-10x lower than at fast size.
-Each row's note repeats its case's measurement. The cost is width: at fast size the interval spans
-roughly Wq / 2 to 2 Wq (to 4 Wq at rho 0.9), which still rejects a server working two leads at once
-(waits near 0) or halved service times (Wq drops by a factor 6 or more in every case) by a wide
-margin, but would not reliably flag subtler shifts of the mean wait alone (e.g. one AE slot too many):
-those are left to the P(wait > 0) rows. The ciw peer rows compare replication means of two
-simulators with a Welch interval (a difference of two like-skewed means is nearly symmetric); their
-rule is unchanged and its real rate was not measured.
+P(wait > 0) rows. Near saturation the indicator's batch means are correlated beyond what the r1
+merge catches, so the t rule is anti-conservative there: at M/M/10, rho 0.9 (fast size, 30,000
+exact runs, seed 11) 7 runs failed at nominal 1e-4 and 1 at 1e-5 (upper bound 1.6e-4). These rows
+therefore use P_WAIT_ALPHA = 1e-6 (t_19 quantile 7.07, 19% wider than at 1e-5), re-measured on
+fresh seeds.
+
+Mean-wait rows (check_erlang_c, check_tandem) use another rule. Waits are right-skewed and, near
+saturation, carried by rare long excursions: in short runs a run that misses an excursion has both
+a low mean and a small batch sd, so the plain t rule fails far more often than its alpha (measured:
+3e-4 to 4e-3 at nominal 1e-4 at size "fast"). The waits are cut into k = WAIT_BATCHES = 10 batches
+(longer, so less skewed and less correlated), and the interval is Cox's method for the mean of a
+lognormal sample applied to the batch means: with y = log(batch mean), log(mean) lies in
+ybar + s_y^2/2 +- t_{k-1}(1 - alpha/2) x sqrt(s_y^2/k + s_y^4/(2(k-1))), back-transformed with
+exp. On the log scale the batch means are nearly symmetric and their spread no longer shrinks with
+their level; the interval is asymmetric (longer above). Even so the real rate at nominal 1e-4 was
+9e-4 at (5, 0.9), so the alpha was calibrated down to 1e-6, and then, because M/M/10 at rho 0.9
+still failed once in 30,000 exact runs at 1e-6 (17 at 1e-4, 3 at 1e-5), to WAIT_ALPHA = 1e-7
+(t_9 quantile 15.2), re-measured on fresh seeds. The cost is width: at fast size the interval
+spans roughly Wq / 2.5 to 2.5 Wq (up to 6 Wq at rho 0.9), which still rejects a server working two
+leads at once (waits near 0) or halved service times (Wq drops by a factor 6 or more) by a wide
+margin, but would not flag subtler shifts of the mean wait alone: those are left to the
+P(wait > 0) and Little's law rows.
+
+The ciw peer rows compare replication means of two simulators with a Welch interval (a difference
+of two like-skewed means is nearly symmetric). With 10 replications a side, Welch's df
+approximation is liberal in the far tail: at nominal 1e-4 the throughput row failed 7 times in
+30,000 exact runs and at 1e-5 the SDR and throughput rows once each (upper bound 1.6e-4), so these
+rows use PEER_ALPHA = 1e-6 (t quantile about 7.2 at df 18, 20% wider than at 1e-5), re-measured on
+fresh seeds.
+
+Measured false-alarm rates. python -m sim.validate.false_alarms replays every rule on queues that
+are correct by construction (sim.validate.exact: FCFS M/M/c stations by the Kiefer-Wolfowitz
+recursion, the preset's warm-up, window, batching and probe, two independent samples for the peer
+rows) through the very decision functions below (wait_interval, interval_from_batches,
+littles_interval, holding_interval, throughput_interval, welch_interval), and writes the alarms per
+rule and case with their 95% Clopper-Pearson upper bound to sim/validate/false_alarms.csv. Each
+row's note quotes its measurement, and docs/validation.md has the whole table.
 
 The tests use fixed seeds, so they are deterministic; a false alarm can only appear when a change
 reshuffles the random streams, and then re-running with another seed tells a fluke (it passes) from
@@ -64,20 +73,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from sim.records import MONTH_DAYS
-from sim.validate import CheckRow
+from sim.validate import CheckRow, measured
 from sim.validate.theory import erlang_c, mmc_mean_wait
 
-ALPHA = 1e-4  # two-sided, nominal: see "How far to trust" above
+ALPHA = 1e-5  # two-sided, nominal: see "Why ALPHA = 1e-5" and "Measured false-alarm rates" above
 BATCHES = 20
 MIN_BATCHES = 10
 R1_MAX = 0.2
 # Mean-wait rows: Cox's log-scale interval on WAIT_BATCHES batch means at a calibrated nominal alpha
 # (see "Mean-wait rows" above); the real false-alarm rate was measured by sim.validate.false_alarms.
 WAIT_BATCHES = 10
-WAIT_ALPHA = 1e-6
+WAIT_ALPHA = 1e-7
+# P(wait > 0) rows: the plain batch-means rule at a calibrated nominal alpha (see "P(wait > 0) rows").
+P_WAIT_ALPHA = 1e-6
+# ciw peer rows: Welch's interval at a calibrated nominal alpha (see "The ciw peer rows").
+PEER_ALPHA = 1e-6
 
 # (servers, utilisation) pairs of the Erlang C and Little's law checks; service rate 1 a day.
 MMC_PAIRS = ((1, 0.5), (2, 0.8), (5, 0.8), (5, 0.9), (10, 0.9))
@@ -99,35 +112,40 @@ TANDEM = {
 
 SEED = 20_260_101
 
-# Real false-alarm rates of the mean-wait rows measured by sim.validate.false_alarms (failures / runs
-# of exact M/M/c waits, with the one-sided 95% binomial upper bound); filled in from its output.
-MEASURED: dict[tuple, str] = {
-    ("fast", 1, 0.5): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("fast", 2, 0.8): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("fast", 5, 0.8): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("fast", 5, 0.9): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("fast", 10, 0.9): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("fast", "tandem", "sdr"): "1 / 30,000 runs, 3.3e-5 (95% upper bound 1.6e-4)",
-    ("fast", "tandem", "ae"): "0 / 30,000 runs (95% upper bound 1.0e-4)",
-    ("full", 10, 0.9): "0 / 3,000 runs (95% upper bound 1.0e-3; spot check)",
-}
-
 
 def t_quantile(df: float, alpha: float = ALPHA) -> float:
-    """The two-sided `alpha` (default 1e-4) quantile of Student's t."""
-    return float(stats.t.ppf(1.0 - alpha / 2.0, df))
+    """The two-sided `alpha` quantile of Student's t (scipy.special.stdtrit: what stats.t.ppf
+    evaluates, without its per-call overhead; the false-alarm harness calls this millions of times)."""
+    return float(special.stdtrit(df, 1.0 - alpha / 2.0))
 
 
 # -- batch means ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interval:
     mean: float
-    half: float  # half-width at nominal alpha = 1e-4
+    half: float  # half-width at the rule's nominal alpha
     k: int  # batches used
     r1: float  # lag-1 autocorrelation of the batch means actually used
     merged: bool  # batches were merged because r1 was too large at k = 20
     lo: float | None = None  # explicit (asymmetric) bounds, e.g. of the log-scale interval
     hi: float | None = None
+    se: float = math.nan  # standard error of `centre` (on the log scale when `log`)
+    df: float = math.nan  # degrees of freedom of the t quantile
+    centre: float | None = None  # the interval's centre on its own scale (default: mean)
+    log: bool = False  # the interval is centre +- t se on the log scale
+    alpha: float = ALPHA  # the nominal two-sided alpha it was built at
+
+    def covers(self, x: float) -> bool:
+        """The check's decision: pass when the interval holds x."""
+        return bool(self.low <= x <= self.high)
+
+    def p_value(self, x: float) -> float:
+        """Two-sided p of x under the interval's t statistic: the interval at two-sided level
+        alpha covers x exactly when p_value(x) >= alpha (sim.validate.false_alarms uses it to
+        count false alarms at other alphas)."""
+        c = self.mean if self.centre is None else self.centre
+        d = abs((math.log(x) if self.log else x) - c)
+        return float(2.0 * special.stdtr(self.df, -d / self.se)) if self.se > 0 else float(d == 0)
 
     @property
     def low(self) -> float:
@@ -151,8 +169,8 @@ class Interval:
             r1 = f"r1 = {self.r1:+.2f} >= {R1_MAX} even at k = {self.k}: batches may be too short"
         return (
             f"batch means, {how}; lag-1 autocorrelation of batch means {r1}; half-width "
-            f"t_{self.k - 1}(1 - 5e-5) = {t_quantile(self.k - 1):.2f} x sd / sqrt(k) = "
-            f"{self.half:.4g} (nominal alpha 1e-4)"
+            f"t_{self.k - 1}(1 - {self.alpha / 2:g}) = {t_quantile(self.k - 1, self.alpha):.2f} x sd "
+            f"/ sqrt(k) = {self.half:.4g} (nominal alpha {self.alpha:g})"
         )
 
 
@@ -163,7 +181,7 @@ def lag1(b: np.ndarray) -> float:
     return float(d[:-1] @ d[1:]) / den if den > 0 else 0.0
 
 
-def interval_from_batches(b: np.ndarray) -> Interval:
+def interval_from_batches(b: np.ndarray, alpha: float = ALPHA) -> Interval:
     """Batch-means interval from BATCHES equal batch values; merge pairs while r1 is too large."""
     b = np.asarray(b, dtype=float)
     merged = False
@@ -173,8 +191,14 @@ def interval_from_batches(b: np.ndarray) -> Interval:
         merged = True
         r1 = lag1(b)
     k = len(b)
-    half = t_quantile(k - 1) * float(b.std(ddof=1)) / math.sqrt(k)
-    return Interval(float(b.mean()), half, k, r1, merged)
+    se = float(b.std(ddof=1)) / math.sqrt(k)
+    half = t_quantile(k - 1, alpha) * se
+    return Interval(float(b.mean()), half, k, r1, merged, se=se, df=k - 1, alpha=alpha)
+
+
+def p_wait_interval(w: np.ndarray) -> Interval:
+    """P(wait > 0) rule: batch means (by count) of the indicator wait > 0, at P_WAIT_ALPHA."""
+    return interval_from_batches(batches_by_count((np.asarray(w) > 0).astype(float)), P_WAIT_ALPHA)
 
 
 def wait_interval(b: np.ndarray, alpha: float = WAIT_ALPHA) -> Interval:
@@ -192,10 +216,16 @@ def wait_interval(b: np.ndarray, alpha: float = WAIT_ALPHA) -> Interval:
         se = math.sqrt(v / k + v * v / (2 * (k - 1)))
         centre = float(y.mean()) + v / 2
         lo, hi = math.exp(centre - t * se), math.exp(centre + t * se)
+        log = True
     else:
-        h = t * float(b.std(ddof=1)) / math.sqrt(k)
-        lo, hi = m - h, m + h
-    return Interval(m, (hi - lo) / 2, k, r1, False, lo, hi)
+        centre, se = m, float(b.std(ddof=1)) / math.sqrt(k)
+        lo, hi, log = m - t * se, m + t * se, False
+    return Interval(m, (hi - lo) / 2, k, r1, False, lo, hi, se, k - 1, centre, log, alpha)
+
+
+def _real(size: str, rule: str, case: str) -> str:
+    """The note's tail: the rule's real false-alarm rate measured on exact queues."""
+    return f"; real false-alarm rate on exact queues: {measured.describe(size, rule, case)}"
 
 
 def describe_wait(iv: Interval, total: float, unit: str, rate: str) -> str:
@@ -237,7 +267,7 @@ def _row(check, expected_text, expected, iv: Interval, note: str) -> CheckRow:
         observed=iv.mean,
         low=iv.low,
         high=iv.high,
-        passed=bool(iv.low <= expected <= iv.high),
+        passed=iv.covers(expected),
         note=note,
     )
 
@@ -306,18 +336,20 @@ def check_erlang_c(size: str = "fast") -> list[CheckRow]:
                 f"(c = {c}, lambda = {lam:g}, mu = 1, a = {a:g})",
                 wq,
                 iv,
-                describe_wait(iv, *per, MEASURED.get((size, c, rho), "not measured")),
+                describe_wait(
+                    iv, *per, measured.describe(size, "erlang_c_wait", f"M/M/{c} rho {rho}")
+                ),
             )
         )
         pc = erlang_c(c, a)
-        iv = interval_from_batches(batches_by_count((w > 0).astype(float)))
+        iv = p_wait_interval(w)
         rows.append(
             _row(
                 f"M/M/{c} at rho {rho}: P(wait > 0)",
                 f"Erlang C: C(c, a) = {pc:.4f} (c = {c}, a = {a:g})",
                 pc,
                 iv,
-                iv.describe(*per),
+                iv.describe(*per) + _real(size, "erlang_c_p_wait", f"M/M/{c} rho {rho}"),
             )
         )
     return rows
@@ -339,8 +371,8 @@ def check_littles_law(size: str = "fast") -> list[CheckRow]:
         L_b = sums_by_time(q_at, q, edges) / probes
         w, at = _window(rec, "sdr")
         lw_b = sums_by_time(at, w, edges) / np.diff(edges)  # (served/T_b) x mean wait = sum(w)/T_b
-        iv = interval_from_batches(L_b - lw_b)
         lw = lam * W
+        iv, band = littles_interval(L_b, lw_b, lw)
         lam_in = rho * c  # the preset's arrival rate (service rate 1)
         rows.append(
             CheckRow(
@@ -350,17 +382,25 @@ def check_littles_law(size: str = "fast") -> list[CheckRow]:
                     f"(Erlang C: Lq = {lam_in * mmc_mean_wait(c, lam_in, 1.0):.4f})"
                 ),
                 observed=L,
-                low=lw - iv.half,
-                high=lw + iv.half,
-                passed=bool(abs(L - lw) <= iv.half),
+                low=band.low,
+                high=band.high,
+                passed=band.covers(L),
                 note=(
                     f"interval lambda W +- the half-width of the paired difference "
                     f"L_b - (lambda W)_b (mean {iv.mean:+.4g}), probe every {1.0 / lam_in:.3g} days; "
                     + iv.describe(hi - lo, "days")
+                    + _real(size, "littles_law", f"M/M/{c} rho {rho}")
                 ),
             )
         )
     return rows
+
+
+def littles_interval(L_b: np.ndarray, lw_b: np.ndarray, lw: float) -> tuple[Interval, Interval]:
+    """Little's law rule: the batch-means interval of the paired differences L_b - (lambda W)_b, and
+    the band lambda W +- its half-width that the probe's L must fall in."""
+    iv = interval_from_batches(np.asarray(L_b) - np.asarray(lw_b))
+    return iv, Interval(lw, iv.half, iv.k, iv.r1, iv.merged, se=iv.se, df=iv.df, alpha=iv.alpha)
 
 
 # -- the tandem network -------------------------------------------------------------------------------
@@ -407,6 +447,24 @@ def _closed_times(rec) -> np.ndarray:
     return closed[(closed >= lo) & (closed < hi)]
 
 
+def holding_interval(
+    month: np.ndarray, days: np.ndarray, n: np.ndarray, lo: float, hi: float
+) -> tuple[Interval, int]:
+    """AE holding-time rule: months (in order) wholly inside [lo, hi) cut into BATCHES runs of
+    consecutive months, batch value = days held / deals decided; returns the interval and the
+    number of months used."""
+    month_lo = month * MONTH_DAYS
+    keep = (month_lo >= lo) & (month_lo + MONTH_DAYS <= hi)
+    days, n = days[keep], n[keep]
+    groups = np.array_split(np.arange(len(days)), BATCHES)
+    return interval_from_batches(np.array([days[g].sum() / n[g].sum() for g in groups])), len(days)
+
+
+def throughput_interval(closed_by_batch: np.ndarray, edges: np.ndarray) -> Interval:
+    """Throughput rule: batch means of closes per day over the time batches `edges`."""
+    return interval_from_batches(np.asarray(closed_by_batch) / np.diff(edges))
+
+
 def check_tandem(size: str = "fast") -> list[CheckRow]:
     """A two-station Jackson network (SDR M/M/c1 -> AE M/M/c2): each station's mean wait matches
     Erlang C for its own (c, a) with the same lambda; throughput = lambda."""
@@ -418,7 +476,7 @@ def check_tandem(size: str = "fast") -> list[CheckRow]:
     for key, c, mu, name in (("sdr", c1, mu1, "SDR"), ("ae", c2, mu2, "AE")):
         w, _ = _window(rec, key)
         iv = wait_interval(batches_by_count(w, WAIT_BATCHES))
-        rate = MEASURED.get((size, "tandem", key), "not measured")
+        rate = measured.describe(size, f"tandem_{key}_wait", "tandem")
         rows.append(
             _row(
                 f"Tandem (Jackson) network: {name} mean wait in queue (days)",
@@ -430,44 +488,44 @@ def check_tandem(size: str = "fast") -> list[CheckRow]:
             )
         )
     w, _ = _window(rec, "ae")
-    iv = interval_from_batches(batches_by_count((w > 0).astype(float)))
+    iv = p_wait_interval(w)
     rows.append(
         _row(
             "Tandem (Jackson) network: AE P(wait > 0)",
             f"Erlang C: C(c, a) = {th['ae_p']:.4f} (c = {c2}, a = {lam / mu2:.4g})",
             th["ae_p"],
             iv,
-            iv.describe(len(w), "AE service starts"),
+            iv.describe(len(w), "AE service starts") + _real(size, "tandem_ae_p_wait", "tandem"),
         )
     )
     # the AE slot is held for the deal stage's days x cycle_scale: its mean must be 1 / mu2
     f = rec.funnel
     f = f[(f["stage"] == "deal")].sort_values("month")
     lo, hi = rec.window
-    month_lo = f["month"].to_numpy() * MONTH_DAYS
-    f = f[(month_lo >= lo) & (month_lo + MONTH_DAYS <= hi)]  # whole months inside the window
-    groups = np.array_split(np.arange(len(f)), BATCHES)
-    days, n = f["stage_days"].to_numpy(), (f["advanced"] + f["dropped"]).to_numpy()
-    iv = interval_from_batches(np.array([days[g].sum() / n[g].sum() for g in groups]))
+    month = f["month"].to_numpy()
+    iv, months = holding_interval(
+        month, f["stage_days"].to_numpy(), (f["advanced"] + f["dropped"]).to_numpy(), lo, hi
+    )
     rows.append(
         _row(
             "Tandem (Jackson) network: AE slot holding time, mean (days)",
             f"1 / mu = {1 / mu2:.4f} (deal stage: exponential, mean 1 / {mu2:g} days x cycle_scale 1)",
             1 / mu2,
             iv,
-            iv.describe(len(f), "months (deals closed in them)"),
+            iv.describe(months, "months (deals closed in them)")
+            + _real(size, "tandem_holding", "tandem"),
         )
     )
     edges = time_edges(lo, hi)
     closed = _closed_times(rec)
-    iv = interval_from_batches(sums_by_time(closed, np.ones_like(closed), edges) / np.diff(edges))
+    iv = throughput_interval(sums_by_time(closed, np.ones_like(closed), edges), edges)
     rows.append(
         _row(
             "Tandem (Jackson) network: throughput, opportunities closed per day",
             f"lambda = {lam:g} (every lead passes both stations; Burke: departures are Poisson)",
             lam,
             iv,
-            iv.describe(hi - lo, "days"),
+            iv.describe(hi - lo, "days") + _real(size, "tandem_throughput", "tandem"),
         )
     )
     return rows
@@ -518,6 +576,17 @@ def salesim_tandem(leads: int, seed: int, replication: int) -> dict[str, float]:
     }
 
 
+def welch_interval(x: np.ndarray, y: np.ndarray) -> Interval:
+    """Peer rule: the band mean(y) +- t_df x se of a two-sample Welch interval, which the mean of x
+    must fall in (se = sqrt(var x / n_x + var y / n_y), Welch-Satterthwaite df)."""
+    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = math.sqrt(vx + vy)
+    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1)) if se > 0 else 1.0
+    m = float(y.mean())
+    half = t_quantile(df, PEER_ALPHA) * se
+    return Interval(m, half, len(x) + len(y), 0.0, False, se=se, df=df, alpha=PEER_ALPHA)
+
+
 def check_peer_ciw(size: str = "fast") -> list[CheckRow]:
     """The tandem network in salesim and in ciw: replication means agree within a Welch interval."""
     s = SIZES[size]
@@ -533,10 +602,8 @@ def check_peer_ciw(size: str = "fast") -> list[CheckRow]:
     ):
         x = np.array([o[key] for o in ours])
         y = np.array([o[key] for o in peer])
-        vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-        se = math.sqrt(vx + vy)
-        df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1)) if se > 0 else 1.0
-        half = t_quantile(df) * se
+        iv = welch_interval(x, y)
+        se, df, half = iv.se, iv.df, iv.half
         diff = float(x.mean() - y.mean())
         rows.append(
             CheckRow(
@@ -546,14 +613,20 @@ def check_peer_ciw(size: str = "fast") -> list[CheckRow]:
                     f"theory {th[key]:.4f})"
                 ),
                 observed=float(x.mean()),
-                low=float(y.mean()) - half,
-                high=float(y.mean()) + half,
-                passed=bool(abs(diff) <= half),
+                low=iv.low,
+                high=iv.high,
+                passed=iv.covers(float(x.mean())),
                 note=(
                     f"two-sample Welch interval: {len(x)} salesim and {len(y)} ciw replications of "
                     f"{leads:,} leads after {leads // 10:,} warm-up leads, difference {diff:+.4f}, "
-                    f"se {se:.4f}, df {df:.1f}, half-width t(1 - 5e-5) = {t_quantile(df):.2f} x se "
-                    f"= {half:.4f} (nominal alpha 1e-4)"
+                    f"se {se:.4f}, df {df:.1f}, half-width t(1 - {PEER_ALPHA / 2:g}) = "
+                    f"{t_quantile(df, PEER_ALPHA):.2f} x se = {half:.4f} "
+                    f"(nominal alpha {PEER_ALPHA:g})"
+                    + _real(
+                        size,
+                        f"peer_{key if key == 'throughput' else key + '_wait'}",
+                        "tandem vs ciw",
+                    )
                 ),
             )
         )
