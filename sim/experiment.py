@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
 import pandas as pd
 
-from sim.config import Scenario
+from sim.config import ExecutorSettings, Scenario
+from sim.executors import map_ordered
 from sim.metrics import funnel_counts, monthly_series, scalar_metrics
 from sim.model import simulate_replication
 from sim.stats import summarise
@@ -57,32 +57,24 @@ def run_replication(sc: Scenario, r: int, keep_records: bool = False) -> Replica
     )
 
 
-def _chunk(args: tuple[Scenario, list[int]]) -> list[ReplicationResult]:
-    sc, reps = args
+def _chunk(sc: Scenario, reps: list[int]) -> list[ReplicationResult]:
     return [run_replication(sc, r, keep_records=(r == 0)) for r in reps]
 
 
 def iterate(
-    sc: Scenario, executor: str = "serial", workers: int = 1
+    sc: Scenario, executor: str | ExecutorSettings = "serial", workers: int = 1
 ) -> Iterator[ReplicationResult]:
-    """Yield replication results in replication order."""
-    reps = list(range(sc.replications))
-    if executor == "serial" or workers <= 1 or len(reps) < 2:
-        for r in reps:
-            yield run_replication(sc, r, keep_records=(r == 0))
-        return
-    if executor != "local":
-        raise ValueError(f"executor = {executor!r}: allowed are 'serial' and 'local'")
-    size = max(1, min(8, len(reps) // (4 * workers)))
-    chunks = [(sc, reps[i : i + size]) for i in range(0, len(reps), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for batch in pool.map(_chunk, chunks):
-            yield from batch
+    """Yield replication results in replication order, on the executor named by `executor` (a kind
+    such as 'local', or the full settings, e.g. a Ray address): see sim.executors."""
+    settings = (
+        executor if isinstance(executor, ExecutorSettings) else ExecutorSettings(kind=executor)
+    )
+    yield from map_ordered(_chunk, sc, range(sc.replications), settings, workers)
 
 
 def run_scenario(
     sc: Scenario,
-    executor: str = "serial",
+    executor: str | ExecutorSettings = "serial",
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> RunResult:

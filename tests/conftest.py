@@ -19,3 +19,7 @@ def scenario(*overrides: str, fast: bool = True) -> tuple[Scenario, RunSettings]
 @pytest.fixture
 def fast_scenario() -> Scenario:
     return scenario()[0]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "ray: starts a real local Ray cluster (tests/test_ray.py)")

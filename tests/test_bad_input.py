@@ -342,7 +342,7 @@ def test_zero_workers_are_rejected() -> None:
 
 def test_unknown_executor_kind_is_rejected() -> None:
     assert reject("executor.kind=cloud") == (
-        "config error: executor.kind = 'cloud': Input should be 'serial' or 'local'"
+        "config error: executor.kind = 'cloud': Input should be 'serial', 'local' or 'ray'"
     )
 
 
