@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -167,11 +168,25 @@ class Stage(_Model):
     owner: Literal["marketing", "product", "sdr", "handoff", "ae", "csm", "self_serve"]
     p: float | dict[str, float] = 1.0
     days: Dist | None = None
+    days_lost: Dist | None = None  # time to drop out, when it differs from `days` (calibration)
     queue: Literal["sdr", "ae"] | None = None
     seats_at_least: Annotated[int, Field(ge=0)] | None = None
     seats_below: Annotated[int, Field(ge=1)] | None = None
 
     _p = field_validator("p", mode="before")(_check_prob_map)
+
+    @model_validator(mode="after")
+    def _lost(self) -> Stage:
+        if self.days_lost is None:
+            return self
+        if self.days is None or self.days.dist == "fixed" or self.days.cv == 0:
+            raise ValueError(
+                "days_lost needs `days` with a continuous distribution (not fixed, cv > 0): "
+                "a lead's lost duration is its duration draw mapped through the two quantile functions"
+            )
+        if self.queue == "sdr":
+            raise ValueError("days_lost is not supported on a stage with queue: sdr")
+        return self
 
     @property
     def guarded(self) -> bool:
@@ -204,6 +219,60 @@ class ScenarioName(_Model):
     name: str = "baseline"
 
 
+class Change(_Model):
+    """One parameter change of a play: `target` (a key, `*` wildcards allowed; sim.plays.TARGETS)
+    and either `scale` (multiply) or `set` (replace; a motion -> weight map for `mix.<segment>`)."""
+
+    target: str
+    scale: NonNeg | None = None
+    set: float | dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_op(self) -> Change:
+        if (self.scale is None) == (self.set is None):
+            raise ValueError(f"target {self.target!r}: give exactly one of `scale` or `set`")
+        return self
+
+
+class Play(_Model):
+    """A sales play (sim.plays, docs/plays.md): parameter changes from `start_day` (days from
+    start_date), adopted by a share rising linearly to `adoption` over `ramp_days`, with costs."""
+
+    description: str = ""
+    start_day: NonNeg = 0.0
+    ramp_days: NonNeg = 0.0
+    adoption: Prob = 1.0
+    cost_once: NonNeg = 0.0
+    cost_month: NonNeg = 0.0
+    segments: list[str] | None = None  # only leads of these segments adopt (a target list)
+    sla_hours: NonNeg | None = None  # SDRs check the inbound queue at least this often
+    queue_by_fit: bool = False  # SDRs take the waiting lead of highest fit first
+    knobs: dict[str, float] = Field(default_factory=dict)  # named numbers the changes interpolate
+    changes: list[Change] = Field(default_factory=list)
+
+
+class OpenDeal(_Model):
+    """A deal already open at day 0 (warm start): its segment, motion (may be omitted when the
+    segment's mix has one motion), current stage, days already spent in that stage, and value (drawn
+    from the segment's deal size when omitted). See sim.open_pipeline."""
+
+    segment: str
+    motion: str | None = None
+    stage: str
+    age_days: NonNeg
+    amount: Pos | None = None
+    origin: str | None = None  # where the row came from (file and line), for error messages
+
+
+def _open_pipeline_rows(v: Any) -> Any:
+    """A path (CSV or Parquet) is read into rows here, so a bad file stops the run before it starts."""
+    if isinstance(v, str):
+        from sim.open_pipeline import read_rows
+
+        return read_rows(v)
+    return v
+
+
 class Scenario(_Model):
     """Everything one simulated company needs, frozen. Times are days from `start_date`."""
 
@@ -222,6 +291,10 @@ class Scenario(_Model):
     expansion: str | None = None
     costs: Costs = Costs()
     probe_days: NonNeg = 0.0  # >0: sample the SDR queue length this often (validation runs)
+    plays: dict[str, Play] = Field(default_factory=dict)  # sales plays in force (sim.plays)
+    open_pipeline: Annotated[tuple[OpenDeal, ...] | None, BeforeValidator(_open_pipeline_rows)] = (
+        None  # deals open at day 0: a CSV/Parquet path or inline rows (sim.open_pipeline)
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -271,6 +344,12 @@ class Scenario(_Model):
                     f"expansion = '{self.expansion}': its entry is "
                     f"'{self.motions[self.expansion].entry}'; an expansion motion needs entry 'customers'"
                 )
+        for i, deal in enumerate(self.open_pipeline or ()):
+            _check_open_deal(self, i, deal)
+        if self.plays:
+            from sim.plays import resolve
+
+            resolve(self)
         return self
 
     @property
@@ -279,6 +358,51 @@ class Scenario(_Model):
 
     def acquisition_weight(self, segment: str, motion: str) -> float:
         return self.mix.get(segment, {}).get(motion, 0.0)
+
+
+def open_deal_motions(sc: Scenario, deal: OpenDeal) -> list[str]:
+    """The motions an open deal may run in: its own, else those its segment's mix uses (weight > 0)
+    that have its stage among their opportunity stages (the engine draws one; sim.open_pipeline)."""
+    if deal.motion is not None:
+        return [deal.motion]
+    used = [m for m, w in sc.mix.get(deal.segment, {}).items() if w > 0]
+    return [m for m in used if deal.stage in _open_stages(sc.motions[m])]
+
+
+def _open_stages(m: Motion) -> list[str]:
+    """Stages a deal of the open pipeline can be in: from opportunity_from on, not an SDR queue."""
+    stages = list(m.stages)
+    return [s for s in stages[stages.index(m.opportunity_from) :] if m.stages[s].queue != "sdr"]
+
+
+def _check_open_deal(sc: Scenario, i: int, deal: OpenDeal) -> None:
+    where = f"open_pipeline row {i + 1}" + (f" ({deal.origin})" if deal.origin else "")
+    if deal.segment not in sc.segments:
+        raise ValueError(
+            f"{where}: segment = '{deal.segment}': no such segment; segments are {sorted(sc.segments)}"
+        )
+    if deal.motion is None:
+        if not open_deal_motions(sc, deal):
+            raise ValueError(
+                f"{where}: stage = '{deal.stage}': no motion of segment '{deal.segment}' "
+                f"(mix: {dict(sc.mix.get(deal.segment, {}))}) has it as an opportunity stage; "
+                "give the deal's motion"
+            )
+        return
+    m = sc.motions.get(deal.motion)
+    if m is None:
+        raise ValueError(
+            f"{where}: motion = '{deal.motion}': no such motion; motions are {sorted(sc.motions)}"
+        )
+    if m.entry == "customers":
+        raise ValueError(
+            f"{where}: motion = '{deal.motion}': expansion motions cannot be warm-started"
+        )
+    if deal.stage not in _open_stages(m):
+        raise ValueError(
+            f"{where}: stage = '{deal.stage}': not an opportunity stage of motion "
+            f"'{deal.motion}'; allowed: {_open_stages(m)}"
+        )
 
 
 def _mix_sums(pattern: str, mixes: dict[str, dict[str, float]]) -> None:
@@ -362,16 +486,81 @@ def _format(err: dict[str, Any], data: dict[str, Any]) -> str:
 
 
 class ExecutorSettings(_Model):
-    kind: Literal["serial", "local"] = "serial"
+    """Where replications run (docs/scale.md). `address` and `replications_per_task` are for Ray:
+    null starts Ray on this machine; 'auto', 'HOST:6379' or 'ray://HOST:10001' join a cluster."""
+
+    kind: Literal["serial", "local", "ray"] = "serial"
+    address: str | None = None
+    replications_per_task: Annotated[int, NoBool, Field(ge=1)] | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _ray_installed(cls, v: str) -> str:
+        from importlib.util import find_spec
+
+        if v == "ray" and find_spec("ray") is None:
+            raise ValueError("Ray is not installed: pip install 'salesim[ray]' (or executor=local)")
+        return v
+
+
+class CompareSettings(_Model):
+    """Several scenarios in one run: each is the run's config plus its own overrides, all on the same
+    seed and replication streams (common random numbers), compared with `baseline`."""
+
+    scenarios: dict[str, list[str]]
+    baseline: str
+
+    @field_validator("scenarios")
+    @classmethod
+    def _scenarios(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        if len(v) < 2:
+            raise ValueError("a comparison needs at least two scenarios")
+        for name in v:
+            if not name or any(c.isspace() or c in "/\\'\"" for c in name):
+                raise ValueError(
+                    f"scenario name {name!r}: no spaces, slashes or quotes (it labels files)"
+                )
+        return v
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline(cls, v: str, info: ValidationInfo) -> str:
+        names = info.data.get("scenarios")
+        if names is not None and v not in names:
+            raise ValueError(f"not one of the scenarios {sorted(names)}")
+        return v
+
+
+class SensitivitySettings(_Model):
+    """One-at-a-time swings: each input set to a low and a high value, everything else at the
+    baseline, on common random numbers; the tornado chart ranks inputs by how far they move `metrics`."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["arr_end"], min_length=1)
+    swing: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    inputs: dict[str, list[float] | None] = Field(min_length=1)
+
+    @field_validator("inputs")
+    @classmethod
+    def _pairs(cls, v: dict[str, list[float] | None]) -> dict[str, list[float] | None]:
+        for key, pair in v.items():
+            if pair is not None and (len(pair) != 2 or pair[0] >= pair[1]):
+                raise ValueError(
+                    f"{key} = {pair}: give [low, high] with low < high, or null for "
+                    "the baseline value -/+ swing"
+                )
+        return v
 
 
 class RunSettings(_Model):
-    """How to run (not what to simulate): executor, workers, progress bar, table format."""
+    """How to run (not what to simulate): executor, workers, progress bar, table format, and an
+    optional comparison of several scenarios."""
 
     executor: ExecutorSettings = ExecutorSettings()
     workers: Annotated[int, Field(ge=1)] = 1
     progress: bool = True
     tables: Literal["parquet", "csv", "both"] = "parquet"
+    compare: CompareSettings | None = None
+    sensitivity: SensitivitySettings | None = None
 
 
 RUN_KEYS = tuple(RunSettings.model_fields)

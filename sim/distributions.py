@@ -6,6 +6,7 @@ always (cv * mean)^2; tests compare sample moments against `mean` and `variance`
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -38,3 +39,33 @@ def mean(d: Dist) -> float:
 
 def variance(d: Dist) -> float:
     return 0.0 if d.dist == "fixed" else (d.cv * d.mean) ** 2
+
+
+@functools.lru_cache(maxsize=256)
+def frozen(d: Dist):
+    """The scipy.stats distribution of `d` (not "fixed"): same mean and cv as `sample` draws.
+    Cached: building a frozen scipy distribution costs more than evaluating it for one deal."""
+    from scipy import stats
+
+    m, cv = d.mean, d.cv
+    if d.dist == "exponential":
+        return stats.expon(scale=m)
+    if d.dist == "gamma":
+        k = 1.0 / (cv * cv)
+        return stats.gamma(k, scale=m / k)
+    if d.dist == "lognormal":
+        s2 = math.log1p(cv * cv)
+        return stats.lognorm(math.sqrt(s2), scale=math.exp(math.log(m) - s2 / 2.0))
+    if d.dist == "uniform":
+        half = math.sqrt(3.0) * cv * m
+        return stats.uniform(m - half, 2 * half)
+    raise ValueError(f"{d.dist!r} has no continuous distribution function")
+
+
+def remap(x: np.ndarray, src: Dist, dst: Dist) -> np.ndarray:
+    """Map draws of `src` onto `dst` through their quantiles (dst.ppf(src.cdf(x))): a stage's lost
+    duration (`days_lost`) reuses the draw made for its duration, so no new stream is needed."""
+    q = np.clip(frozen(src).cdf(x), 1e-12, 1 - 1e-12)
+    if dst.dist == "fixed" or dst.cv == 0.0:
+        return np.full(np.shape(x), dst.mean)
+    return frozen(dst).ppf(q)

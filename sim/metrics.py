@@ -16,9 +16,56 @@ import pandas as pd
 from sim.records import MONTH_DAYS, Records
 
 NAN = float("nan")
-S_AND_M = ("marketing", "product", "sdr", "ae", "tools")  # cost categories that count towards CAC
+S_AND_M = ("marketing", "product", "sdr", "ae", "tools", "plays")  # cost categories in CAC
 
 HEADLINE = ("win_rate", "cycle_days", "cac", "clv")
+
+# Which way is better, by metric name before the first dot (`cac.plg` -> `cac`): +1 higher, -1 lower.
+# Metrics not listed (costs, utilisation, staffing shares) have no good direction: comparisons report
+# their difference but no `p_better`.
+GOOD_DIRECTION: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "win_rate",
+            "new_customers",
+            "bookings",
+            "bookings_new",
+            "bookings_expansion",
+            "arr_end",
+            "customers_end",
+            "nrr",
+            "grr",
+            "clv",
+            "clv_in_horizon",
+            "ltv_to_cac",
+            "arpa_month",
+            "leads",
+            "sla_met_share",
+        ),
+        1,
+    ),
+    **dict.fromkeys(
+        (
+            "cac",
+            "cac_payback_months",
+            "cycle_days",
+            "cycle_days_mean",
+            "lead_to_close_days",
+            "logo_churn",
+            "logo_churn_month",
+            "sdr_wait_days",
+            "ae_wait_days",
+            "sdr_waited_share",
+            "sdr_queue_length",
+        ),
+        -1,
+    ),
+}
+
+
+def good_direction(metric: str) -> int | None:
+    """+1 if higher is better, -1 if lower is better, None if the metric has no good direction."""
+    return GOOD_DIRECTION.get(metric.split(".")[0])
 
 
 def _div(a: float, b: float) -> float:
@@ -91,6 +138,9 @@ def scalar_metrics(
     m["ae_wait_days"] = _mean_in(r.waits["ae"], r.waits["ae_at"], lo, hi)
     served = (r.waits["sdr_at"] >= lo) & (r.waits["sdr_at"] < hi)
     m["sdr_waited_share"] = float((r.waits["sdr"][served] > 0).mean()) if served.any() else NAN
+    if r.sla_hours is not None:  # a play set a speed-to-lead SLA: share of leads answered within it
+        met = r.waits["sdr"][served] * 24.0 <= r.sla_hours + 1e-9
+        m["sla_met_share"] = float(met.mean()) if served.any() else NAN
     m["sdr_served_per_day"] = float(served.sum()) / (hi - lo)
     q = r.waits.get("sdr_queue", np.zeros(0))
     m["sdr_queue_length"] = _mean_in(q, r.waits.get("sdr_queue_at", np.zeros(0)), lo, hi)

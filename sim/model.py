@@ -32,6 +32,7 @@ from sim.motions import (
     walk_batch,
     walk_one,
 )
+from sim.plays import compile_plays
 from sim.records import MONTH_DAYS, Recorder, Records
 from sim.streams import Streams
 
@@ -107,6 +108,10 @@ class World:
         self._pools: dict[str, Pool] = {}
         self._terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
         self._price = sc.product.price_per_seat_month
+        self.plays = compile_plays(sc, self.motions, self.n_months)  # None without plays
+        self._lead_plays = self.plays is not None and self.plays.per_lead
+        if self.plays is not None:
+            self.rec.sla_hours = self.plays.sla_hours
 
     def _draw(self, what: str, motion: str, seg: int) -> float:
         """One deal size ("acv") or seat count ("seats") for a segment, from a batched pool keyed by
@@ -146,7 +151,12 @@ class World:
     def run(self) -> Records:
         sc = self.sc
         self._people_costs()
+        if self.plays is not None:
+            for m, amount in self.plays.costs:
+                self.rec.cost(m, "plays", "shared", amount)
         self._installed_base()
+        if sc.open_pipeline:
+            self._warm_start()
         self._outbound()  # first: whether SDRs prospect decides how inbound leads are fed
         for cm in self.motions:
             if cm.entry == "marketing":
@@ -156,8 +166,8 @@ class World:
         if sc.probe_days > 0:
             self.env.process(self._probe(sc.probe_days))
         self.env.run(until=self.end)
-        for cm, source, seg, seats, lead_t, opp_t, k in self._waiting.values():
-            self._close(cm, source, "", seg, seats, lead_t, opp_t, OPEN, k, self.end)
+        for cm, source, seg, seats, lead_t, opp_t, k, amount in self._waiting.values():
+            self._close(cm, source, "", seg, seats, lead_t, opp_t, OPEN, k, self.end, amount)
         if self._check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
             self.rec.sdr_prospecting[:] = np.maximum(
@@ -173,6 +183,7 @@ class World:
             self.n_months,
             self.end,
             self.scale,
+            self.plays,
         )
         events = next(self.env._eid)  # simpy's event counter: how many events were scheduled
         return self.rec.finish(sc.warmup_days, sc.horizon_days, churn, events)
@@ -208,15 +219,107 @@ class World:
             for t0 in np.sort(starts).tolist():
                 self.rec.customer(i, base, t0, self._draw("acv", "installed_base", i), term)
 
+    def _warm_start(self) -> None:
+        """Deals open at day 0 (scenario.open_pipeline) start in their stage, their outcome and
+        remaining time drawn given their age (sim.open_pipeline). Like new leads, a deal whose
+        remaining stages touch no queue is walked in numpy (`_warm_batch`); others go to simpy
+        (`_journey`) from their stage."""
+        from sim.open_pipeline import SOURCE, assign_motions, prepare
+
+        by_motion: dict[str, list] = {}
+        names = assign_motions(self.sc, self.motions, self.streams, self.scale)
+        for deal, name in zip(self.sc.open_pipeline, names, strict=True):
+            by_motion.setdefault(name, []).append(deal)
+        for cm in self.motions:
+            deals = by_motion.get(cm.name)
+            if not deals:
+                continue
+            w = prepare(self.sc, cm, deals, self.streams, self.scale)
+            last = cm.blocks[-1]
+            in_numpy = (w.stage >= last.start) & (last.kind == "free")
+            for k in np.unique(w.stage[in_numpy]).tolist():
+                self._warm_batch(cm, k, w, np.flatnonzero(in_numpy & (w.stage == k)))
+            for i in np.flatnonzero(~in_numpy).tolist():
+                k = int(w.stage[i])
+                block = next(j for j, b in enumerate(cm.blocks) if b.start <= k < b.stop)
+                age = -float(w.age[i])
+                self.env.process(
+                    self._journey(
+                        cm,
+                        SOURCE,
+                        block,
+                        int(w.seg[i]),
+                        float(w.seats[i]),
+                        w.u[i].tolist(),
+                        w.d[i].tolist(),
+                        0.0,
+                        0.0,
+                        age,
+                        age,
+                        0.0,
+                        first=k,
+                        amount=float(w.amount[i]),
+                    )
+                )
+
+    def _warm_batch(self, cm: CMotion, k: int, w, idx: np.ndarray) -> None:
+        """Open deals in stage k of the motion's last block, with no queue in it: walked to the end
+        in numpy, their opportunities recorded as a batch."""
+        from sim.open_pipeline import SOURCE
+
+        seg, stop = w.seg[idx], cm.n_stages
+        walk = walk_batch(
+            cm,
+            k,
+            stop,
+            seg,
+            w.seats[idx],
+            np.zeros(len(idx)),
+            w.u[idx, k:stop],
+            w.d[idx, k:stop],
+            self.scale,
+            self.end,
+        )
+        self.rec.batch(cm.index, k, walk)
+        status = walk.status
+        outcome = np.where(status == PASSED, 1, np.where(status == OPEN, 2, 0))
+        closed = np.where(status == OPEN, np.nan, walk.t_out)
+        stage = np.minimum(walk.stage, stop - 1)
+        amount = w.amount[idx]
+        customer = np.full(len(idx), -1)
+        for pos in np.flatnonzero(status == PASSED).tolist():
+            s = int(seg[pos])
+            customer[pos] = self.rec.customer(
+                s, cm.index, float(walk.t_out[pos]), float(amount[pos]), self._terms[s]
+            )
+        created = -w.age[idx]
+        self.rec.opportunities(
+            "new", cm.index, seg, SOURCE, "self-serve", created, created, closed, stage, outcome,
+            amount, customer,
+        )  # fmt: skip
+
     # -- sources ------------------------------------------------------------------------------------
     def _weights(self, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
+        """Segment weights of a motion's source; (months, segments) when plays move the mix."""
+        if self.plays is not None and self.plays.mix:
+            return np.stack(
+                [seg_mix.get(s, 0.0) * self._mix_path(s, cm.name) for s in self.segs], axis=1
+            )
         return np.array(
             [seg_mix.get(s, 0.0) * self.sc.acquisition_weight(s, cm.name) for s in self.segs]
         )
 
+    def _mix_path(self, seg: str, motion: str) -> np.ndarray:
+        """A motion's mix weight in a segment, month by month (plays may move it)."""
+        path = self.plays.mix.get(seg) if self.plays is not None else None
+        if path is None:
+            return np.full(self.n_months, self.sc.acquisition_weight(seg, motion))
+        return path.get(motion, np.zeros(self.n_months))
+
     def _marketing(self, cm: CMotion) -> None:
         for name, ch in self.sc.channels.items():
             w = self._weights(cm, ch.segment_mix)
+            budget = self.plays.monthly.get(("budget", name)) if self.plays is not None else None
             arr, coverage = channel_leads(
                 ch,
                 w,
@@ -224,12 +327,14 @@ class World:
                 self.n_months,
                 self.end,
                 self.streams(f"arrivals/{name}/{cm.name}"),
+                budget,
             )
+            spend = (ch.budget_month if budget is None else budget) * coverage
             for m in range(self.n_months):
-                self.rec.cost(m, "marketing", cm.name, ch.budget_month * coverage)
+                self.rec.cost(m, "marketing", cm.name, spend if np.ndim(spend) == 0 else spend[m])
             if len(arr.t):
                 # fit scales the first stage's probability by fit / 0.5, capped at 1 (docs/model.md)
-                self._enter(cm, name, arr.t, arr.seg, arr.fit / 0.5)
+                self._enter(cm, name, arr.t, arr.seg, arr.fit / 0.5, arr.fit)
 
     def _product(self, cm: CMotion) -> None:
         product = self.sc.product
@@ -256,10 +361,13 @@ class World:
                 out[idx] = np.maximum(1.0, np.round(sample(s.seats, rng, len(idx))))
         return out
 
-    def _enter(self, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult) -> None:
+    def _enter(
+        self, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult, fit=None
+    ) -> None:
         """Walk a batch of new leads through the motion's first free block in numpy; hand the
         survivors to simpy at the time they reach the first queued stage."""
         rec, n = self.rec, len(t)
+        pu = self.plays.draw(self.streams, cm.name, source, n) if self._lead_plays else None
         rec.leads(cm.index, source, seg, t)
         key = f"{cm.name}/{source}"  # this batch's own streams: other sources never shift them
         seats = self._seats_for(seg, key)
@@ -268,7 +376,8 @@ class World:
         u, d = draw_stages(cm, self.streams, n, 0, stop, source)
         if p_mult is not None and stop:
             u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
-        w = walk_batch(cm, 0, stop, seg, seats, t, u, d, self.scale, self.end)
+        plays = (self.plays, pu) if pu is not None else None
+        w = walk_batch(cm, 0, stop, seg, seats, t, u, d, self.scale, self.end, plays)
         rec.batch(cm.index, 0, w)
         rest = np.zeros(n, dtype=bool)  # some later stage applies: the journey goes on in simpy
         for st in cm.stages[stop:]:
@@ -280,7 +389,14 @@ class World:
             return
         wake = w.t_out
         if cm.blocks[block].kind == "sdr" and self._check:
-            wake = np.ceil(w.t_out / self._check) * self._check  # seen at the next inbound check
+            if pu is None:  # seen at the next inbound check
+                wake = np.ceil(w.t_out / self._check) * self._check
+            else:  # leads under an SLA are seen at the SLA's check instead
+                sla = np.asarray(self.plays.sla_days)[self.plays.codes(pu, seg, w.t_out)]
+                every = np.where(np.isfinite(sla), sla, self._check)
+                wake = np.where(
+                    every > 0, np.ceil(w.t_out / np.where(every > 0, every, 1.0)) * every, w.t_out
+                )
         go = (w.status == PASSED) & (w.t_out < self.end) & rest
         late = go & (wake >= self.end)  # reached the queue but nobody looks before the end
         rec.open_at_end[cm.index, stop] += int(late.sum())
@@ -309,6 +425,8 @@ class World:
                 sdr_w,
                 opp_t,
                 t[order],
+                pu[order] if pu is not None else None,
+                fit[order] if fit is not None else None,
             )
         )
 
@@ -362,13 +480,17 @@ class World:
             return seats * self._price * 12.0
         return self._draw("acv", cm.name, seg)
 
-    def _feeder(self, cm, source, block, wake, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t):
+    def _feeder(
+        self, cm, source, block, wake, t, seg, seats, u, d, sdr_u, sdr_w, opp_t, lead_t, pu, fit
+    ):
         """Start each lead's journey at its wake time (sorted): when it reaches block `block` (t), or,
         bound for prospecting SDRs, at their next inbound check, with its arrival time passed on for
-        the wait, so the check costs no extra event."""
+        the wait, so the check costs no extra event. `pu`: the leads' play adoption uniforms."""
         env = self.env
         w_l, t_l, seg_l, seats_l = wake.tolist(), t.tolist(), seg.tolist(), seats.tolist()
         su, sw, ot, lt = sdr_u.tolist(), sdr_w.tolist(), opp_t.tolist(), lead_t.tolist()
+        pu_l = pu.tolist() if pu is not None else [None] * len(w_l)
+        fit_l = fit.tolist() if fit is not None else [0.5] * len(w_l)
         for i, wi in enumerate(w_l):
             if wi > env.now:
                 yield env.timeout(wi - env.now)
@@ -386,6 +508,8 @@ class World:
                     ot[i],
                     lt[i],
                     t_l[i],
+                    pu=pu_l[i],
+                    fit=fit_l[i],
                 )
             )
 
@@ -396,13 +520,24 @@ class World:
         pairs = [
             (cm, s) for cm in out for s in range(len(self.segs)) if self._target(s, cm.name) > 0
         ]
+        if self.plays is not None and self.plays.mix:  # a pair counts if targeted in any month
+            pairs = [
+                (cm, s)
+                for cm in out
+                for s in range(len(self.segs))
+                if self._target_path(s, cm.name).max() > 0
+            ]
         if not pairs or self.staff["sdr"].headcount.max() == 0:
             return
         # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
         self._check = self.sc.team.sdr.prospecting_block_days
         rate = self.sc.team.sdr.outbound_meetings_day
+        rates = None  # meetings a prospecting day by month, when plays change it
+        if self.plays is not None:
+            rates = self.plays.monthly.get(("team.sdr.outbound_meetings_day",))
+            rate = rate if rates is None else float(rates.max())
         if rate > 0:
-            self.env.process(self._prospecting(pairs, rate))
+            self.env.process(self._prospecting(pairs, rate, rates))
 
     def _target(self, s: int, motion: str) -> float:
         """Outbound effort on segment s for an outbound motion: mix weight x team.sdr.target_mix."""
@@ -410,7 +545,13 @@ class World:
         seg = self.segs[s]
         return self.sc.acquisition_weight(seg, motion) * (1.0 if tm is None else tm.get(seg, 0.0))
 
-    def _prospecting(self, pairs, rate: float):
+    def _target_path(self, s: int, motion: str) -> np.ndarray:
+        """`_target` month by month, when plays move the mix."""
+        tm = self.sc.team.sdr.target_mix
+        seg = self.segs[s]
+        return self._mix_path(seg, motion) * (1.0 if tm is None else tm.get(seg, 0.0))
+
+    def _prospecting(self, pairs, rate: float, rates=None):
         """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
         Candidates arrive at the rate of the largest team all prospecting; one is kept with probability
@@ -419,7 +560,17 @@ class World:
         """
         env, rec = self.env, self.rec
         w = np.array([self._target(s, cm.name) for cm, s in pairs])
-        cum = np.cumsum(w / w.sum()).tolist()
+        cum = np.cumsum(w / w.sum()).tolist() if w.sum() > 0 else None
+        cums = [cum] * self.n_months
+        if self.plays is not None and self.plays.mix:  # targets by month
+            W = np.stack([self._target_path(s, cm.name) for cm, s in pairs], axis=1)
+            cums = [np.cumsum(r / r.sum()).tolist() if r.sum() > 0 else None for r in W]
+        thin = [1.0] * self.n_months if rates is None else (rates / rate).tolist()
+        play_u = {}  # per motion, one pool of adoption uniforms per per-lead play
+        if self._lead_plays:
+            for cm, _ in pairs:
+                rngs = [self.streams(f"play/{p}/{cm.name}/outbound") for p in self.plays.lead_names]
+                play_u[cm.index] = [Pool(rng.random) for rng in rngs]
         seats = self.staff["sdr"].headcount.tolist()
         top = max(seats)
         gap = Pool(lambda n: self.streams("outbound/meetings").exponential(1.0 / (rate * top), n))
@@ -431,11 +582,15 @@ class World:
             yield env.timeout(gap.next())
             m = min(int(env.now // MONTH_DAYS), last)
             spare = seats[m] - self._busy
-            if spare <= 0 or keep.next() * top >= spare * self.sdr_prod[m]:
+            if spare <= 0 or keep.next() * top >= spare * self.sdr_prod[m] * thin[m]:
+                continue
+            cum = cums[m]
+            if cum is None:  # plays moved every outbound target out of the mix this month
                 continue
             cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
             rec.lead_one(cm.index, "outbound", s, env.now)
             u, d = rows[cm.index].next()
+            pu = [p.next() for p in play_u[cm.index]] if self._lead_plays else None
             env.process(
                 self._journey(
                     cm,
@@ -449,6 +604,7 @@ class World:
                     0.0,
                     float("nan"),
                     env.now,
+                    pu=pu,
                 )
             )
 
@@ -467,9 +623,17 @@ class World:
         opp_t: float,
         lead_t: float,
         t0: float | None = None,
+        first: int = 0,
+        amount: float | None = None,
+        pu: list[float] | None = None,
+        fit: float = 0.5,
     ):
-        """One lead from block `block` of its motion to a terminal state (or the horizon)."""
+        """One lead from block `block` of its motion to a terminal state (or the horizon). A deal of
+        the open pipeline starts at stage `first` inside that block, with its known `amount`.
+        `pu`: the lead's adoption uniforms for per-lead plays (None: no such play); `fit`: its score."""
         env, rec, end = self.env, self.rec, self.end
+        book = self.plays if pu is not None else None
+        plays = (book, pu) if book is not None else None
         scale = self._scale[seg]
         t = env.now if t0 is None else t0  # when the lead reached this block (may be before now)
         owner = ""
@@ -481,7 +645,19 @@ class World:
                 continue
             if b.kind == "free":
                 status, k, t_end, ot = walk_one(
-                    cm, b.start, b.stop, seg, seats, t, u, d, scale, end, 1.0, rec
+                    cm,
+                    max(b.start, first),
+                    b.stop,
+                    seg,
+                    seats,
+                    t,
+                    u,
+                    d,
+                    scale,
+                    end,
+                    1.0,
+                    rec,
+                    plays,
                 )
                 opp_t = ot if opp_t != opp_t else opp_t
                 if status != PASSED:
@@ -496,30 +672,41 @@ class World:
                 if b.guarded and not cm.stages[b.start].applies_one(seats):
                     continue
                 t_in = t
+                c = book.code(pu, seg, t) if book is not None else 0  # plays the lead works under
                 if self._check:  # SDRs are prospecting: the lead is seen at the next check
                     g = math.ceil(t / self._check) * self._check
+                    if book is not None and book.sla_days[c] != math.inf:  # checks on the SLA
+                        every = book.sla_days[c]
+                        g = math.ceil(t / every) * every if every > 0 else t
                     if g >= end:
                         self._close(
-                            cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end
+                            cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end, amount
                         )
                         return
                     if g > env.now:
                         yield env.timeout(g - env.now)
-                req = self.sdr.request(priority=0)
-                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start)
+                prio = 0.0
+                if self.plays is not None and self.plays.has_fit:  # lead scoring: best fit first
+                    prio = 1.0 - fit if book is not None and book.by_fit[c] else 0.5
+                req = self.sdr.request(priority=prio)
+                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start, amount)
                 yield req
                 del self._waiting[req]
                 self._busy += 1
                 wait = env.now - t
                 rec.waits["sdr"].append(wait)
                 rec.waits["sdr_at"].append(env.now)  # waits count when service starts
+                rec.waits["sdr_fit"].append(fit)
                 m = min(int(env.now // MONTH_DAYS), self.n_months - 1)
-                q = self._contact * self._stl(wait * 24.0)
+                contact = book.contact[c] if book is not None else self._contact
+                q = contact * self._stl(wait * 24.0)
                 contacted, attempts = self._attempt(q, sdr_u)
                 work = attempts * sdr_w / self.sdr_prod[m]
                 rec.sdr_busy[m] += work
                 if env.now + work >= end:  # still being worked when the run ends
-                    self._close(cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end)
+                    self._close(
+                        cm, source, owner, seg, seats, lead_t, opp_t, OPEN, b.start, end, amount
+                    )
                     yield env.timeout(work)  # holds the SDR to the end; never resumes
                     return
                 yield env.timeout(work)
@@ -531,11 +718,12 @@ class World:
                 st = cm.stages[j]
                 t = env.now + (attempts - 1) * self._spacing
                 if st.dist is not None:
-                    t += d[j] * scale
+                    t += d[j] * scale * (book.d_list[cm.index][c][j] if book is not None else 1.0)
                 if t >= end:
                     status, k = OPEN, j
                     break
-                ok = contacted and u[j] < st.p[seg]
+                p = book.p_list[cm.index][c][j][seg] if book is not None else st.p[seg]
+                ok = contacted and u[j] < p
                 rec.one(cm.index, j, t, ok, t - t_in)
                 if not ok:
                     status, k = DROPPED, j
@@ -546,7 +734,7 @@ class World:
                 if cm.opp_stage >= b.start and cm.opp_stage < b.stop and opp_t != opp_t:
                     opp_t = t
                 req = self.ae.request(priority=0)
-                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start)
+                self._waiting[req] = (cm, source, seg, seats, lead_t, opp_t, b.start, amount)
                 yield req
                 del self._waiting[req]
                 wait = env.now - t
@@ -555,7 +743,7 @@ class World:
                 owner = self._owner()
                 status, k, t_end, ot = walk_one(
                     cm,
-                    b.start,
+                    max(b.start, first),
                     b.stop,
                     seg,
                     seats,
@@ -564,13 +752,18 @@ class World:
                     d,
                     scale,
                     end,
-                    math.exp(-wait / self._decay),
+                    math.exp(
+                        -wait / (book.decay[book.code(pu, seg, env.now)] if book else self._decay)
+                    ),
                     rec,
+                    plays,
                 )
                 opp_t = ot if opp_t != opp_t else opp_t
                 self._hold(env.now, end if status == OPEN else min(t_end, end))
                 if status == OPEN:
-                    self._close(cm, source, owner, seg, seats, lead_t, opp_t, OPEN, k, t_end)
+                    self._close(
+                        cm, source, owner, seg, seats, lead_t, opp_t, OPEN, k, t_end, amount
+                    )
                     yield env.timeout(NEVER)  # keeps the slot to the end of the run
                 if t_end > env.now:
                     yield env.timeout(t_end - env.now)
@@ -578,7 +771,7 @@ class World:
                 t = t_end
                 if status != PASSED:
                     break
-        self._close(cm, source, owner, seg, seats, lead_t, opp_t, status, k, t)
+        self._close(cm, source, owner, seg, seats, lead_t, opp_t, status, k, t, amount)
 
     def _probe(self, every: float):
         """Sample how many leads wait for an SDR (vacant-seat holders excluded), like a monitor
@@ -630,7 +823,9 @@ class World:
             arr[m] += e - a
             a = e
 
-    def _close(self, cm, source, owner, seg, seats, lead_t, opp_t, status, k, t) -> None:
+    def _close(
+        self, cm, source, owner, seg, seats, lead_t, opp_t, status, k, t, amount=None
+    ) -> None:
         """Record how a lead's journey ended: open leads by stage, and its opportunity if any."""
         if status == OPEN:
             self.rec.open_at_end[cm.index, k] += 1
@@ -640,7 +835,8 @@ class World:
             outcome, closed = 2, float("nan")
         else:
             outcome, closed = (1 if status == PASSED else 0), t
-        amount = self._amount(cm, seg, seats)
+        if amount is None:
+            amount = self._amount(cm, seg, seats)
         stage = min(k, cm.n_stages - 1)
         customer = -1
         if outcome == 1:

@@ -27,10 +27,17 @@ class CStage:
     dist: object  # sim.config.Dist or None (instant)
     seats_at_least: int | None
     seats_below: int | None
+    dist_lost: object = None  # sim.config.Dist for a drop's duration (`days_lost`), or None
 
     @property
     def guarded(self) -> bool:
         return self.seats_at_least is not None or self.seats_below is not None
+
+    def lost_factor(self, d):
+        """A dropped lead's duration / its drawn duration, for unit draws d (days_lost)."""
+        from sim.distributions import remap
+
+        return remap(d, self.dist, self.dist_lost) / d
 
     def applies_one(self, seats: float) -> bool:
         if self.seats_at_least is not None and seats < self.seats_at_least:
@@ -107,6 +114,7 @@ def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMo
             dist=st.days,
             seats_at_least=st.seats_at_least,
             seats_below=st.seats_below,
+            dist_lost=st.days_lost,
         )
         for s, st in m.stages.items()
     )
@@ -150,8 +158,13 @@ def walk_batch(
     d: np.ndarray,
     scale: np.ndarray,
     horizon: float,
+    plays=None,
 ) -> BatchWalk:
-    """Walk stages [start, stop) for n leads at once. u, d: (n, stop-start) uniforms and unit durations."""
+    """Walk stages [start, stop) for n leads at once. u, d: (n, stop-start) uniforms and unit durations.
+
+    `plays`: (PlayBook, adoption uniforms (n, plays)) when sales plays change stage parameters; each
+    lead then uses the parameters of the plays it works under when it enters the stage (sim.plays).
+    """
     n, kk = len(t0), stop - start
     status = np.full(n, PASSED, dtype=np.int8)
     stage = np.full(n, stop, dtype=np.int32)
@@ -170,9 +183,19 @@ def walk_batch(
         stage[open_now] = start + j
         alive &= ~open_now
         app = alive & (st.applies(seats) if st.guarded else True)
-        dj = d[:, j] * seg_scale if st.dist is not None else np.zeros(n)
-        p = np.asarray(st.p)[seg]
+        if plays is None:
+            dj = d[:, j] * seg_scale if st.dist is not None else np.zeros(n)
+            p = np.asarray(st.p)[seg]
+        else:
+            book, pu = plays
+            c = book.codes(pu, seg, t)
+            dj = d[:, j] * seg_scale * book.dscale[cm.index][c, start + j]
+            if st.dist is None:
+                dj = np.zeros(n)
+            p = book.p[cm.index][c, start + j, seg]
         ok = u[:, j] < p
+        if st.dist_lost is not None:  # a drop takes its own time (days_lost)
+            dj = np.where(ok, dj, dj * st.lost_factor(d[:, j]))
         end = t + dj
         decided = app & (end < horizon)
         still = app & ~decided  # in progress at the horizon
@@ -202,11 +225,13 @@ def walk_one(
     horizon: float,
     first_p_mult: float,
     funnel,
+    plays=None,
 ) -> tuple[int, int, float, float]:
     """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
 
     `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
-    Stage outcomes decided before the horizon go to `funnel`.
+    Stage outcomes decided before the horizon go to `funnel`. `plays`: (PlayBook, the lead's
+    adoption uniforms) when sales plays change stage parameters.
     """
     opp_t = float("nan")
     mult = first_p_mult
@@ -218,11 +243,18 @@ def walk_one(
             return OPEN, k, t, opp_t
         if st.guarded and not st.applies_one(seats):
             continue
+        p = st.p[seg]
         dk = d[k] * scale if st.dist is not None else 0.0
+        if plays is not None:
+            c = plays[0].code(plays[1], seg, t)
+            p = plays[0].p_list[cm.index][c][k][seg]
+            dk *= plays[0].d_list[cm.index][c][k]
+        if st.dist_lost is not None and not u[k] < p * mult:  # a drop takes its own time
+            dk *= float(st.lost_factor(np.array([d[k]]))[0])
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t
-        ok = u[k] < st.p[seg] * mult
+        ok = u[k] < p * mult
         mult = 1.0
         funnel.one(cm.index, k, end, ok, dk)
         t = end

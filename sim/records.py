@@ -61,6 +61,7 @@ class Records:
     owners: dict[str, tuple[str, ...]] | None = None
     open_at_end: pd.DataFrame | None = None  # motion, stage_index, stage, open: leads in progress
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
+    sla_hours: float | None = None  # the speed-to-lead SLA a play set (sim.plays), if any
 
     @property
     def window(self) -> tuple[float, float]:
@@ -90,8 +91,10 @@ class Recorder:
         self._costs: dict[tuple[int, str, str], float] = {}
         self._staff: list[tuple] = []
         self.waits: dict[str, array] = {
-            k: array("d") for k in ("sdr", "sdr_at", "ae", "ae_at", "sdr_queue", "sdr_queue_at")
-        }
+            k: array("d")
+            for k in ("sdr", "sdr_at", "sdr_fit", "ae", "ae_at", "sdr_queue", "sdr_queue_at")
+        }  # sdr_fit: the fit score of each lead an SDR served, in the order of "sdr"
+        self.sla_hours: float | None = None
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
@@ -275,6 +278,7 @@ class Recorder:
             ),
             segments=segs,
             events=events,
+            sla_hours=self.sla_hours,
         )
 
     def _opportunity_table(self, names, segs) -> pd.DataFrame:

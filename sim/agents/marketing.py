@@ -55,11 +55,16 @@ def channel_leads(
     n_months: int,
     end_day: float,
     rng: np.random.Generator,
-) -> tuple[Arrivals, float]:
+    budget: np.ndarray | None = None,
+) -> tuple[Arrivals, float | np.ndarray]:
     """Leads of one channel for one motion. seg_weights[s] = channel share of s x motion's mix weight.
 
-    Returns the arrivals and the coverage (the share of the budget this motion spends).
+    Returns the arrivals and the coverage (the share of the budget this motion spends). When sales
+    plays move the budget (`budget`, by month) or the mix (`seg_weights` of shape (months,
+    segments)), the coverage is returned by month.
     """
+    if budget is not None or seg_weights.ndim == 2:
+        return _channel_leads_by_month(ch, seg_weights, start, n_months, end_day, rng, budget)
     coverage = float(seg_weights.sum())
     if coverage <= 0:
         return Arrivals(np.zeros(0), np.zeros(0, int), np.zeros(0)), 0.0
@@ -67,4 +72,30 @@ def channel_leads(
     t = spread_in_months(counts, end_day, rng)
     seg = rng.choice(len(seg_weights), size=len(t), p=seg_weights / coverage)
     a, b = 4 * ch.fit_mean, 4 * (1 - ch.fit_mean)  # lead fit score ~ Beta with concentration 4
+    return Arrivals(t, seg, rng.beta(a, b, len(t))), coverage
+
+
+def pick_segments(weights: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A segment for each arrival from its month's weights (rows of `weights`, by month)."""
+    month = np.minimum((t // MONTH_DAYS).astype(int), len(weights) - 1)
+    total = weights.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(weights / np.where(total > 0, total, 1.0), axis=1)
+    u = rng.random(len(t))
+    return np.minimum((u[:, None] >= cdf[month]).sum(axis=1), weights.shape[1] - 1)
+
+
+def _channel_leads_by_month(ch, seg_weights, start, n_months, end_day, rng, budget):
+    """channel_leads with a budget and a mix that change month by month (sales plays)."""
+    w = np.broadcast_to(seg_weights, (n_months, seg_weights.shape[-1]))
+    coverage = w.sum(axis=1)
+    spend = np.full(n_months, ch.budget_month) if budget is None else np.asarray(budget)
+    if coverage.sum() <= 0:
+        return Arrivals(np.zeros(0), np.zeros(0, int), np.zeros(0)), np.zeros(n_months)
+    base = ch.leads_month * (spend / ch.ref_budget_month) ** ch.elasticity
+    cal = calendar_month(start, n_months)
+    season = np.asarray(ch.seasonality)[cal] * np.where(cal % 3 == 2, ch.quarter_end_boost, 1.0)
+    counts = monthly_counts(base * season * coverage, ch.dispersion, rng)
+    t = spread_in_months(counts, end_day, rng)
+    seg = pick_segments(w, t, rng)
+    a, b = 4 * ch.fit_mean, 4 * (1 - ch.fit_mean)
     return Arrivals(t, seg, rng.beta(a, b, len(t))), coverage

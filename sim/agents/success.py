@@ -26,8 +26,11 @@ def run_success(
     n_months: int,
     end: float,
     scale: np.ndarray,
+    book=None,
 ) -> np.ndarray:
-    """Decide churn days (nan = still a customer at the end) and record expansion opportunities."""
+    """Decide churn days (nan = still a customer at the end) and record expansion opportunities.
+
+    `book`: the run's sim.plays.PlayBook, whose monthly paths may change CS parameters over time."""
     c = rec.customers_so_far()
     start, acv, term, seg = c["start_day"], c["acv"], c["term_days"], c["segment"]
     n = len(start)
@@ -39,6 +42,12 @@ def run_success(
     exp_rate = np.array([s.expansion_month for s in segs])[seg]
     uplift = np.array([s.expansion_uplift for s in segs])[seg]
     csm = sc.team.csm
+    book_size, churn_red, uncovered = (
+        csm.book_size,
+        csm.churn_reduction,
+        csm.uncovered_expansion_factor,
+    )
+    paths = _monthly_paths(sc, book)
     # next renewal: the first term end after the scenario start
     k = np.maximum(np.ceil(-start / term), 1.0)
     renew = start + k * term
@@ -50,30 +59,65 @@ def run_success(
         n_act = int(active.sum())
         if n_act == 0:
             continue
-        coverage = min(1.0, csm_fte[m] * csm.book_size / n_act)
+        if paths:  # plays change CS parameters month by month
+            book_size, churn_red, uncovered = (
+                paths[k][m] if k in paths else v
+                for k, v in (
+                    ("team.csm.book_size", csm.book_size),
+                    ("team.csm.churn_reduction", csm.churn_reduction),
+                    ("team.csm.uncovered_expansion_factor", csm.uncovered_expansion_factor),
+                )
+            )
+            if "churn_month" in paths:
+                hazard = paths["churn_month"][m][seg]
+            if "expansion_month" in paths:
+                exp_rate = paths["expansion_month"][m][seg]
+        coverage = min(1.0, csm_fte[m] * book_size / n_act)
         covered = np.zeros(n, dtype=bool)
         covered[active] = u_cov.random(n_act) < coverage
         due = active & (renew >= t0) & (renew < t1)
-        h = hazard * np.where(covered, 1.0 - csm.churn_reduction, 1.0)
+        h = hazard * np.where(covered, 1.0 - churn_red, 1.0)
         p_churn = 1.0 - (1.0 - h) ** (term / MONTH_DAYS)
         leave = due & (u_churn.random(n) < p_churn)
         churn[leave] = renew[leave]
         renew[due & ~leave] += term[due & ~leave]
         if expansion is None:
             continue
-        rate = exp_rate * np.where(covered, 1.0, csm.uncovered_expansion_factor)
+        rate = exp_rate * np.where(covered, 1.0, uncovered)
         raise_opp = active & ~leave & (u_exp.random(n) < rate)
         idx = np.flatnonzero(raise_opp)
         if len(idx):
-            _expand(rec, expansion, idx, seg, acv * uplift, t0, t1, streams, end, scale)
+            _expand(rec, expansion, idx, seg, acv * uplift, t0, t1, streams, end, scale, book)
     return churn
 
 
-def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale) -> None:
+def _monthly_paths(sc: Scenario, book) -> dict[str, np.ndarray]:
+    """CS parameters that plays change: team.csm.* -> values by month; churn_month and
+    expansion_month -> (months, segments)."""
+    if book is None:
+        return {}
+    out = {k[0]: v for k, v in book.monthly.items() if k[0].startswith("team.csm.")}
+    for name in ("churn_month", "expansion_month"):
+        if any(k[0] == name for k in book.monthly):
+            n_months = len(next(iter(book.monthly.values())))
+            out[name] = np.stack(
+                [
+                    book.monthly.get((name, s), np.full(n_months, getattr(seg, name)))
+                    for s, seg in sc.segments.items()
+                ],
+                axis=1,
+            )
+    return out
+
+
+def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale, book=None) -> None:
     n = len(idx)
     t = t0 + streams("success/expansion_day").random(n) * (t1 - t0)
     u, d = draw_stages(cm, streams, n, source="customers")
-    w = walk_batch(cm, 0, cm.n_stages, seg[idx], np.zeros(n), t, u, d, scale, end)
+    plays = None
+    if book is not None and book.per_lead:
+        plays = (book, book.draw(streams, cm.name, "customers", n))
+    w = walk_batch(cm, 0, cm.n_stages, seg[idx], np.zeros(n), t, u, d, scale, end, plays)
     rec.batch(cm.index, 0, w)
     outcome = np.where(w.status == PASSED, 1, np.where(w.status == OPEN, 2, 0))
     closed = np.where(w.status == OPEN, np.nan, w.t_out)

@@ -1,0 +1,260 @@
+"""Warm start from an open pipeline: deals already open at day 0, each in its stage with its age.
+
+A deal that has spent `age_days` in a stage without closing has survived that long, so its outcome and
+remaining time are drawn conditionally on survival. With win probability p and stage durations D_won
+(the stage's `days`) and D_lost (`days_lost` where the stage has one, else `days`), each times the
+segment's `cycle_scale`:
+
+    P(win | open at age a) = p S_won(a) / (p S_won(a) + (1 - p) S_lost(a))
+    T | outcome, T > a     drawn by inversion:  T = S^-1(v S(a)), v ~ U(0, 1]
+
+where S is the survival function (scipy.stats). A deal older than any duration its stage allows
+(S_won(a) = S_lost(a) = 0, e.g. a fixed duration shorter than its age) closes at day 0 with probability
+p of a win. Later stages are drawn as for any other lead. This module reads and checks the rows; the
+engine (sim.model) runs the deals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+COLUMNS = ("segment", "motion", "stage", "age_days", "amount")
+REQUIRED = ("segment", "stage", "age_days")
+SOURCE = "open_pipeline"  # the opportunities' source column, and the prefix of its random streams
+
+
+def read_rows(path: str) -> list[dict[str, Any]]:
+    """Rows of a CSV or Parquet open-pipeline file, as dicts of the known columns (others ignored).
+
+    Raises ValueError naming the file, the row (the file's line number for CSV) and the column.
+    """
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"file not found (relative paths start at {Path.cwd()})")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            df, first = pd.read_parquet(p), 1
+        else:
+            df, first = pd.read_csv(p, dtype=str, keep_default_na=False), 2
+    except Exception as exc:  # pandas/pyarrow raise many kinds; one line is what the user needs
+        raise ValueError(f"cannot read {p.name}: {str(exc).splitlines()[0]}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{p.name}: column(s) {missing} missing; required: {list(REQUIRED)}, "
+            f"optional: motion, amount; found {list(df.columns)}"
+        )
+    rows = []
+    for i, rec in enumerate(df.to_dict("records")):
+        where = f"{p.name}, {'line' if first == 2 else 'row'} {i + first}"
+        row: dict[str, Any] = {"origin": where}
+        for c in COLUMNS:
+            v = rec.get(c)
+            if isinstance(v, str):
+                v = v.strip()
+            if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+                if c in REQUIRED:
+                    raise ValueError(f"{where}, column {c}: empty; a value is required")
+                continue
+            if c in ("age_days", "amount"):
+                try:
+                    v = float(v)
+                except (TypeError, ValueError):
+                    v = math.nan
+                if not math.isfinite(v) or v < 0 or (c == "amount" and v == 0):
+                    allowed = "a number of days >= 0" if c == "age_days" else "a number > 0"
+                    raise ValueError(f"{where}, column {c}: {rec.get(c)!r} is not {allowed}")
+            row[c] = v if c in ("age_days", "amount") else str(v)
+        rows.append(row)
+    return rows
+
+
+def frozen(dist) -> Any:
+    """The scipy.stats distribution matching sim.distributions.sample's mean/cv parametrisation
+    (None for a fixed duration)."""
+    m, cv = dist.mean, dist.cv
+    if dist.dist == "fixed" or cv == 0.0:
+        return None
+    if dist.dist == "exponential":
+        return stats.expon(scale=m)
+    if dist.dist == "gamma":
+        k = 1.0 / (cv * cv)
+        return stats.gamma(k, scale=m / k)
+    if dist.dist == "lognormal":
+        s2 = math.log1p(cv * cv)
+        return stats.lognorm(math.sqrt(s2), scale=math.exp(math.log(m) - s2 / 2.0))
+    if dist.dist == "uniform":
+        half = math.sqrt(3.0) * cv * m
+        return stats.uniform(loc=m - half, scale=2.0 * half)
+    raise ValueError(f"unknown distribution {dist.dist!r}")
+
+
+def log_survival(dist, x: np.ndarray) -> np.ndarray:
+    """log P(D > x) for a stage duration D (None: an instant stage)."""
+    if dist is None:
+        return np.full(len(x), -np.inf)
+    f = frozen(dist)
+    if f is None:
+        return np.where(x < dist.mean, 0.0, -np.inf)
+    return f.logsf(x)
+
+
+def residual(dist, age: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Total duration T drawn from D | D > age by inversion, T = S^-1(v S(age)), v in (0, 1]."""
+    if dist is None:
+        return np.zeros(len(age))
+    f = frozen(dist)
+    if f is None:
+        return np.full(len(age), float(dist.mean))
+    return np.maximum(f.isf(v * f.sf(age)), age)
+
+
+def conditional_win(p: np.ndarray, log_s_won: np.ndarray, log_s_lost: np.ndarray) -> np.ndarray:
+    """P(win | open at age a) = p S_won(a) / (p S_won(a) + (1 - p) S_lost(a)), on the log scale so
+    that old deals do not underflow; p itself where both survivals are 0."""
+    with np.errstate(divide="ignore"):
+        lw = np.log(p) + log_s_won
+        ll = np.log1p(-p) + log_s_lost
+    tot = np.logaddexp(lw, ll)
+    ok = np.isfinite(tot)
+    return np.where(ok, np.exp(lw - np.where(ok, tot, 0.0)), p)
+
+
+def _durations(sc, motion: str, stage: str):
+    cfg = sc.motions[motion].stages[stage]
+    return cfg.days, cfg.days_lost or cfg.days
+
+
+def log_open(sc, cm, k: int, seg: np.ndarray, age: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """log P(a deal of motion cm is still open at `age` days into stage k)."""
+    won_d, lost_d = _durations(sc, cm.name, cm.stages[k].name)
+    a = age / scale[seg]
+    p = np.asarray(cm.stages[k].p)[seg]
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(
+            np.log(p) + log_survival(won_d, a), np.log1p(-p) + log_survival(lost_d, a)
+        )
+
+
+def assign_motions(sc, motions, streams, scale: np.ndarray) -> list[str]:
+    """The motion of each open deal: its own, else one drawn among its segment's motions that have
+    its stage, with probability proportional to mix weight x P(reaching the stage) x P(still open at
+    its age), i.e. the posterior given that it is open (e.g. a fast or a slow class of deal)."""
+    from sim.config import open_deal_motions
+
+    segs = list(sc.segments)
+    by_name = {cm.name: cm for cm in motions}
+    deals = sc.open_pipeline
+    out = [d.motion or "" for d in deals]
+    todo = [i for i, d in enumerate(deals) if d.motion is None]
+    u = streams(f"{SOURCE}/motion").random(len(todo))
+    groups: dict[tuple[str, str], list[int]] = {}  # (segment, stage) -> positions in `todo`
+    for j, i in enumerate(todo):
+        groups.setdefault((deals[i].segment, deals[i].stage), []).append(j)
+    for (seg_name, stage), js in groups.items():
+        idx = [todo[j] for j in js]
+        cands = open_deal_motions(sc, deals[idx[0]])
+        if len(cands) == 1:
+            for i in idx:
+                out[i] = cands[0]
+            continue
+        s = segs.index(seg_name)
+        age = np.array([deals[i].age_days for i in idx])
+        seg = np.full(len(idx), s)
+        prior = np.empty(len(cands))
+        logw = np.empty((len(idx), len(cands)))
+        for c, name in enumerate(cands):
+            cm = by_name[name]
+            k = [st.name for st in cm.stages].index(stage)
+            prior[c] = sc.mix[seg_name][name] * math.prod(cm.stages[x].p[s] for x in range(k))
+            with np.errstate(divide="ignore"):
+                logw[:, c] = np.log(prior[c]) + log_open(sc, cm, k, seg, age, scale)
+        old = ~np.isfinite(logw).any(axis=1)  # older than every motion allows: the prior
+        with np.errstate(divide="ignore"):
+            logw[old] = np.log(prior)
+        prob = np.exp(logw - logw.max(axis=1, keepdims=True))
+        cum = np.cumsum(prob / prob.sum(axis=1, keepdims=True), axis=1)
+        pick = np.minimum((u[js][:, None] >= cum).sum(axis=1), len(cands) - 1)
+        for i, c in zip(idx, pick.tolist(), strict=True):
+            out[i] = cands[c]
+    return out
+
+
+@dataclass(frozen=True)
+class WarmDeals:
+    """One motion's open deals, ready for the engine: per deal its segment, stage, seats, amount, age,
+    and stage uniforms/unit durations in which the current stage encodes the conditional draw
+    (u = 0: advances, u = 1: drops; d = remaining days / cycle_scale)."""
+
+    seg: np.ndarray
+    stage: np.ndarray
+    seats: np.ndarray
+    amount: np.ndarray
+    age: np.ndarray
+    u: np.ndarray
+    d: np.ndarray
+
+
+def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
+    """Draw the conditional outcome and remaining time of `deals` (rows of sc.open_pipeline in motion
+    cm), their seats, missing amounts, and the uniforms/durations of the stages after their own."""
+    from sim.distributions import sample
+    from sim.motions import draw_stages
+
+    segs = list(sc.segments)
+    names = [st.name for st in cm.stages]
+    n = len(deals)
+    seg = np.array([segs.index(d.segment) for d in deals], dtype=int)
+    stage = np.array([names.index(d.stage) for d in deals], dtype=int)
+    age = np.array([d.age_days for d in deals], dtype=float)
+    amount = np.array([math.nan if d.amount is None else d.amount for d in deals], dtype=float)
+    key = f"{SOURCE}/{cm.name}"
+    u, d = draw_stages(cm, streams, n, source=SOURCE)
+    u_out = streams(f"{key}/outcome").random(n)
+    v_time = 1.0 - streams(f"{key}/duration").random(n)  # in (0, 1]
+    seats = np.empty(n)
+    for i, s in enumerate(sc.segments.values()):
+        idx = np.flatnonzero(seg == i)
+        if len(idx):
+            rng = streams(f"{key}/seats/{segs[i]}")
+            seats[idx] = np.maximum(1.0, np.round(sample(s.seats, rng, len(idx))))
+            todo = idx[np.isnan(amount[idx])]
+            if len(todo) and cm.acv != "seats":
+                amount[todo] = sample(s.acv, streams(f"{key}/acv/{segs[i]}"), len(todo))
+    for k in np.unique(stage).tolist():
+        st = cm.stages[k]
+        won_d, lost_d = _durations(sc, cm.name, st.name)
+        idx = np.flatnonzero(stage == k)
+        if st.seats_at_least is not None:  # the deal is in this stage, so its guard holds
+            seats[idx] = np.maximum(seats[idx], st.seats_at_least)
+        if st.seats_below is not None:
+            seats[idx] = np.minimum(seats[idx], st.seats_below - 1)
+        sc_i = scale[seg[idx]]
+        a = age[idx] / sc_i  # age in unit-scale days: D x scale > a  <=>  D > a / scale
+        s_w, s_l = log_survival(won_d, a), log_survival(lost_d, a)
+        p = np.asarray(st.p)[seg[idx]]
+        won = u_out[idx] < conditional_win(p, s_w, s_l)
+        overdue = np.isneginf(s_w) & np.isneginf(s_l)
+        t_w, t_l = residual(won_d, a, v_time[idx]), residual(lost_d, a, v_time[idx])
+        rest = np.where(overdue, 0.0, np.maximum(np.where(won, t_w, t_l) - a, 0.0))
+        if st.dist_lost is not None and (~won).any():
+            # the engine turns a drop's unit draw x into remap(x, days, days_lost): hand it the
+            # draw that maps onto the remaining time
+            from sim.distributions import remap
+
+            rest[~won] = np.maximum(remap(rest[~won], lost_d, won_d), 1e-9)
+        u[idx, k] = np.where(won, 0.0, 1.0)
+        d[idx, k] = rest
+    if cm.acv == "seats":
+        todo = np.isnan(amount)
+        amount[todo] = seats[todo] * sc.product.price_per_seat_month * 12.0
+    return WarmDeals(seg, stage, seats, amount, age, u, d)

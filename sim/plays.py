@@ -1,0 +1,388 @@
+"""Plays: tactics layered on the motions, each a list of parameter changes that ramps in over time.
+
+A play starts at `start_day`; the share of the company working the new way rises linearly from 0 at
+`start_day` to `adoption` at `start_day + ramp_days` (resistance to change). Its changes apply in two
+ways (docs/plays.md):
+
+- **Per lead** (stage probabilities and durations, SDR contact probability, AE wait decay, the SLA,
+  the SDR queue order). Each lead draws one uniform per play from the play's own stream
+  `play/<play>/<motion>/<source>`; it works under the play at a stage entered at time t if that
+  uniform < adoption(t) and its segment is targeted. Adoption only grows, so a lead that adopted
+  stays adopted. The parameters for every combination of plays are compiled once into tables.
+- **Per month** (channel budgets, the motion mix, outbound meetings a prospecting day, customer-success
+  parameters): value = (1 - a) * before + a * after, with `a` the adoption at the month's start,
+  plays applied in the order they are listed.
+
+Costs go to the cost ledger as category `plays`: `cost_once` in the month of `start_day`,
+`cost_month` pro rata from `start_day` on. Draws for plays come only from `play/...` streams, so a
+play never shifts the draws of anything it does not change (common random numbers).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.records import MONTH_DAYS
+
+if TYPE_CHECKING:
+    from sim.config import Scenario
+    from sim.motions import CMotion
+
+# Keys a change may target. `<...>` accepts a name or a `*` wildcard (fnmatch).
+TARGETS = {
+    "motions.<motion>.stages.<stage>.p": "per lead; scale or set (clipped to [0, 1])",
+    "motions.<motion>.stages.<stage>.days": "per lead; scale (the duration's mean, cv kept)",
+    "team.sdr.contact_prob": "per lead; scale or set",
+    "team.ae.wait_decay_days": "per lead; scale or set (> 0)",
+    "channels.<channel>.budget_month": "per month; scale or set",
+    "mix.<segment>": "per month; set (a motion -> weight map summing to 1)",
+    "team.sdr.outbound_meetings_day": "per month; scale or set",
+    "team.csm.book_size": "per month; scale or set",
+    "team.csm.churn_reduction": "per month; scale or set (clipped to [0, 1])",
+    "team.csm.uncovered_expansion_factor": "per month; scale or set (clipped to [0, 1])",
+    "segments.<segment>.expansion_month": "per month; scale or set (clipped to [0, 1])",
+    "segments.<segment>.churn_month": "per month; scale or set (clipped to [0, 1])",
+}
+_ROLE_LEAD = {"team.sdr.contact_prob": "contact", "team.ae.wait_decay_days": "decay"}
+_ROLE_MONTH = (
+    "team.sdr.outbound_meetings_day",
+    "team.csm.book_size",
+    "team.csm.churn_reduction",
+    "team.csm.uncovered_expansion_factor",
+)
+_PROBS = {
+    "contact",
+    "team.csm.churn_reduction",
+    "team.csm.uncovered_expansion_factor",
+    "expansion_month",
+    "churn_month",
+}
+MAX_LEAD_PLAYS = 10  # 2^10 compiled parameter sets at most
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Adoption over time: 0 before `start`, rising linearly to `top` over `days`."""
+
+    start: float
+    days: float
+    top: float
+
+    def at(self, t: float) -> float:
+        if t < self.start:
+            return 0.0
+        if self.days <= 0.0 or t >= self.start + self.days:
+            return self.top
+        return self.top * (t - self.start) / self.days
+
+    def at_array(self, t: np.ndarray) -> np.ndarray:
+        x = (t - self.start) / self.days if self.days > 0 else np.where(t >= self.start, 1.0, 0.0)
+        return np.where(t < self.start, 0.0, self.top * np.clip(x, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One change bound to what it changes: kind ('p', 'days', 'contact', 'decay', 'budget', 'mix',
+    a team.* key, 'expansion_month', 'churn_month'), the object (motion/stage indices, channel,
+    segment) and the operation."""
+
+    play: int
+    kind: str
+    key: tuple
+    op: str  # 'scale' or 'set'
+    value: Any
+
+
+def _fail(where: str, target: str, why: str) -> None:
+    raise ValueError(f"{where}.target = {target!r}: {why}")
+
+
+def _match(pattern: str, names: list[str], what: str, where: str, target: str) -> list[str]:
+    hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    if not hits:
+        _fail(where, target, f"no {what} matches '{pattern}'; {what}s are {names}")
+    return hits
+
+
+def resolve(sc: Scenario) -> list[Resolved]:
+    """Bind every play's changes to the scenario. Raises ValueError naming the play, the change and
+    what is allowed (sim.config turns it into a ConfigError)."""
+    out: list[Resolved] = []
+    segs = list(sc.segments)
+    for pi, (name, play) in enumerate(sc.plays.items()):
+        if play.segments is not None:
+            for s in play.segments:
+                if s not in sc.segments:
+                    raise ValueError(
+                        f"plays.{name}.segments: '{s}' is no segment; segments are {segs}"
+                    )
+        for ci, ch in enumerate(play.changes):
+            out += _resolve_one(sc, pi, f"plays.{name}.changes.{ci}", ch)
+    lead = {r.play for r in out if r.kind in ("p", "days", "contact", "decay")}
+    lead |= {
+        i for i, p in enumerate(sc.plays.values()) if p.sla_hours is not None or p.queue_by_fit
+    }
+    if len(lead) > MAX_LEAD_PLAYS:
+        raise ValueError(
+            f"plays: {len(lead)} plays change leads' parameters; at most {MAX_LEAD_PLAYS} at once"
+        )
+    return out
+
+
+def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:
+    t = ch.target
+    parts = t.split(".")
+    op = "scale" if ch.scale is not None else "set"
+    value = ch.scale if ch.scale is not None else ch.set
+    allowed = "allowed targets: " + ", ".join(TARGETS)
+    if parts[0] == "motions" and len(parts) == 5 and parts[2] == "stages":
+        if parts[4] not in ("p", "days"):
+            _fail(where, t, f"a play can change a stage's p or days, not '{parts[4]}'")
+        if parts[4] == "days" and op == "set":
+            _fail(where, t, "a stage's days take `scale` (the mean, with its cv kept), not `set`")
+        out = []
+        names = list(sc.motions)
+        for m in _match(parts[1], names, "motion", where, t):
+            stages = list(sc.motions[m].stages)
+            hits = [s for s in stages if fnmatch.fnmatchcase(s, parts[3])]
+            for s in hits:
+                out.append(Resolved(pi, parts[4], (names.index(m), stages.index(s)), op, value))
+        if not out:
+            seen = sorted(
+                {
+                    s
+                    for m in _match(parts[1], names, "motion", where, t)
+                    for s in sc.motions[m].stages
+                }
+            )
+            _fail(
+                where,
+                t,
+                f"no stage matches '{parts[3]}' in motion(s) '{parts[1]}'; stages are {seen}",
+            )
+        _check_value(where, t, parts[4], op, value)
+        return out
+    if t in _ROLE_LEAD:
+        _check_value(where, t, _ROLE_LEAD[t], op, value)
+        return [Resolved(pi, _ROLE_LEAD[t], (), op, value)]
+    if t in _ROLE_MONTH:
+        _check_value(where, t, t, op, value)
+        return [Resolved(pi, t, (), op, value)]
+    if parts[0] == "channels" and len(parts) == 3 and parts[2] == "budget_month":
+        _check_value(where, t, "budget", op, value)
+        hits = _match(parts[1], list(sc.channels), "channel", where, t)
+        return [Resolved(pi, "budget", (c,), op, value) for c in hits]
+    if (
+        parts[0] == "segments"
+        and len(parts) == 3
+        and parts[2] in ("expansion_month", "churn_month")
+    ):
+        _check_value(where, t, parts[2], op, value)
+        hits = _match(parts[1], list(sc.segments), "segment", where, t)
+        return [Resolved(pi, parts[2], (s,), op, value) for s in hits]
+    if parts[0] == "mix" and len(parts) == 2:
+        if op != "set" or not isinstance(value, dict):
+            _fail(where, t, "a segment's mix takes `set: {motion: weight, ...}` (weights sum to 1)")
+        for m, w in value.items():
+            if m not in sc.motions or sc.motions[m].entry == "customers":
+                ok = sorted(k for k, v in sc.motions.items() if v.entry != "customers")
+                _fail(where, t, f"set names '{m}', not an acquisition motion; motions are {ok}")
+            if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+                _fail(where, t, f"set.{m} = {w!r} is not a weight in [0, 1]")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            _fail(where, t, f"set = {dict(value)}: weights sum to {total:g}, not 1")
+        hits = _match(parts[1], list(sc.segments), "segment", where, t)
+        return [Resolved(pi, "mix", (s,), op, dict(value)) for s in hits]
+    _fail(where, t, f"not a key a play can change; {allowed}")
+    return []
+
+
+def _check_value(where: str, target: str, kind: str, op: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}.{op} = {value!r}: a finite number is required for {target}")
+    if value < 0:
+        raise ValueError(f"{where}.{op} = {value!r}: must be >= 0")
+    if kind == "decay" and value <= 0:
+        raise ValueError(f"{where}.{op} = {value!r}: team.ae.wait_decay_days must stay > 0")
+    if op == "set" and (kind == "p" or kind in _PROBS) and value > 1:
+        raise ValueError(f"{where}.set = {value!r}: {target} is a probability in [0, 1]")
+
+
+def _apply(op: str, value: float, before: float | np.ndarray, prob: bool):
+    after = before * value if op == "scale" else np.full_like(before, value, dtype=float)
+    return np.clip(after, 0.0, 1.0) if prob else after
+
+
+@dataclass
+class PlayBook:
+    """Every play of a scenario compiled for one run: adoption ramps, per-lead parameter tables for
+    each combination of plays (code = bit j set when the lead works under per-lead play j), monthly
+    parameter paths and the cost ledger entries."""
+
+    names: tuple[str, ...]
+    lead_names: tuple[str, ...]
+    lead_ramps: tuple[Ramp, ...]
+    seg_mask: list[list[bool]]  # [j][segment]: leads of that segment may adopt per-lead play j
+    p: list[np.ndarray]  # by motion: (codes, stages, segments)
+    dscale: list[np.ndarray]  # by motion: (codes, stages)
+    p_list: list[list]  # the same as nested lists, for one lead at a time
+    d_list: list[list]
+    contact: list[float]  # by code
+    decay: list[float]
+    sla_days: list[float]  # by code; inf where no SLA applies
+    by_fit: list[bool]
+    has_fit: bool
+    sla_hours: float | None  # the tightest SLA of any play (for the sla_met_share metric)
+    monthly: dict[tuple, np.ndarray] = field(default_factory=dict)  # (kind, key) -> values by month
+    mix: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # segment -> motion -> w_m
+    costs: list[tuple[int, float]] = field(default_factory=list)  # (month, amount)
+
+    @property
+    def per_lead(self) -> bool:
+        return bool(self.lead_names)
+
+    def draw(self, streams, motion: str, source: str, n: int) -> np.ndarray:
+        """(n, plays) adoption uniforms for n leads of one motion and source."""
+        u = np.empty((n, len(self.lead_names)))
+        for j, name in enumerate(self.lead_names):
+            u[:, j] = streams(f"play/{name}/{motion}/{source}").random(n)
+        return u
+
+    def codes(self, u: np.ndarray, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The combination of plays each lead works under at times t."""
+        c = np.zeros(len(seg), dtype=np.int64)
+        for j, ramp in enumerate(self.lead_ramps):
+            on = (u[:, j] < ramp.at_array(t)) & np.asarray(self.seg_mask[j])[seg]
+            c |= on.astype(np.int64) << j
+        return c
+
+    def code(self, u: list[float] | None, seg: int, t: float) -> int:
+        if u is None:
+            return 0
+        c = 0
+        for j, ramp in enumerate(self.lead_ramps):
+            if u[j] < ramp.at(t) and self.seg_mask[j][seg]:
+                c |= 1 << j
+        return c
+
+
+def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> PlayBook | None:
+    """The scenario's plays compiled for a run of n_months, or None when there are none."""
+    if not sc.plays:
+        return None
+    changes = resolve(sc)
+    plays = list(sc.plays.items())
+    segs = list(sc.segments)
+    lead_idx = [
+        i
+        for i, (_, p) in enumerate(plays)
+        if p.sla_hours is not None
+        or p.queue_by_fit
+        or any(r.play == i and r.kind in ("p", "days", "contact", "decay") for r in changes)
+    ]
+    ramps = [Ramp(p.start_day, p.ramp_days, p.adoption) for _, p in plays]
+    n_codes = 1 << len(lead_idx)
+    base_p = [np.array([st.p for st in cm.stages], dtype=float) for cm in motions]
+    P = [np.repeat(b[None], n_codes, axis=0) for b in base_p]
+    D = [np.ones((n_codes, cm.n_stages)) for cm in motions]
+    contact = np.full(n_codes, sc.team.sdr.contact_prob)
+    decay = np.full(n_codes, sc.team.ae.wait_decay_days)
+    sla = np.full(n_codes, np.inf)
+    by_fit = np.zeros(n_codes, dtype=bool)
+    for c in range(n_codes):
+        for j, i in enumerate(lead_idx):
+            if not c >> j & 1:
+                continue
+            play = plays[i][1]
+            if play.sla_hours is not None:
+                sla[c] = min(sla[c], play.sla_hours / 24.0)
+            by_fit[c] |= play.queue_by_fit
+            for r in changes:
+                if r.play != i:
+                    continue
+                if r.kind == "p":
+                    mi, k = r.key
+                    P[mi][c, k] = _apply(r.op, r.value, P[mi][c, k], True)
+                elif r.kind == "days":
+                    mi, k = r.key
+                    D[mi][c, k] *= r.value
+                elif r.kind == "contact":
+                    contact[c] = _apply(r.op, r.value, contact[c], True)
+                elif r.kind == "decay":
+                    decay[c] = _apply(r.op, r.value, decay[c], False)
+    book = PlayBook(
+        names=tuple(n for n, _ in plays),
+        lead_names=tuple(plays[i][0] for i in lead_idx),
+        lead_ramps=tuple(ramps[i] for i in lead_idx),
+        seg_mask=[
+            [plays[i][1].segments is None or s in plays[i][1].segments for s in segs]
+            for i in lead_idx
+        ],
+        p=P,
+        dscale=D,
+        p_list=[x.tolist() for x in P],
+        d_list=[x.tolist() for x in D],
+        contact=contact.tolist(),
+        decay=decay.tolist(),
+        sla_days=sla.tolist(),
+        by_fit=by_fit.tolist(),
+        has_fit=any(plays[i][1].queue_by_fit for i in lead_idx),
+        sla_hours=min((p.sla_hours for _, p in plays if p.sla_hours is not None), default=None),
+    )
+    _monthly(sc, book, changes, ramps, n_months)
+    _costs(sc, book, n_months)
+    return book
+
+
+def _base_monthly(sc: Scenario, kind: str, key: tuple) -> float:
+    if kind == "budget":
+        return sc.channels[key[0]].budget_month
+    if kind in ("expansion_month", "churn_month"):
+        return getattr(sc.segments[key[0]], kind)
+    role, name = kind.split(".")[1:]
+    return float(getattr(getattr(sc.team, role), name))
+
+
+def _monthly(sc: Scenario, book: PlayBook, changes, ramps, n_months: int) -> None:
+    """Blend each monthly parameter towards each play's value by its adoption at month start."""
+    a = [r.at_array(np.arange(n_months) * MONTH_DAYS) for r in ramps]
+    for r in changes:
+        if r.kind in ("p", "days", "contact", "decay"):
+            continue
+        if r.kind == "mix":
+            seg = r.key[0]
+            cur = book.mix.setdefault(
+                seg,
+                {m: np.full(n_months, float(w)) for m, w in sc.mix.get(seg, {}).items()},
+            )
+            for m in set(cur) | set(r.value):
+                before = cur.get(m, np.zeros(n_months))
+                cur[m] = (1 - a[r.play]) * before + a[r.play] * float(r.value.get(m, 0.0))
+            continue
+        k = (r.kind, *r.key)
+        before = book.monthly.get(k)
+        if before is None:
+            before = np.full(n_months, _base_monthly(sc, r.kind, r.key), dtype=float)
+        prob = r.kind in _PROBS
+        after = _apply(r.op, r.value, before, prob)
+        book.monthly[k] = (1 - a[r.play]) * before + a[r.play] * after
+
+
+def _costs(sc: Scenario, book: PlayBook, n_months: int) -> None:
+    end = sc.total_days
+    for _, p in sc.plays.items():
+        if p.start_day >= end:
+            continue
+        if p.cost_once:
+            book.costs.append((int(p.start_day // MONTH_DAYS), p.cost_once))
+        if p.cost_month:
+            for m in range(int(p.start_day // MONTH_DAYS), n_months):
+                lo, hi = max(m * MONTH_DAYS, p.start_day), min((m + 1) * MONTH_DAYS, end)
+                if hi > lo:
+                    book.costs.append((m, p.cost_month * (hi - lo) / MONTH_DAYS))
