@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from sim.cli import CONFIG_DIR, resolve
+from sim.config import ConfigError, RunSettings
 from sim.experiment import RunResult, run_scenario
 from sim.report import write_outputs
 
@@ -30,7 +31,37 @@ def simulate(
     """
     cfg = overrides if isinstance(overrides, DictConfig) else compose_config(overrides)
     sc, rs = resolve(cfg)
-    res = run_scenario(sc, rs.executor.kind, rs.workers)
+    if rs.compare is not None or rs.sensitivity is not None:
+        if isinstance(overrides, DictConfig):
+            raise ConfigError(
+                "config error: compare: a comparison re-composes each scenario from overrides; "
+                "pass the overrides list (simulate([...])), not a composed config"
+            )
+        return compare(rs, cfg, list(overrides or []), outdir)
+    res = run_scenario(sc, rs.executor, rs.workers)
     if outdir is not None:
         write_outputs(res, sc, Path(outdir), rs.tables)
     return res
+
+
+def compare(
+    rs: RunSettings, cfg: DictConfig, base: list[str], outdir: str | Path | None = None
+) -> RunResult:
+    """Run the scenarios of a `compare` block (or `sensitivity` swings) on common random numbers; the
+    result's summary has `scenarios` and `comparisons`, its tables a `scenario` column."""
+    from hydra import compose
+
+    from sim.cli import compose_scenario
+    from sim.compare import combined, run_planned
+    from sim.report import write_compare_outputs
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="salesim"):
+        cres = run_planned(
+            rs,
+            cfg,
+            lambda name, own: compose_scenario(compose, base, name, own),
+            lambda s, r: run_scenario(s, r.executor, r.workers),
+        )
+    if outdir is not None:
+        write_compare_outputs(cres, Path(outdir), rs.tables)
+    return combined(cres)

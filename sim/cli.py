@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
+from sim import sweep
 from sim.config import ConfigError, RunSettings, Scenario, load_run
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
@@ -47,6 +48,29 @@ def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
     return load_run(data, experiment_namespaces())
 
 
+def scenario_overrides(base: list[str], own: list[str]) -> list[str]:
+    """A compared scenario's overrides: the run's, then its own; a run override of a key the
+    scenario sets itself is dropped (the scenario's value wins)."""
+
+    def key(o: str) -> str:
+        return o.split("=", 1)[0].lstrip("+~")
+
+    mine = {key(o) for o in own}
+    return [o for o in base if key(o) not in mine] + list(own)
+
+
+def compose_scenario(compose, base: list[str], name: str, own: list[str]):
+    """Compose and validate one compared scenario; Hydra's own errors name the scenario."""
+    from hydra.errors import HydraException
+
+    try:
+        cfg = compose(config_name="config", overrides=scenario_overrides(base, own))
+    except HydraException as exc:
+        msg = str(exc).splitlines()[0]
+        raise ConfigError(f"config error: compare.scenarios.{name} = {own}: {msg}") from None
+    return resolve(cfg)
+
+
 def execute(sc: Scenario, rs: RunSettings):
     """Run the scenario's replications with a progress bar. Heavy imports wait until the config is
     valid, so a rejected run answers in about a second."""
@@ -60,7 +84,7 @@ def execute(sc: Scenario, rs: RunSettings):
         disable=not rs.progress,
         leave=False,
     ) as bar:
-        return run_scenario(sc, rs.executor.kind, rs.workers, progress=bar.update)
+        return run_scenario(sc, rs.executor, rs.workers, progress=bar.update)
 
 
 def _abandon(outdir: Path) -> None:
@@ -78,27 +102,56 @@ def _abandon(outdir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def app(cfg: DictConfig) -> None:
+def app(cfg: DictConfig) -> float | None:
     outdir = Path(HydraConfig.get().runtime.output_dir)
+    job = sweep.job_for(cfg, outdir)  # None unless this is a job of `salesim -m` (sim/sweep.py)
+    if job is not None and job.complete:
+        return job.skip()
     try:
         sc, rs = resolve(cfg)
+        objective = sweep.objective_spec(cfg)
     except ConfigError as exc:
+        if job is not None:
+            return job.fail(exc)
         _abandon(outdir)
         print(str(exc), file=sys.stderr)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         sys.exit(2)
-    from sim.report import terminal_table, write_outputs
+    from sim.report import terminal_table, write_compare_outputs, write_outputs
 
     try:
-        res = execute(sc, rs)
+        from hydra import compose
+
+        from sim.compare import run_planned
+
+        base = list(HydraConfig.get().overrides.task)
+        cres = run_planned(
+            rs,
+            cfg,
+            lambda name, own: compose_scenario(compose, base, name, own),
+            lambda s, r: execute(s, r),
+        )
+        if cres is not None:
+            write_compare_outputs(cres, outdir, rs.tables)
+            summary = cres.summary
+        else:
+            res = execute(sc, rs)
+            write_outputs(res, sc, outdir, rs.tables)
+            summary = res.summary
+    except ConfigError as exc:
+        if job is not None:
+            return job.fail(exc)
+        _abandon(outdir)
+        print(str(exc), file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         _abandon(outdir)
         print("interrupted: no results written", file=sys.stderr)
         sys.exit(130)
-    write_outputs(res, sc, outdir, rs.tables)
-    print(terminal_table(res.summary))
+    print(terminal_table(summary))
     print(f"results: {outdir}")
+    return job.finish(objective) if job is not None else None
 
 
 def main() -> None:

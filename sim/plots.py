@@ -68,18 +68,33 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
 def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None:
-    """P10-P90 band and median of ARR and of monthly bookings across replications."""
+    """P10-P90 band and median of ARR and of monthly bookings across replications, one colour per
+    scenario when the table holds several."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = list(monthly["scenario"].unique()) if "scenario" in monthly else [None]
     for ax, col, title in zip(
         axes, ("arr", "bookings"), ("ARR at month end", "Bookings per month"), strict=True
     ):
-        g = monthly.groupby("month")[col]
-        q = g.quantile([0.1, 0.5, 0.9]).unstack()
-        x = q.index.to_numpy()
-        ax.fill_between(x, q[0.1], q[0.9], color="#4C72B0", alpha=0.25, label="P10-P90")
-        ax.plot(x, q[0.5], color="#4C72B0", lw=2, label="median")
+        for i, name in enumerate(names):
+            sel = monthly if name is None else monthly[monthly["scenario"] == name]
+            q = sel.groupby("month")[col].quantile([0.1, 0.5, 0.9]).unstack()
+            x = q.index.to_numpy()
+            color = PALETTE[i % len(PALETTE)]
+            tag = "" if len(names) == 1 else f"{name} "
+            ax.fill_between(x, q[0.1], q[0.9], color=color, alpha=0.2, label=f"{tag}P10-P90")
+            ax.plot(x, q[0.5], color=color, lw=2, label=f"{tag}median")
+            split = col == "bookings" and len(names) == 1 and "bookings_expansion" in sel
+            if split and sel["bookings_expansion"].sum() > 0:  # new logos vs expansion
+                for part, style in (("bookings_new", "--"), ("bookings_expansion", ":")):
+                    med = sel.groupby("month")[part].median()
+                    ax.plot(med.index, med, style, color="k", lw=1.3, label=f"{part} median")
         ax.set_title(title)
+        if len(x) > 18:  # long horizons: label every third month
+            x = x[::3]
         ax.set_xticks(x)
         ax.set_xticklabels([start_label[i] for i in x], rotation=45, ha="right", fontsize=8)
         _money(ax)
@@ -125,6 +140,145 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         ax.set_title(f"{m}: stage outcomes per replication in the window", fontsize=10)
         ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.25 or 1)
         ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+COMPARED = ("win_rate", "cycle_days", "cac", "bookings", "arr_end")
+_TITLES = {
+    "win_rate": ("Win rate", "{:.1%}"),
+    "new_customers": ("New customers", "{:,.0f}"),
+    "cac_payback_months": ("CAC payback (months)", "{:.1f}"),
+    "clv": ("CLV", "${:,.0f}"),
+    "cycle_days": ("Won-deal cycle, median (days)", "{:.0f}"),
+    "cac": ("CAC", "${:,.0f}"),
+    "bookings": ("Bookings in the window", "money"),
+    "arr_end": ("ARR at the end", "money"),
+}
+
+
+def _axis_fmt(fmt: str):
+    if fmt == "money":
+        return matplotlib.ticker.FuncFormatter(
+            lambda v, _: (
+                ("-" if v < 0 else "")
+                + (rf"\${abs(v) / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${abs(v) / 1e3:.0f}K")
+            )
+        )
+    return matplotlib.ticker.FuncFormatter(lambda v, _: fmt.format(v).replace("$", r"\$"))
+
+
+def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
+    """Top row: each scenario's distribution over replications (box: quartiles, whiskers P10-P90).
+    Bottom row: each scenario's paired difference from the baseline, mean and 95 % interval, solid
+    where the interval excludes zero (a clear difference) and hollow where it does not (noise)."""
+    base = summary["baseline"]
+    names = list(summary["scenarios"])
+    others = [n for n in names if n != base]
+    keys = [k for k in COMPARED if k in reps and reps[k].notna().any()]
+    fig, axes = plt.subplots(
+        2, len(keys), figsize=(3.6 * len(keys), 7.5), squeeze=False, height_ratios=[3, 2]
+    )
+    for j, key in enumerate(keys):
+        title, fmt = _TITLES[key]
+        ax = axes[0, j]
+        data = [reps.loc[reps["scenario"] == n, key].dropna().to_numpy(float) for n in names]
+        box = ax.boxplot(
+            data,
+            whis=(10, 90),
+            showfliers=False,
+            patch_artist=True,
+            widths=0.6,
+            medianprops={"color": "k"},
+        )
+        for i, patch in enumerate(box["boxes"]):
+            patch.set_facecolor(PALETTE[i % len(PALETTE)])
+            patch.set_alpha(0.7)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
+        ax.yaxis.set_major_formatter(_axis_fmt(fmt))
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax = axes[1, j]
+        for i, n in enumerate(others):
+            c = summary["comparisons"][f"{n} vs {base}"].get(key) or {}
+            if c.get("diff_mean") is None:
+                continue
+            clear = c["ci95_low"] > 0 or c["ci95_high"] < 0
+            color = PALETTE[(names.index(n)) % len(PALETTE)]
+            ax.errorbar(
+                i,
+                c["diff_mean"],
+                yerr=[[c["diff_mean"] - c["ci95_low"]], [c["ci95_high"] - c["diff_mean"]]],
+                fmt="o",
+                color=color,
+                mfc=color if clear else "white",
+                capsize=4,
+                ms=7,
+            )
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(
+            range(len(others)),
+            [f"{n} - {base}" for n in others],
+            rotation=30,
+            ha="right",
+            fontsize=8,
+        )
+        ax.set_xlim(-0.6, len(others) - 0.4)
+        ax.yaxis.set_major_formatter(_axis_fmt(fmt))
+        ax.grid(axis="y", alpha=0.3)
+        if j == 0:
+            ax.set_ylabel("paired difference\n(mean, 95% CI)")
+    fig.suptitle(
+        f"Scenarios against '{base}' on common random numbers, {len(reps) // len(names)} replications each"
+        " (solid: interval excludes 0; hollow: noise)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def tornado(sens: dict, path: Path) -> None:
+    """One panel per metric: each input's paired change from the baseline at its low and its high
+    value (bars, 95 % interval as whiskers), largest swing on top."""
+    metrics = list(sens)
+    fig, axes = plt.subplots(
+        1,
+        len(metrics),
+        figsize=(7.5 * len(metrics), 1.2 + 0.55 * max(len(sens[m]["inputs"]) for m in metrics)),
+        squeeze=False,
+    )
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        rows = sens[metric]["inputs"][::-1]
+        y = np.arange(len(rows))
+        for end, color, off in (("low", "#4C72B0", -0.18), ("high", "#DD8452", 0.18)):
+            vals = [r[f"{end}_diff"] or 0.0 for r in rows]
+            lo = [
+                v - (r[f"{end}_ci95"][0] if r[f"{end}_ci95"][0] is not None else v)
+                for v, r in zip(vals, rows, strict=True)
+            ]
+            hi = [
+                (r[f"{end}_ci95"][1] if r[f"{end}_ci95"][1] is not None else v) - v
+                for v, r in zip(vals, rows, strict=True)
+            ]
+            ax.barh(y + off, vals, height=0.36, color=color, label=f"input at its {end} value")
+            ax.errorbar(vals, y + off, xerr=[lo, hi], fmt="none", ecolor="k", capsize=2, lw=0.8)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(
+            y,
+            [
+                f"{r['input']}\n{r['low']:,g} .. {r['high']:,g} (base {r['baseline']:,g})"
+                for r in rows
+            ],
+            fontsize=8,
+        )
+        title, fmt = _TITLES.get(metric, (metric, "{:,.2f}"))
+        ax.xaxis.set_major_formatter(_axis_fmt(fmt))
+        ax.set_title(f"{title}: change from the baseline", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Sensitivity: one input at a time, paired on common random numbers", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -10,11 +10,14 @@ import datetime as dt
 import json
 import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from sim import plots
+from sim.compare import CompareResult, verdict
 from sim.config import Scenario
 from sim.experiment import RunResult
 from sim.records import MONTH_DAYS, crm_export
@@ -71,15 +74,27 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> None:
             df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
 
 
-def write_outputs(
-    res: RunResult, sc: Scenario, outdir: Path, tables: str = "parquet", figures: bool = True
-) -> Path:
-    """Write every output file of a run into `outdir` (created if needed). Returns summary.json."""
+@contextmanager
+def staged(outdir: Path) -> Iterator[Path]:
+    """A hidden staging folder inside `outdir`; on success its files move into `outdir`, summary.json
+    last, so an interrupted write never leaves a folder that looks complete."""
     outdir.mkdir(parents=True, exist_ok=True)
     stage = outdir / ".partial"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
+        yield stage
+        for f in sorted(stage.iterdir(), key=lambda p: p.name == "summary.json"):
+            f.replace(outdir / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def write_outputs(
+    res: RunResult, sc: Scenario, outdir: Path, tables: str = "parquet", figures: bool = True
+) -> Path:
+    """Write every output file of a run into `outdir` (created if needed). Returns summary.json."""
+    with staged(outdir) as stage:
         write_tables(res, stage, tables)
         crm_export(res.opportunities, sc.start_date).to_csv(
             stage / "opportunities_rep0.csv", index=False, lineterminator="\n"
@@ -93,10 +108,39 @@ def write_outputs(
             plots.funnel(res.funnel, scen.get("bottleneck"), stage / "funnel.png")
         (stage / "report.md").write_text(report_md(res, sc, figures))
         (stage / "summary.json").write_text(summary_json(res.summary))
-        for f in sorted(stage.iterdir(), key=lambda p: p.name == "summary.json"):
-            f.replace(outdir / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return outdir / "summary.json"
+
+
+def write_compare_outputs(
+    cres: CompareResult, outdir: Path, tables: str = "parquet", figures: bool = True
+) -> Path:
+    """The files of a multi-scenario run: stacked tables (a `scenario` column), every scenario's
+    first-replication CRM export in one file, the comparison figure and report. Returns summary.json."""
+    from sim.compare import combined
+
+    res = combined(cres)
+    sc = cres.runs[cres.baseline][0]
+    with staged(outdir) as stage:
+        write_tables(res, stage, tables)
+        crm = [
+            crm_export(r.opportunities, s.start_date).assign(scenario=name)
+            for name, (s, r) in cres.runs.items()
+        ]
+        out = pd.concat(crm, ignore_index=True)
+        out.insert(0, "scenario", out.pop("scenario"))
+        out.to_csv(stage / "opportunities_rep0.csv", index=False, lineterminator="\n")
+        if figures:
+            n_months = int(res.monthly["month"].max()) + 1
+            plots.comparison(res.replications, cres.summary, stage / "comparison.png")
+            plots.fan_chart(res.monthly, month_labels(sc, n_months), stage / "forecast_fan.png")
+            b = cres.summary["scenarios"][cres.baseline].get("bottleneck")
+            plots.funnel(
+                cres.runs[cres.baseline][1].funnel, b, stage / f"funnel_{cres.baseline}.png"
+            )
+            if "sensitivity" in cres.summary:
+                plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
+        (stage / "report.md").write_text(compare_md(cres, figures))
+        (stage / "summary.json").write_text(summary_json(cres.summary))
     return outdir / "summary.json"
 
 
@@ -131,9 +175,18 @@ def _fmt(key: str, v) -> str:
     return f"{v:,.2f}"
 
 
+# The paired differences the terminal shows for a comparison, one column each.
+TERMINAL_DIFFS = ("win_rate", "cycle_days", "cac", "bookings", "arr_end", "new_customers")
+
+
 def terminal_table(summary: dict) -> str:
+    """Each scenario's medians and intervals; for a comparison, the baseline's table and then one
+    line per scenario with its paired differences (* where the 95 % interval excludes zero)."""
     lines = []
-    for name, scen in summary["scenarios"].items():
+    shown = summary["scenarios"]
+    if "comparisons" in summary:
+        shown = {summary["baseline"]: shown[summary["baseline"]]}
+    for name, scen in shown.items():
         lines.append(
             f"scenario {name}: {scen['replications']} replication"
             f"{'s' if scen['replications'] != 1 else ''}, "
@@ -155,7 +208,224 @@ def terminal_table(summary: dict) -> str:
                 f"  {k:<20}{_fmt(k, s['p10']):>12}{_fmt(k, s['p50']):>12}"
                 f"{_fmt(k, s['p90']):>12}   {ci}"
             )
+    comps = summary.get("comparisons", {})
+    if comps:
+        width = max(len(label.split(" vs ")[0]) for label in comps) + 2
+        lines.append(
+            f"paired difference from {summary['baseline']} (mean over replications; "
+            "* = 95% CI excludes zero; every interval in report.md)"
+        )
+        lines.append(f"  {'scenario':<{width}}" + "".join(f"{k:>16}" for k in TERMINAL_DIFFS))
+        for label, comp in comps.items():
+            cells = []
+            for k in TERMINAL_DIFFS:
+                c = comp.get(k) or {}
+                text = "n/a" if c.get("diff_mean") is None else _signed(k, c["diff_mean"])
+                cells.append(f"{text}{'*' if verdict(c) == 'clear' else ' '}")
+            lines.append(
+                f"  {label.split(' vs ')[0]:<{width}}" + "".join(f"{x:>16}" for x in cells)
+            )
+    for metric, t in summary.get("sensitivity", {}).items():
+        lines.append(
+            f"sensitivity of {metric}: change from the baseline at each input's low / high"
+        )
+        for r in t["inputs"]:
+            lo, hi = (
+                "n/a" if r[f"{e}_diff"] is None else _signed(metric, r[f"{e}_diff"])
+                for e in ("low", "high")
+            )
+            lines.append(f"  {r['input']:<40}{lo:>14}{hi:>14}")
     return "\n".join(lines)
+
+
+# Metrics in a comparison's table: the headline ones, plus what a decision weighs them against.
+COMPARED = TERMINAL_METRICS + ("sm_cost", "leads", "ae_wait_days", "customers_end")
+
+
+def _signed(key: str, v: float) -> str:
+    """A signed difference; differences of rates are in percentage points."""
+    text = _fmt(key, abs(v))
+    if text.endswith("%"):
+        text = f"{abs(v) * 100:.1f} pp"
+    return ("+" if v >= 0 else "-") + text
+
+
+def _diff_cell(key: str, c: dict) -> str:
+    if c.get("diff_mean") is None:
+        return "n/a"
+    return (
+        f"{_signed(key, c['diff_mean'])} "
+        f"({_signed(key, c['ci95_low'])}..{_signed(key, c['ci95_high'])})"
+    )
+
+
+def _better(c: dict) -> str:
+    return "n/a" if c.get("p_better") is None else f"{c['p_better']:.0%}"
+
+
+def compare_md(cres: CompareResult, figures: bool = True) -> str:
+    """The report of a multi-scenario run: medians side by side, then each scenario's paired
+    difference from the baseline with its interval and whether it is clear or noise."""
+    summ, base = cres.summary, cres.baseline
+    sc = cres.runs[base][0]
+    names = list(cres.runs)
+    lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
+    hi = lo + dt.timedelta(days=sc.horizon_days)
+    out = [
+        f"# salesim comparison: {', '.join(n for n in names if n != base)} against {base}",
+        "",
+        f"{sc.replications} replications of each scenario, seed {sc.seed}, on common random numbers "
+        f"(replication r of every scenario uses the same random streams). Metrics cover {lo} to {hi} "
+        f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Definitions: "
+        "docs/metrics.md; how comparisons work: docs/experiments.md.",
+        "",
+        "## Median of each scenario",
+        "",
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for k in TERMINAL_METRICS:
+        cells = [_fmt(k, (summ["scenarios"][n]["metrics"].get(k) or {}).get("p50")) for n in names]
+        out.append(f"| {k} | " + " | ".join(cells) + " |")
+    bm = summ["scenarios"][base]["metrics"]
+    b = summ["scenarios"][base].get("bottleneck")
+    out += ["", f"## Where {base} loses and waits", ""]
+    if b:
+        out.append(
+            f"Lowest-converting stage: **{b['motion']} / {b['stage']}** ({b['owner']}), "
+            f"{b['conversion']:.0%} advance (funnel_{base}.png)."
+        )
+    for k, what in (
+        ("sdr_wait_days", "Median SDR wait (speed to lead)"),
+        ("ae_wait_days", "Median wait for an AE slot"),
+    ):
+        v = (bm.get(k) or {}).get("p50")
+        if v is not None:
+            out.append(f"{what}: {v * 24:.1f} hours.")
+    for k, what in (("sdr_utilization", "SDR time in use"), ("ae_utilization", "AE slots in use")):
+        v = (bm.get(k) or {}).get("p50")
+        if v is not None:
+            out.append(f"{what}: {v:.0%} (median).")
+    out += [
+        "",
+        "## What each change buys",
+        "",
+        "Paired change from the baseline (mean over replications); the last column divides the "
+        "bookings gained by the S&M cost added, where both are clear and the cost rose.",
+        "",
+        "| scenario | bookings | ARR at the end | S&M cost | bookings per $1 of added cost |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, comp in summ["comparisons"].items():
+        cells = [_diff_cell(k, comp.get(k) or {}) for k in ("bookings", "arr_end", "sm_cost")]
+        gain, cost = comp.get("bookings") or {}, comp.get("sm_cost") or {}
+        ratio = "n/a"
+        if verdict(gain) == "clear" and verdict(cost) == "clear" and cost["diff_mean"] > 0:
+            r = gain["diff_mean"] / cost["diff_mean"]
+            ratio = f"{'-' if r < 0 else ''}${abs(r):,.2f}"
+        out.append(f"| {label.split(' vs ')[0]} | " + " | ".join(cells) + f" | {ratio} |")
+    for label, comp in summ["comparisons"].items():
+        clear = [k for k in COMPARED if k in comp and verdict(comp[k]) == "clear"]
+        noise = [k for k in COMPARED if k in comp and verdict(comp[k]) == "noise"]
+        out += [
+            "",
+            f"## {label}",
+            "",
+            "| metric | difference, mean (95% CI) | P(better) | verdict |",
+            "|---|---:|---:|---|",
+        ]
+        for k in COMPARED:
+            c = comp.get(k)
+            if c and c.get("diff_mean") is not None:
+                out.append(f"| {k} | {_diff_cell(k, c)} | {_better(c)} | {verdict(c)} |")
+        out += [
+            "",
+            "Clear differences (the 95% interval of the paired difference excludes zero): "
+            + (", ".join(clear) or "none")
+            + ". Within the noise (the interval includes zero; more replications would narrow it): "
+            + (", ".join(noise) or "none")
+            + ".",
+        ]
+    segs = list(sc.segments)
+    if len(segs) > 1:
+        out += [
+            "",
+            "## By segment",
+            "",
+            "Paired change from the baseline in each segment's bookings and new customers (mean, 95% "
+            "CI); **bold** where the interval excludes zero.",
+            "",
+            "| scenario | " + " | ".join(f"{g} bookings | {g} new customers" for g in segs) + " |",
+            "|---|" + "---:|" * (2 * len(segs)),
+        ]
+        for label, comp in summ["comparisons"].items():
+            cells = []
+            for g in segs:
+                for k in (f"bookings.segment.{g}", f"new_customers.segment.{g}"):
+                    c = comp.get(k) or {}
+                    text = _diff_cell(k, c)
+                    cells.append(f"**{text}**" if verdict(c) == "clear" else text)
+            out.append(f"| {label.split(' vs ')[0]} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "P(better) is the share of replications in which the scenario beats the baseline in the "
+        "metric's good direction (higher win rate, lower CAC, ...); n/a for metrics with no good "
+        "direction. Intervals are per metric and per comparison, not adjusted for looking at many.",
+        "",
+    ]
+    for metric, t in summ.get("sensitivity", {}).items():
+        out += [
+            "",
+            f"## Sensitivity of {metric}",
+            "",
+            f"Baseline mean {_fmt(metric, t['baseline_mean'])}. Inputs ranked by how far they move it "
+            "(paired change from the baseline, mean and 95% CI):",
+            "",
+            "| input | low .. high (baseline) | change at low | change at high |",
+            "|---|---|---:|---:|",
+        ]
+        for r in t["inputs"]:
+            cells = [
+                _diff_cell(
+                    metric,
+                    {
+                        "diff_mean": r[f"{e}_diff"],
+                        "ci95_low": r[f"{e}_ci95"][0],
+                        "ci95_high": r[f"{e}_ci95"][1],
+                    },
+                )
+                for e in ("low", "high")
+            ]
+            out.append(
+                f"| {r['input']} | {r['low']:,g} .. {r['high']:,g} ({r['baseline']:,g}) | "
+                + " | ".join(cells)
+                + " |"
+            )
+    if figures:
+        out += [
+            "## Figures",
+            "",
+        ]
+        if "sensitivity" in summ:
+            out += ["![tornado](tornado.png)", ""]
+        out += [
+            "![distributions and paired differences](comparison.png)",
+            "",
+            "![forecast by scenario](forecast_fan.png)",
+            "",
+            f"![funnel of the baseline](funnel_{base}.png)",
+            "",
+        ]
+    out += [
+        "## Files",
+        "",
+        "- `summary.json`: every scenario's metrics under `scenarios`, paired differences under "
+        "`comparisons` (`diff_mean`, `ci95_low`, `ci95_high`, `p_better`, `n`)",
+        "- `replications.*`, `monthly.*`, `funnel.*`: every scenario's rows, told apart by `scenario`",
+        "- `opportunities_rep0.csv`: each scenario's first replication in CRM-export shape",
+        "",
+    ]
+    return "\n".join(out)
 
 
 def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:

@@ -10,6 +10,16 @@ from scipy import stats
 SUMMARY_KEYS = ("mean", "std", "p5", "p10", "p50", "p90", "p95", "ci95_low", "ci95_high")
 
 
+def mean_ci95(v: np.ndarray) -> tuple[float, float]:
+    """The 95 % t-interval of the mean of finite values `v` (a point when they do not vary)."""
+    mean = float(v.mean())
+    std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    if std > 0:
+        lo, hi = stats.t.interval(0.95, len(v) - 1, loc=mean, scale=std / math.sqrt(len(v)))
+        return float(lo), float(hi)
+    return mean, mean
+
+
 def summarise(values: np.ndarray) -> dict[str, float | int | None]:
     """Mean, std, percentiles and the 95% t-interval of the mean over replications.
 
@@ -33,9 +43,6 @@ def summarise(values: np.ndarray) -> dict[str, float | int | None]:
         "p90": p[3],
         "p95": p[4],
     }
-    if len(v) > 1 and std > 0:
-        lo, hi = stats.t.interval(0.95, len(v) - 1, loc=mean, scale=std / math.sqrt(len(v)))
-    else:
-        lo = hi = mean
-    out |= {"ci95_low": float(lo), "ci95_high": float(hi)}
+    lo, hi = mean_ci95(v)
+    out |= {"ci95_low": lo, "ci95_high": hi}
     return {k: (float(x) if isinstance(x, float | np.floating) else x) for k, x in out.items()}
