@@ -1,0 +1,1 @@
+"""Calibrate a scenario from a CRM export and backtest its forecast (the `salesim-calibrate` app)."""

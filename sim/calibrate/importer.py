@@ -1,0 +1,418 @@
+"""Read a CRM export (CSV or Parquet) through a column mapping into one opportunity table.
+
+The mapping (configs/data/*.yaml, the `data` group) names the files, the columns, the date formats,
+how stage values map to outcomes and which misspellings to fix. `load(settings)` returns `CrmData`:
+
+- `opportunities`: opportunity_id, account, segment, owner, source, created, closed, outcome
+  ('won' | 'lost' | 'open'), amount (NaN where unknown);
+- `leads`: lead_id, created, source (or None when the export has no dated leads);
+- `rejected`: reason -> rows that could not be used (never dropped silently);
+- `notes`: reason -> rows that were used after a repair (a name fixed, an account missing, ...);
+- `as_of`: the last date the file knows; `closes_from`: the first close it records (earlier closes
+  are missing from the extract, so deals created before it are left-truncated).
+
+A file that cannot be read as mapped (missing file or column, a value that is not a date or a number,
+a stage the mapping does not know) raises `CrmError` with one line naming file, row and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sim.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+# `${repo_root:}` in configs/data/*.yaml: the folder holding configs/, so `data.dir` defaults to
+# ../shared/data/<name> next to the repository whatever the current directory is.
+OmegaConf.register_new_resolver("repo_root", lambda: str(REPO), replace=True)
+OUTCOMES = ("won", "lost", "open")
+FIELDS = ("opportunity_id", "account", "segment", "owner", "source", "created", "closed", "amount")
+OPP_COLUMNS = ("opportunity_id", "account", "segment", "owner", "source", "created", "closed",
+               "outcome", "amount")  # fmt: skip
+
+
+class CrmError(ConfigError):
+    """A CRM file cannot be read as mapped: one line naming file, row and column."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CloseTable(_Model):
+    """A second table of closed deals joined to the opportunities by a key (e.g. olist's wins)."""
+
+    file: str
+    key: str  # column in this file holding the opportunity id
+    outcome: Literal["won", "lost"] = "won"
+    columns: dict[str, str]  # closed (required), owner, amount, segment, account
+    date_format: str | None = None
+
+
+class OppTable(_Model):
+    file: str
+    columns: dict[str, str]  # field -> column in the file; opportunity_id and created are required
+    stage: str | None = None  # column holding the deal stage
+    stages: dict[str, Literal["won", "lost", "open", "skip"]] = {}
+    date_format: str | None = None
+    closes: CloseTable | None = None
+    amount_for: list[Literal["won", "lost", "open"]] = ["won", "lost", "open"]
+    zero_amount_is_missing: bool = False
+    fixes: dict[str, dict[str, str]] = {}  # field -> {wrong value: right value}
+    segment: str | None = None  # a fixed segment label when no column gives one
+
+
+class LeadTable(_Model):
+    file: str
+    columns: dict[str, str]  # lead_id, created (required), source
+    date_format: str | None = None
+
+
+class DataSettings(_Model):
+    """The `data` config group: where the export is and how to read it."""
+
+    name: str
+    dir: str
+    opportunities: OppTable
+    leads: LeadTable | None = None
+    missing_label: str = "unknown"  # segment/source label for empty cells
+
+
+@dataclass(frozen=True)
+class CrmData:
+    name: str
+    opportunities: pd.DataFrame
+    leads: pd.DataFrame | None
+    rejected: dict[str, int]
+    as_of: pd.Timestamp
+    closes_from: pd.Timestamp | None = None
+    notes: dict[str, int] = field(default_factory=dict)
+    rows_read: int = 0
+
+
+def settings_from(data: dict[str, Any]) -> DataSettings:
+    """Validate the `data` mapping; a bad key becomes one ConfigError line."""
+    try:
+        return DataSettings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for e in exc.errors():
+            key = ".".join(["data", *(str(x) for x in e["loc"])])
+            if e["type"] == "extra_forbidden":
+                lines.append(f"config error: {key}: unknown key; check its spelling")
+            elif e["type"] == "missing":
+                lines.append(f"config error: {key}: required key is missing")
+            else:
+                lines.append(f"config error: {key} = {e.get('input')!r}: {e['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def data_dir(s: DataSettings) -> Path:
+    """`data.dir`: absolute, or relative to the current directory."""
+    return Path(s.dir).expanduser()
+
+
+# -- reading --------------------------------------------------------------------------------------
+def _read(path: Path, what: str) -> pd.DataFrame:
+    """All cells as stripped strings (NA for empty); CRLF, a BOM and Parquet are handled."""
+    if not path.is_file():
+        raise CrmError(
+            f"data error: {path}: file not found ({what}); set data.dir=PATH to its folder"
+        )
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+            for c in df.columns:
+                if not pd.api.types.is_datetime64_any_dtype(df[c]):
+                    df[c] = df[c].astype("string").str.strip().replace("", pd.NA)
+            return df
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise CrmError(f"data error: {path}: the file is empty (no header row)") from None
+    except pd.errors.ParserError as exc:
+        raise CrmError(f"data error: {path}: not a readable CSV: {str(exc).strip()}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CrmError(f"data error: {path}: cannot be read: {exc}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.apply(lambda s: s.str.strip()).replace("", pd.NA)
+
+
+def _where(path: Path, i: int) -> str:
+    """Row i (0-based, data rows) as the user sees it: 1-based row and, for CSV, the file line."""
+    if path.suffix.lower() == ".csv":
+        return f"row {i + 1} (line {i + 2})"
+    return f"row {i + 1}"
+
+
+def _column(df: pd.DataFrame, path: Path, field_: str, col: str, key: str) -> pd.Series:
+    if col not in df.columns:
+        raise CrmError(
+            f"data error: {path}: column '{col}' ({key}.{field_}) not found; "
+            f"the file has columns {list(df.columns)}"
+        )
+    return df[col]
+
+
+def _dates(s: pd.Series, fmt: str | None, path: Path, col: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.astype("datetime64[ns]")
+    out = pd.to_datetime(s, format=fmt, errors="coerce")
+    bad = s.notna() & out.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        want = f"format {fmt!r}" if fmt else "a date"
+        raise CrmError(
+            f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is not a date "
+            f"({want}); {int(bad.sum())} such row(s)"
+        )
+    return out.astype("datetime64[ns]")
+
+
+def _numbers(s: pd.Series, path: Path, col: str) -> pd.Series:
+    out = pd.to_numeric(s, errors="coerce")
+    bad = s.notna() & out.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CrmError(
+            f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is not a number; "
+            f"{int(bad.sum())} such row(s)"
+        )
+    return out.astype(float)
+
+
+def _count(d: dict[str, int], reason: str, n: int) -> None:
+    if n:
+        d[reason] = d.get(reason, 0) + int(n)
+
+
+# -- the tables -----------------------------------------------------------------------------------
+def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> pd.DataFrame:
+    t = s.opportunities
+    path = root / t.file
+    raw = _read(path, "data.opportunities.file")
+    key = "data.opportunities.columns"
+    for req in ("opportunity_id", "created"):
+        if req not in t.columns:
+            raise ConfigError(f"config error: {key}.{req}: required key is missing")
+    unknown = set(t.columns) - set(FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"config error: {key}.{sorted(unknown)[0]}: unknown field; fields are {list(FIELDS)}"
+        )
+    n = len(raw)
+    out = pd.DataFrame(index=raw.index)
+    for f in FIELDS:
+        if f in t.columns:
+            col = _column(raw, path, f, t.columns[f], key)
+            if f == "created" or f == "closed":
+                out[f] = _dates(col, t.date_format, path, t.columns[f])
+            elif f == "amount":
+                out[f] = _numbers(col, path, t.columns[f])
+            else:
+                out[f] = col.astype("string")
+        elif f in ("closed",):
+            out[f] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        elif f == "amount":
+            out[f] = np.nan
+        else:
+            out[f] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if t.segment is not None and "segment" not in t.columns:
+        out["segment"] = t.segment
+    for f in ("segment", "source"):
+        if f in t.columns:
+            _count(notes, f"no {f} (labelled {s.missing_label!r})", out[f].isna().sum())
+            out[f] = out[f].fillna(s.missing_label)
+    out["segment"] = out["segment"].fillna(s.missing_label).astype("string")
+    for f, repl in t.fixes.items():
+        if f not in out.columns:
+            raise ConfigError(f"config error: data.opportunities.fixes.{f}: no such field")
+        hit = out[f].isin(list(repl))
+        _count(notes, f"{f} name fixed ({', '.join(f'{a} -> {b}' for a, b in repl.items())})",
+               hit.sum())  # fmt: skip
+        out[f] = out[f].replace(repl)
+
+    # outcome: from the stage column, or from a joined table of closes
+    if t.stage is not None:
+        stage = _column(raw, path, "stage", t.stage, "data.opportunities")
+        empty = stage.isna()
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise CrmError(
+                f"data error: {path}: {_where(path, i)}, column '{t.stage}': empty stage; "
+                f"allowed are {sorted(t.stages)}"
+            )
+        unknown_stage = ~stage.isin(list(t.stages))
+        if unknown_stage.any():
+            i = int(np.flatnonzero(unknown_stage.to_numpy())[0])
+            raise CrmError(
+                f"data error: {path}: {_where(path, i)}, column '{t.stage}': unknown stage "
+                f"{stage.iloc[i]!r}; data.opportunities.stages maps {sorted(t.stages)} "
+                "(add it there as won, lost, open or skip)"
+            )
+        out["outcome"] = stage.map(t.stages).astype(str)
+        for value, oc in t.stages.items():
+            if oc == "skip":
+                _count(rejected, f"stage '{value}' mapped to skip (not an opportunity)",
+                       (stage == value).sum())  # fmt: skip
+    else:
+        out["outcome"] = np.where(out["closed"].notna(), "won", "open")
+    if t.closes is not None:
+        out = _join_closes(out, t.closes, root, rejected)
+    out = out[out["outcome"] != "skip"]
+
+    # rows that cannot be used, by reason
+    dup = out["opportunity_id"].duplicated(keep="first") | out["opportunity_id"].isna()
+    _count(rejected, "missing or duplicate opportunity id", dup.sum())
+    out = out[~dup]
+    no_created = out["created"].isna()
+    _count(rejected, "no created date", no_created.sum())
+    out = out[~no_created]
+    closed_no_date = out["outcome"].isin(["won", "lost"]) & out["closed"].isna()
+    _count(rejected, "won or lost without a close date", closed_no_date.sum())
+    out = out[~closed_no_date]
+    backwards = out["closed"].notna() & (out["closed"] < out["created"].dt.normalize())
+    _count(rejected, "closed before created", backwards.sum())
+    out = out[~backwards]
+    open_dated = (out["outcome"] == "open") & out["closed"].notna()
+    _count(notes, "open deal with a close date (date ignored)", open_dated.sum())
+    out.loc[open_dated, "closed"] = pd.NaT
+    if "account" in t.columns:
+        _count(notes, "no account", out["account"].isna().sum())
+    if "owner" in t.columns:
+        _count(notes, "no owner", out["owner"].isna().sum())
+
+    amount = out["amount"].astype(float)
+    if t.zero_amount_is_missing:
+        amount = amount.where(amount != 0)
+    amount = amount.where(out["outcome"].isin(t.amount_for))
+    out["amount"] = amount
+    out["outcome"] = pd.Categorical(out["outcome"], categories=list(OUTCOMES))
+    _count(notes, "rows read", n)
+    return out[list(OPP_COLUMNS)].reset_index(drop=True)
+
+
+def _join_closes(out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict) -> pd.DataFrame:
+    path = root / c.file
+    raw = _read(path, "data.opportunities.closes.file")
+    key = "data.opportunities.closes.columns"
+    if "closed" not in c.columns:
+        raise ConfigError(f"config error: {key}.closed: required key is missing")
+    ids = _column(raw, path, "key", c.key, "data.opportunities.closes").astype("string")
+    closed = _dates(_column(raw, path, "closed", c.columns["closed"], key), c.date_format, path,
+                    c.columns["closed"])  # fmt: skip
+    dup = ids.duplicated(keep="first") | ids.isna()
+    _count(rejected, f"{c.file}: missing or duplicate {c.key}", dup.sum())
+    known = ids.isin(out["opportunity_id"].dropna())
+    _count(rejected, f"{c.file}: {c.key} not among the opportunities", (~known & ~dup).sum())
+    keep = known & ~dup
+    extra = {"closed": closed[keep].to_numpy()}
+    for f, col in c.columns.items():
+        if f == "closed":
+            continue
+        v = _column(raw, path, f, col, key)[keep]
+        extra[f] = (_numbers(v, path, col) if f == "amount" else v.astype(object)).to_numpy()
+    j = pd.DataFrame(extra, index=ids[keep].to_numpy())
+    pos = out["opportunity_id"].map(pd.Series(np.arange(len(j)), index=j.index))
+    hit = pos.notna().to_numpy()
+    rows = pos[hit].astype(int).to_numpy()
+    out = out.copy()
+    out.loc[hit, "closed"] = j["closed"].to_numpy()[rows]
+    out.loc[hit, "outcome"] = c.outcome
+    for f in extra:
+        if f != "closed":
+            vals = j[f].to_numpy()[rows]
+            out[f] = out[f].astype(float) if f == "amount" else out[f].astype(object)
+            out.loc[hit, f] = vals
+            if f != "amount":
+                out[f] = out[f].astype("string")
+    return out
+
+
+def _leads(s: DataSettings, root: Path, rejected: dict) -> pd.DataFrame | None:
+    t = s.leads
+    if t is None:
+        return None
+    path = root / t.file
+    raw = _read(path, "data.leads.file")
+    key = "data.leads.columns"
+    for req in ("lead_id", "created"):
+        if req not in t.columns:
+            raise ConfigError(f"config error: {key}.{req}: required key is missing")
+    out = pd.DataFrame(
+        {
+            "lead_id": _column(raw, path, "lead_id", t.columns["lead_id"], key).astype("string"),
+            "created": _dates(
+                _column(raw, path, "created", t.columns["created"], key),
+                t.date_format,
+                path,
+                t.columns["created"],
+            ),
+        }
+    )
+    if "source" in t.columns:
+        src = _column(raw, path, "source", t.columns["source"], key).astype("string")
+        out["source"] = src.fillna(s.missing_label)
+    else:
+        out["source"] = s.missing_label
+    bad = out["created"].isna()
+    _count(rejected, "lead with no created date", bad.sum())
+    return out[~bad].reset_index(drop=True)
+
+
+def load(settings: DataSettings | dict[str, Any]) -> CrmData:
+    """Read the export described by `settings` (the `data` config group)."""
+    s = settings if isinstance(settings, DataSettings) else settings_from(settings)
+    root = data_dir(s)
+    if not root.is_dir():
+        raise CrmError(f"data error: data.dir = {str(root)!r}: no such folder")
+    rejected: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    opp = _opportunities(s, root, rejected, notes)
+    leads = _leads(s, root, rejected)
+    if not len(opp):
+        raise CrmError(f"data error: {root / s.opportunities.file}: no usable opportunity rows")
+    dates = [opp["created"].max(), opp["closed"].max()]
+    if leads is not None and len(leads):
+        dates.append(leads["created"].max())
+    as_of = max(d for d in dates if pd.notna(d)).normalize()
+    closes_from = opp["closed"].min()
+    return CrmData(
+        name=s.name,
+        opportunities=opp,
+        leads=leads,
+        rejected=rejected,
+        as_of=as_of,
+        closes_from=None if pd.isna(closes_from) else closes_from.normalize(),
+        notes={k: v for k, v in notes.items() if k != "rows read"},
+        rows_read=notes.get("rows read", 0),
+    )
+
+
+def summary_lines(crm: CrmData) -> list[str]:
+    """What was read, repaired and rejected, for the terminal and the report."""
+    o = crm.opportunities
+    counts = o["outcome"].value_counts()
+    lines = [
+        f"{crm.name}: {crm.rows_read} opportunity rows read, {len(o)} used "
+        f"({counts.get('won', 0)} won, {counts.get('lost', 0)} lost, {counts.get('open', 0)} open); "
+        f"as of {crm.as_of.date()}"
+        + (
+            f", closes recorded from {crm.closes_from.date()}"
+            if crm.closes_from is not None
+            else ""
+        )
+    ]
+    if crm.leads is not None:
+        lines.append(f"  leads: {len(crm.leads)}")
+    for reason, k in crm.rejected.items():
+        lines.append(f"  rejected {k} row(s): {reason}")
+    for reason, k in crm.notes.items():
+        lines.append(f"  repaired/kept {k} row(s): {reason}")
+    return lines

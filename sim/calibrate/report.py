@@ -1,0 +1,555 @@
+"""The calibration's files: calibrated.yaml (and its experiment preset), fit.json, report.md, plots.
+
+`simulate_check` runs the calibrated scenario and measures, from its records, the quantities the fit
+promised (win rate of closed deals, share won by the end, cycle medians, monthly arrivals), so the
+report can put simulated next to fitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from sim.calibrate.fit import MONTH_DAYS, Calibration  # noqa: E402
+from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
+
+Z95 = 1.959964
+
+
+def _ci(x) -> tuple[float, float, float]:
+    x = np.asarray([v for v in x if np.isfinite(v)], float)
+    if not len(x):
+        return (float("nan"),) * 3
+    m = float(x.mean())
+    t = stats.t.ppf(0.975, len(x) - 1) if len(x) > 1 else float("nan")
+    h = t * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
+    return m, m - h, m + h
+
+
+def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.DataFrame:
+    """Simulate calibrated.yaml and compare with the fit: one row per (quantity, segment/month)."""
+    from sim.config import load_scenario
+    from sim.model import simulate_replication
+
+    sc = load_scenario({**scenario, "replications": replications})
+    lo, hi = sc.warmup_days, sc.total_days
+    cohort_hi = lo + 6 * MONTH_DAYS
+    segs = {s.key: s for s in cal.segments.values()}
+    vals: dict[tuple[str, str], list[float]] = {}
+
+    def add(q, s, v):
+        vals.setdefault((q, s), []).append(float(v))
+
+    n_months = int(round((hi - lo) / MONTH_DAYS))
+    fitted_arr: dict[str, float] = {}
+    start = pd.Timestamp(sc.start_date) + pd.DateOffset(months=cal.warmup_months)
+    for i in range(n_months):
+        label = (start + pd.DateOffset(months=i)).strftime("%Y-%m")
+        m = (start + pd.DateOffset(months=i)).month - 1
+        a = cal.arrivals
+        q = 1.0 if a.use_seasonality or m % 3 != 2 else a.quarter_end_boost
+        fitted_arr[label] = a.level * a.seasonality[m] * q
+    for r in range(replications):
+        o = simulate_replication(sc, r).opportunities
+        seg = o["segment"].astype(str).to_numpy()
+        out = o["outcome"].astype(str).to_numpy()
+        cr, cl = o["created_day"].to_numpy(float), o["closed_day"].to_numpy(float)
+        win = (cl >= lo) & (cl < hi)
+        for key in segs:
+            me = seg == key
+            w, lz = me & win & (out == "won"), me & win & (out == "lost")
+            if (w | lz).any():
+                add("win rate of closed deals", key, w.sum() / (w | lz).sum())
+            coh = me & (cr >= lo) & (cr < cohort_hi)
+            if coh.any():
+                add("share won by the end (first 6 months' deals)", key,
+                    ((out == "won") & coh & (cl < hi)).sum() / coh.sum())  # fmt: skip
+            if w.any():
+                add("median days to win", key, np.median(cl[w] - cr[w]))
+            if lz.any():
+                add("median days to lose", key, np.median(cl[lz] - cr[lz]))
+        months = np.floor((cr[(cr >= lo) & (cr < hi)] - lo) / MONTH_DAYS).astype(int)
+        counts = np.bincount(months, minlength=n_months)[:n_months]
+        for i, label in enumerate(fitted_arr):
+            add("opportunities created", label, counts[i])
+    # Expected closes inside the window depend on when deals arrived (arrivals are seasonal), so
+    # the fitted figures are computed for the same window: a close of age tau lands in [lo, hi) if
+    # the deal arrived in [lo - tau, hi - tau); Lambda is the cumulative arrival intensity.
+    a = cal.arrivals
+    cal_m = (pd.Timestamp(sc.start_date).month - 1 + np.arange(int(hi / MONTH_DAYS) + 2)) % 12
+    f = np.asarray(a.seasonality)[cal_m]
+    if not a.use_seasonality:
+        f = f * np.where(cal_m % 3 == 2, a.quarter_end_boost, 1.0)
+    cum = np.concatenate([[0.0], np.cumsum(f)])  # in units of level x one month
+
+    def big_lambda(t):
+        m = np.clip(t / MONTH_DAYS, 0, len(f))
+        i = np.floor(m).astype(int).clip(0, len(f) - 1)
+        return cum[i] + (m - i) * f[i]
+
+    tau = np.arange(0.25, 1500, 0.5)
+    g = big_lambda(hi - tau) - big_lambda(np.maximum(lo - tau, 0))
+
+    def window(of, outcome):
+        dens = np.diff(of.cif(np.concatenate([[0.0], tau + 0.25]), outcome)) * g
+        total = dens.sum()
+        if total <= 0:
+            return 0.0, float("nan")
+        return total, float(np.interp(0.5, np.cumsum(dens) / total, tau))
+
+    rows = []
+    for (q, s), v in vals.items():
+        m, a, b = _ci(v)
+        if q == "opportunities created":
+            fitted = fitted_arr[s]
+        else:
+            of = segs[s].outcome
+            if q == "win rate of closed deals":
+                won_n, lost_n = window(of, "won")[0], window(of, "lost")[0]
+                fitted = won_n / (won_n + lost_n)
+            elif q.startswith("share won"):
+                coh_ages = hi - (lo + np.linspace(0, 6 * MONTH_DAYS, 200))
+                fitted = float(np.mean(of.cif(coh_ages, "won")))
+            elif q == "median days to win":
+                fitted = window(of, "won")[1]
+            else:
+                fitted = window(of, "lost")[1]
+        ok = (a <= fitted <= b) if np.isfinite(a) else None
+        rows.append({"quantity": q, "segment": s, "fitted": fitted, "simulated": m,
+                     "sim_lo": a, "sim_hi": b, "n": len(v), "fitted_in_ci": ok})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# -- plots ----------------------------------------------------------------------------------------
+def _grid(n: int):
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_cycle_times(cal: Calibration, path: Path) -> None:
+    segs = list(cal.segments.values())
+    fig, axes = _grid(len(segs))
+    for ax, s in zip(axes, segs, strict=False):
+        tmax = float(max(s.max_age, s.aj_times.max(), 30)) * 1.02
+        grid = np.linspace(0, tmax, 300)
+        ax.step(
+            s.aj_times, s.aj_won, where="post", color="tab:green", lw=1.2, label="won, observed"
+        )
+        ax.plot(grid, s.outcome.cif(grid, "won"), color="darkgreen", ls="--", label="won, fitted")
+        if cal.has_losses:
+            ax.step(s.aj_times, s.aj_lost, where="post", color="tab:red", lw=1.2,
+                    label="lost, observed")  # fmt: skip
+            ax.plot(
+                grid, s.outcome.cif(grid, "lost"), color="darkred", ls="--", label="lost, fitted"
+            )
+        ax.set_title(f"{s.name} (n={s.n}{', pooled shape' if s.pooled_shape else ''})", fontsize=9)
+        ax.set_xlabel("days since created", fontsize=8)
+        ax.set_ylim(0, max(0.05, float(s.aj_won.max()), float(s.aj_lost.max())) * 1.15)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of deals closed", fontsize=8)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(
+        "Time to close: cumulative incidence, observed (Aalen-Johansen, open deals censored) vs fitted",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_win_rates(cal: Calibration, path: Path) -> None:
+    segs = list(cal.segments.values())
+    y = np.arange(len(segs))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(segs) + 1.6))
+    p = np.array([s.outcome.p_win for s in segs])
+    lo = np.array([s.outcome.p_win_ci[0] for s in segs])
+    hi = np.array([s.outcome.p_win_ci[1] for s in segs])
+    aj = np.array([s.aj_won[-1] for s in segs])
+    ax.errorbar(p, y, xerr=[p - lo, hi - p], fmt="o", color="black", capsize=3,
+                label="P(won), fitted (90% interval)")  # fmt: skip
+    ax.plot(aj, y + 0.18, "s", color="tab:blue", ms=5, label="P(won), Aalen-Johansen plateau")
+    ax.plot([s.naive_open_lost for s in segs], y - 0.18, "v", color="tab:red", ms=5,
+            label="naive: open deals counted as lost")  # fmt: skip
+    if cal.has_losses:
+        ax.plot([s.naive_closed for s in segs], y - 0.18, "^", color="tab:orange", ms=5,
+                label="won / closed (the CRM's win rate)")  # fmt: skip
+    ax.set_yticks(y, [s.name for s in segs], fontsize=8)
+    ax.set_xlabel("probability that a new opportunity is won")
+    ax.set_xlim(0, 1)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Win probability per segment", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_arrivals(cal: Calibration, path: Path) -> None:
+    from scipy import stats
+
+    a = cal.arrivals
+    x = np.arange(len(a.months))
+    mu = a.expected()
+    c = cal.closes
+    rows = 2 if c is not None else 1
+    width = max(8, 0.55 * max(len(x), len(c.months) if c is not None else 0) + 2)
+    fig, axes = plt.subplots(rows, 1, figsize=(width, 3.4 * rows), squeeze=False)
+    ax = axes[0, 0]
+    ax.bar(x, a.observed, color="tab:gray", alpha=0.7, label="observed")
+    ax.plot(x, mu, "o-", color="tab:blue", label="fitted")
+    if a.dispersion:
+        k = a.dispersion
+        lo = stats.nbinom.ppf(0.05, k, k / (k + mu))
+        hi = stats.nbinom.ppf(0.95, k, k / (k + mu))
+    else:
+        lo, hi = stats.poisson.ppf(0.05, mu), stats.poisson.ppf(0.95, mu)
+    ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.15, label="fitted 90% band")
+    labels = [str(m) + ("*" if a.exposure[i] < 0.999 else "") for i, m in enumerate(a.months)]
+    ax.set_xticks(x, labels, rotation=45, fontsize=8)
+    ax.set_ylabel("opportunities created")
+    ax.set_title("Monthly arrivals, observed vs fitted (* = month partly in the fitted window)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    if c is not None:
+        ax = axes[1, 0]
+        xc = np.arange(len(c.months))
+        qe = c.months.month.to_numpy() % 3 == 0
+        ax.bar(xc, c.observed, color=np.where(qe, "tab:orange", "tab:gray"), alpha=0.8)
+        ax.plot(xc, c.expected(), "o-", color="black", label="level x quarter-end effect")
+        ax.set_xticks(xc, [str(m) for m in c.months], rotation=45, fontsize=8)
+        ax.set_ylabel("deals won")
+        ax.set_title(
+            f"Deals won by close month (orange: quarter-end months)\nend-of-quarter effect "
+            f"x{c.quarter_end_boost:.2f} (90% {c.quarter_end_ci[0]:.2f}-{c.quarter_end_ci[1]:.2f})",
+            fontsize=10,
+        )
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- text -----------------------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _num(x: float, nd: int = 1) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.{nd}f}"
+
+
+def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict:
+    a = cal.arrivals
+    segs = {}
+    for s in cal.segments.values():
+        o = s.outcome
+        segs[s.key] = {
+            "name": s.name,
+            "deals": s.n,
+            "won": s.won,
+            "lost": s.lost,
+            "open": s.open,
+            "p_win": o.p_win,
+            "p_win_90": list(o.p_win_ci),
+            "p_win_aalen_johansen": float(s.aj_won[-1]),
+            "p_win_aalen_johansen_90": [float(v) for v in s.aj_won_ci],
+            "never_closes": o.stuck,
+            "win_rate_closed_only": s.naive_closed,
+            "win_rate_open_as_lost": s.naive_open_lost,
+            "median_days_won": o.quantile(0.5, "won"),
+            "median_days_lost": o.quantile(0.5, "lost") if cal.has_losses else None,
+            "classes": [
+                {
+                    "weight": c.weight,
+                    "p_win": c.p_win,
+                    "days_won": c.won.as_config(),
+                    "days_lost": c.lost.as_config() if c.lost else None,
+                }
+                for c in o.classes
+            ],
+            "pooled_durations": s.pooled_shape,
+            "deal_size": s.size.as_config() if s.size else None,
+            "deal_size_n": s.size_n,
+        }
+    out = {
+        "data": crm.name,
+        "cutoff": str(cal.cutoff.date()),
+        "fitted_from": str(cal.start.date()),
+        "rejected_rows": crm.rejected,
+        "repaired_rows": crm.notes,
+        "left_truncated_deals": cal.left_truncated,
+        "arrivals": {
+            "months": [str(m) for m in a.months],
+            "observed": [int(v) for v in a.observed],
+            "exposure": [float(v) for v in a.exposure],
+            "fitted": [float(v) for v in a.expected()],
+            "level_month": a.level,
+            "quarter_end_boost": a.quarter_end_boost,
+            "quarter_end_boost_90": list(a.quarter_end_ci),
+            "seasonality": a.seasonality,
+            "dispersion": a.dispersion,
+            "segment_mix": a.segment_mix,
+        },
+        "wins_quarter_end_boost": None if cal.closes is None else cal.closes.quarter_end_boost,
+        "wins_quarter_end_boost_90": None
+        if cal.closes is None
+        else list(cal.closes.quarter_end_ci),
+        "segments": segs,
+        "reps": None
+        if cal.reps is None
+        else {
+            "supported": cal.reps.supported,
+            "chi2": cal.reps.chi2,
+            "dof": cal.reps.dof,
+            "p_value": cal.reps.p_value,
+            "note": cal.reps.note,
+        },
+    }
+    if check is not None:
+        out["check"] = check.to_dict(orient="records")
+    return _strict(out)
+
+
+def _strict(obj):
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    return obj
+
+
+def summary_text(cal: Calibration) -> str:
+    a = cal.arrivals
+    lines = [
+        f"fitted on deals created {cal.start.date()} .. {cal.cutoff.date()}",
+        f"  arrivals: {a.level:,.0f} opportunities a month at factor 1; end-of-quarter effect on "
+        f"arrivals x{a.quarter_end_boost:.2f} (90% {a.quarter_end_ci[0]:.2f}..{a.quarter_end_ci[1]:.2f})"
+        + (
+            f", on wins x{cal.closes.quarter_end_boost:.2f} (90% "
+            f"{cal.closes.quarter_end_ci[0]:.2f}..{cal.closes.quarter_end_ci[1]:.2f})"
+            if cal.closes is not None
+            else ""
+        ),
+        f"  {'segment':22s} {'deals':>6s} {'P(won)':>8s} {'90% interval':>15s} {'won/closed':>10s} "
+        f"{'days to win':>11s} {'days to lose':>12s}",
+    ]
+    for s in cal.segments.values():
+        o = s.outcome
+        lost = _num(o.quantile(0.5, "lost"), 0) if cal.has_losses else "-"
+        lines.append(
+            f"  {s.name[:22]:22s} {s.n:6d} {_pct(o.p_win):>8s} "
+            f"{_pct(o.p_win_ci[0]) + '..' + _pct(o.p_win_ci[1]):>15s} "
+            f"{_pct(s.naive_closed) if cal.has_losses else '-':>10s} "
+            f"{_num(o.quantile(0.5, 'won'), 0):>11s} {lost:>12s}"
+        )
+    if cal.reps is not None:
+        lines.append(f"  reps: {cal.reps.note}")
+    return "\n".join(lines) + "\n"
+
+
+def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
+    a = cal.arrivals
+    L = [f"# Calibration: {crm.name}", ""]
+    L += [
+        f"Fitted on deals created from {cal.start.date()} (the first close in the file) to "
+        f"{cal.cutoff.date()} (the cutoff). Run the calibrated scenario with",
+        "",
+        "```sh",
+        f"salesim --config-dir {outdir} experiment=calibrated",
+        "```",
+        "",
+        "## What was read",
+        "",
+    ]
+    L += [f"- {line.strip()}" for line in summary_lines(crm)]
+    L += [f"- {n}" for n in cal.notes]
+    L += [
+        "",
+        "## Win probability and time to close",
+        "",
+        "P(won) is the probability that a new opportunity is eventually won, from a competing-risks "
+        "mixture fitted by maximum likelihood with open deals right-censored at their age on the "
+        "cutoff (a share of deals never closes: 'never'). The Aalen-Johansen plateau is the "
+        "nonparametric estimate of the same quantity. 'won/closed' drops open deals and "
+        "'open = lost' counts them as lost: both are shown to make the bias visible.",
+        "",
+        "| segment | deals | won | lost | open | P(won) | 90% interval | Aalen-Johansen | won/closed "
+        "| open = lost | never closes | median days to win | median days to lose | classes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in cal.segments.values():
+        o = s.outcome
+        L.append(
+            f"| {s.name} | {s.n} | {s.won} | {s.lost} | {s.open} | {_pct(o.p_win)} | "
+            f"{_pct(o.p_win_ci[0])}–{_pct(o.p_win_ci[1])} | {_pct(s.aj_won[-1])} | "
+            f"{_pct(s.naive_closed) if cal.has_losses else '–'} | {_pct(s.naive_open_lost)} | "
+            f"{_pct(o.stuck)} | "
+            f"{_num(o.quantile(0.5, 'won'), 0)} | "
+            f"{_num(o.quantile(0.5, 'lost'), 0) if cal.has_losses else '–'} | "
+            f"{len(o.classes)}{' (pooled shape)' if s.pooled_shape else ''} |"
+        )
+    L += ["", "![win rates](win_rates.png)", "", "![cycle times](cycle_times.png)", ""]
+    L += [
+        "Time to close per class (the calibrated scenario has one motion per class: `fast`, `slow`, "
+        "and `stuck` for deals that never close):",
+        "",
+        "| segment | class | weight | P(won) in class | days to win (mean, cv) | days to lose (mean, cv) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for s in cal.segments.values():
+        names = ("fast", "slow") if len(s.outcome.classes) == 2 else ("all",)
+        for nm, c in zip(names, s.outcome.classes, strict=True):
+            lost = f"{c.lost.mean:.1f}, {c.lost.cv:.2f}" if c.lost else "–"
+            L.append(
+                f"| {s.name} | {nm} | {c.weight:.3f} | {_pct(c.p_win)} | "
+                f"{c.won.dist} {c.won.mean:.1f}, {c.won.cv:.2f} | {lost} |"
+            )
+        L.append(f"| {s.name} | never closes | {s.outcome.stuck:.3f} | – | – | – |")
+    L += [
+        "",
+        "## Arrivals",
+        "",
+        f"Opportunities created per month, fitted with a {'negative-binomial' if a.dispersion else 'Poisson'} "
+        f"regression with the month's exposure: level {a.level:,.1f} a month; end-of-quarter effect on "
+        f"arrivals ×{a.quarter_end_boost:.2f} (90% interval {a.quarter_end_ci[0]:.2f}–"
+        f"{a.quarter_end_ci[1]:.2f}). "
+        + (
+            "Calendar-month factors (the quarter-end effect folded in) are the observed profile; "
+            "with under two years of data each rests on a single month."
+            if a.use_seasonality
+            else "No calendar-month factors (fit.seasonality=false)."
+        ),
+        "",
+        "| month | " + " | ".join(str(m) for m in a.months) + " |",
+        "|---|" + "---:|" * len(a.months),
+        "| observed | " + " | ".join(str(int(v)) for v in a.observed) + " |",
+        "| fitted | " + " | ".join(f"{v:,.0f}" for v in a.expected()) + " |",
+        "",
+        "Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality),
+    ]
+    c = cal.closes
+    if c is not None:
+        L += [
+            "",
+            f"Deals **won** per close month show an end-of-quarter effect of ×{c.quarter_end_boost:.2f} "
+            f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; a negative-binomial "
+            "regression of won deals by close month on a quarter-end indicator). salesim's "
+            "`quarter_end_boost` acts on arrivals, so calibrated.yaml reproduces the arrival profile "
+            "but not a bunching of closes at quarter ends: its wins follow the fitted time to close.",
+        ]
+    L += [
+        "",
+        "![arrivals](arrivals.png)",
+        "",
+        "## Deal size",
+        "",
+        "| segment | won deals with a value | family | mean | cv |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for s in cal.segments.values():
+        if s.size:
+            L.append(
+                f"| {s.name} | {s.size_n} | {s.size.dist} | {s.size.mean:,.1f} | {s.size.cv:.3f} |"
+            )
+        else:
+            L.append(f"| {s.name} | {s.size_n} | none (too few values: 1 a deal) | – | – |")
+    L += ["", "## Reps", ""]
+    if cal.reps is None:
+        L.append("No per-rep analysis: owners are missing or the file has no lost deals.")
+    else:
+        L.append(cal.reps.note + ".")
+        L += ["", "| owner | closed | won | win rate | shrunk |", "|---|---:|---:|---:|---:|"]
+        for _, r in cal.reps.table.iterrows():
+            L.append(
+                f"| {r['owner']} | {r['closed']} | {r['won']} | {_pct(r['rate'])} | {_pct(r['shrunk'])} |"
+            )
+    if check is not None:
+        L += [
+            "",
+            "## Simulated vs fitted",
+            "",
+            f"calibrated.yaml simulated {int(check['n'].max())} times; simulated = mean over "
+            "replications with its 95% confidence interval (Student t); the last column says whether "
+            "the fitted value lies inside it. The fitted figures are for the same window as the "
+            "simulation (closes inside it, given the fitted arrivals), so they are exact targets; with "
+            "about 40 comparisons at 95 %, two misses are expected by chance.",
+            "",
+            "| quantity | segment / month | fitted | simulated | 95% CI | inside |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for _, r in check.iterrows():
+            pct = "win rate" in r["quantity"] or "share" in r["quantity"]
+            f = _pct if pct else (lambda v: _num(v, 1))
+            inside = {True: "yes", False: "no", None: "–"}[r["fitted_in_ci"]]
+            L.append(
+                f"| {r['quantity']} | {r['segment']} | {f(r['fitted'])} | {f(r['simulated'])} | "
+                f"{f(r['sim_lo'])}–{f(r['sim_hi'])} | {inside} |"
+            )
+    return "\n".join(L) + "\n"
+
+
+def preset_yaml(scenario: dict) -> str:
+    head = (
+        "# @package _global_\n"
+        "# Written by salesim-calibrate. Run: salesim --config-dir <this folder's parent> "
+        "experiment=calibrated\n"
+        "defaults:\n  - override /company: null\n  - override /motion: none\n"
+    )
+    return head + yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+
+
+def write_outputs(
+    crm: CrmData, cal: Calibration, scenario: dict, check: pd.DataFrame | None, outdir: Path
+) -> Path:
+    """Stage every file, then move them into `outdir`, fit.json last. Returns calibrated.yaml."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    stage = outdir / ".partial"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "experiment").mkdir(parents=True)
+    try:
+        (stage / "calibrated.yaml").write_text(
+            "# The calibrated scenario (plain). salesim runs experiment/calibrated.yaml.\n"
+            + yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+        )
+        (stage / "experiment" / "calibrated.yaml").write_text(preset_yaml(scenario))
+        plot_cycle_times(cal, stage / "cycle_times.png")
+        plot_win_rates(cal, stage / "win_rates.png")
+        plot_arrivals(cal, stage / "arrivals.png")
+        (stage / "summary.txt").write_text(summary_text(cal))
+        (stage / "report.md").write_text(report_md(crm, cal, check, outdir))
+        if check is not None:
+            check.to_csv(stage / "check.csv", index=False, lineterminator="\n")
+        (stage / "fit.json").write_text(json.dumps(fit_json(crm, cal, check), indent=2) + "\n")
+        (outdir / "experiment").mkdir(exist_ok=True)
+        (stage / "experiment" / "calibrated.yaml").replace(
+            outdir / "experiment" / "calibrated.yaml"
+        )
+        for f in sorted(
+            (p for p in stage.iterdir() if p.is_file()), key=lambda p: p.name == "fit.json"
+        ):
+            f.replace(outdir / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return outdir / "calibrated.yaml"

@@ -1,0 +1,219 @@
+"""Calibration: open deals are right-censored, not dropped and not lost; the fitted scenario runs.
+
+The synthetic table has known parameters: deals arrive uniformly over a year; each is won with
+probability P_WIN after a gamma(mean 40, cv 0.5) delay, otherwise lost after a gamma(mean 12, cv 0.8)
+delay; the file is cut at day 365, so deals closing later are open (censored at their age). Fixed
+seeds make every check deterministic; each tolerance is an interval the fit itself reports (90 %) or
+a multiple of a standard error stated beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sim.calibrate.fit import fit, fit_outcomes
+from sim.calibrate.importer import CrmData
+from sim.config import ConfigError, load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+P_WIN, WON_MEAN, WON_CV, LOST_MEAN, LOST_CV = 0.4, 40.0, 0.5, 12.0, 0.8
+N, YEAR = 3000, 365
+
+
+def gamma(rng, mean, cv, n):
+    k = 1 / cv**2
+    return rng.gamma(k, mean / k, n)
+
+
+def synthetic(seed: int = 7, n: int = N) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(CRM-shaped table cut at day 365, true outcome, true time to close)."""
+    rng = np.random.default_rng(seed)
+    created = rng.uniform(0, YEAR, n)
+    won = rng.random(n) < P_WIN
+    dur = np.where(won, gamma(rng, WON_MEAN, WON_CV, n), gamma(rng, LOST_MEAN, LOST_CV, n))
+    closes = created + dur
+    seen = closes <= YEAR
+    day0 = pd.Timestamp("2024-01-01")
+    table = pd.DataFrame(
+        {
+            "opportunity_id": [f"D{i}" for i in range(n)],
+            "account": pd.NA,
+            "segment": "all",
+            "owner": [f"rep{i % 5}" for i in range(n)],
+            "source": "crm",
+            "created": day0 + pd.to_timedelta(created, unit="D"),
+            "closed": (day0 + pd.to_timedelta(closes, unit="D")).where(seen),
+            "outcome": pd.Categorical(
+                np.where(seen, np.where(won, "won", "lost"), "open"), ["won", "lost", "open"]
+            ),
+            "amount": np.where(won & seen, rng.lognormal(8, 0.5, n), np.nan),
+        }
+    )
+    return table, won, dur
+
+
+def crm_of(table: pd.DataFrame) -> CrmData:
+    return CrmData(
+        name="synthetic",
+        opportunities=table,
+        leads=None,
+        rejected={},
+        as_of=pd.Timestamp("2024-01-01") + pd.Timedelta(days=YEAR - 1),
+        closes_from=None,
+    )
+
+
+@pytest.fixture(scope="module")
+def censored():
+    table, won, dur = synthetic()
+    t0 = pd.Timestamp("2024-01-01")
+    end = t0 + pd.Timedelta(days=YEAR)
+    age = (end - table["created"]).dt.total_seconds() / 86400
+    close = (table["closed"] - table["created"]).dt.total_seconds() / 86400
+    kind = table["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
+    t = np.where(kind == 0, age, close)
+    return table, t, kind
+
+
+@pytest.fixture(scope="module")
+def one_class(censored):
+    _, t, kind = censored
+    return fit_outcomes(t, kind, 1, "gamma", losses=True)
+
+
+def test_censored_fit_recovers_win_probability_within_its_interval(one_class, censored):
+    _, _, kind = censored
+    assert (kind == 0).mean() > 0.03  # the cut really censors deals
+    # The target is the oracle: the share of this table's deals that were won, known had every deal
+    # been followed to its end. It removes the noise of drawing the table (this seed's share is
+    # 0.424, 2.6 binomial se from P_WIN) and leaves what censoring costs, which the interval covers.
+    oracle = synthetic()[1].mean()
+    lo, hi = one_class.p_win_ci
+    assert lo <= oracle <= hi, (oracle, one_class.p_win_ci)
+    assert one_class.stuck < 0.02  # nothing in the truth stays open for good
+
+
+def test_censored_fit_recovers_both_durations(one_class):
+    c = one_class.classes[0]
+    n_won, n_lost = N * P_WIN, N * (1 - P_WIN)
+    # 4 standard errors of a sample mean (se = cv * mean / sqrt(n)), from about 1,100 won and 1,700 lost
+    assert abs(c.won.mean - WON_MEAN) < 4 * WON_CV * WON_MEAN / math.sqrt(n_won)
+    assert abs(c.lost.mean - LOST_MEAN) < 4 * LOST_CV * LOST_MEAN / math.sqrt(n_lost)
+    assert abs(c.won.cv - WON_CV) < 0.05 and abs(c.lost.cv - LOST_CV) < 0.08
+
+
+def test_treating_open_deals_as_lost_or_dropping_them_is_biased(one_class, censored):
+    _, _, kind = censored
+    n = len(kind)
+    open_as_lost = (kind == 1).sum() / n
+    closed_only = (kind == 1).sum() / (kind > 0).sum()
+    oracle = synthetic()[1].mean()
+    se = math.sqrt(P_WIN * (1 - P_WIN) / n)  # binomial standard error of a rate over N deals
+    assert oracle - open_as_lost > 4 * se  # open deals are mostly slow wins: counting them lost
+    assert oracle - closed_only > 2 * se  # dropping them keeps the quick losses: also too low
+    assert abs(one_class.p_win - oracle) < se  # the censored fit is as good as full follow-up
+
+
+def test_aalen_johansen_plateau_agrees(censored):
+    from sim.calibrate.fit import aalen_johansen
+
+    _, t, kind = censored
+    _, won, _, ci = aalen_johansen(t, kind)
+    assert ci[0] <= synthetic()[1].mean() <= ci[1]
+
+
+def test_cutoff_turns_later_outcomes_into_open():
+    table, _, _ = synthetic(n=600)
+    cal = fit(crm_of(table), pd.Timestamp("2024-07-01"), classes=(1,), horizon_months=3)
+    s = cal.segments["all"]
+    later = table["created"] <= pd.Timestamp("2024-07-01") + pd.Timedelta(days=1)
+    assert s.n == later.sum()
+    known = table[later & (table["closed"] < pd.Timestamp("2024-07-02"))]
+    assert s.won == (known["outcome"] == "won").sum()
+
+
+def test_scenario_is_valid_and_carries_lost_durations():
+    table, _, _ = synthetic(n=1500)
+    cal = fit(crm_of(table), classes=(1,))
+    sc = load_scenario(cal.scenario())
+    deal = sc.motions["all"].stages["deal"]
+    assert deal.days_lost is not None and deal.days_lost.mean < deal.days.mean
+    assert sum(sc.mix["all"].values()) == pytest.approx(1.0)
+
+
+def test_days_lost_needs_a_continuous_duration():
+    table, _, _ = synthetic(n=1500)
+    sc = fit(crm_of(table), classes=(1,)).scenario()
+    sc["motions"]["all"]["stages"]["deal"]["days"] = {"dist": "fixed", "mean": 10, "cv": 0}
+    with pytest.raises(ConfigError, match="days_lost needs `days` with a continuous distribution"):
+        load_scenario(sc)
+
+
+def test_engine_draws_lost_deals_from_days_lost():
+    """A deal stage with p 0.5, days gamma(40, 0.5), days_lost gamma(12, 0.8): simulated won and lost
+    cycle means are within 4 standard errors of 40 and 12."""
+    from sim.model import simulate_replication
+
+    table, _, _ = synthetic(n=1500)
+    sc = fit(crm_of(table), classes=(1,)).scenario()
+    deal = sc["motions"]["all"]["stages"]["deal"]
+    deal.update(p=0.5, days={"dist": "gamma", "mean": 40, "cv": 0.5})
+    deal["days_lost"] = {"dist": "gamma", "mean": 12, "cv": 0.8}
+    sc["mix"]["all"] = {"all": 1.0}
+    sc["motions"] = {"all": sc["motions"]["all"]}
+    o = simulate_replication(load_scenario(sc), 0).opportunities
+    dur = o["closed_day"] - o["created_day"]
+    won, lost = dur[o["outcome"] == "won"], dur[o["outcome"] == "lost"]
+    lo_win = o["created_day"] < sc["warmup_days"]  # deals old enough to have closed either way
+    won, lost = won[lo_win], lost[lo_win]
+    assert len(won) > 300 and len(lost) > 300
+    assert abs(won.mean() - 40) < 4 * 0.5 * 40 / math.sqrt(len(won))
+    assert abs(lost.mean() - 12) < 4 * 0.8 * 12 / math.sqrt(len(lost))
+
+
+@pytest.mark.slow  # two subprocesses (calibrate, then salesim): about 20 s alone, 60 s on a busy box
+def test_app_end_to_end_on_a_small_export(tmp_path):
+    """salesim-calibrate on a maven-shaped file, then salesim runs the calibrated preset."""
+    table, _, _ = synthetic(n=500)
+    rows = table.assign(
+        sales_agent=table["owner"],
+        product=np.where(np.arange(len(table)) % 2, "GTXPro", "MG Special"),
+        deal_stage=table["outcome"].map({"won": "Won", "lost": "Lost", "open": "Engaging"}),
+        engage_date=table["created"].dt.strftime("%Y-%m-%d"),
+        close_date=table["closed"].dt.strftime("%Y-%m-%d"),
+        close_value=table["amount"].fillna(0).round(),
+        account="Acme",
+    )[["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date",
+       "close_date", "close_value"]]  # fmt: skip
+    data = tmp_path / "export"
+    data.mkdir()
+    rows.to_csv(data / "sales_pipeline.csv", index=False, lineterminator="\r\n")
+    out = tmp_path / "cal"
+    r = subprocess.run(
+        [sys.executable, "-c", "from sim.calibrate.cli import main; main()", "data=maven_crm",
+         f"data.dir={data}", "check.replications=2", "fit.horizon_months=3",
+         "fit.warmup_months=3", f"hydra.run.dir={out}"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for f in ("calibrated.yaml", "experiment/calibrated.yaml", "fit.json", "report.md",
+              "cycle_times.png", "win_rates.png", "arrivals.png"):  # fmt: skip
+        assert (out / f).is_file(), f
+    sc = load_scenario(yaml.safe_load((out / "calibrated.yaml").read_text()))
+    assert set(sc.segments) == {"gtx_pro", "mg_special"}  # GTXPro fixed to "GTX Pro"
+    run = tmp_path / "sim"
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "--config-dir", str(out), "experiment=calibrated",
+         "replications=2", "executor=serial", "progress=false", f"hydra.run.dir={run}"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (run / "summary.json").is_file()

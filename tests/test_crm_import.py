@@ -1,0 +1,254 @@
+"""The CRM importer: bad files give one line naming file, row and column; unusable rows are counted,
+never dropped silently; CRLF, a BOM and Parquet read the same; both shipped exports load."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from sim.calibrate.importer import CrmError, load
+from sim.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+HEADER = "id,rep,product,account,stage,engaged,closed,value"
+ROWS = [
+    "A1,Ann,Widget,Acme,Won,2024-01-02,2024-02-01,100",
+    "A2,Bob,Widget,,Lost,2024-01-05,2024-01-20,0",
+    "A3,Ann,Gizmo,Beta,Open,2024-01-09,,",
+    "A4,Bob,Gizmo,Beta,Prospect,,,",
+    "A5,Ann,Widgte,Acme,Won,2024-01-10,2024-03-01,250",
+]
+
+
+def mapping(folder: Path, file: str = "opps.csv", **over) -> dict:
+    m = {
+        "name": "test",
+        "dir": str(folder),
+        "opportunities": {
+            "file": file,
+            "columns": {
+                "opportunity_id": "id",
+                "owner": "rep",
+                "segment": "product",
+                "account": "account",
+                "created": "engaged",
+                "closed": "closed",
+                "amount": "value",
+            },
+            "stage": "stage",
+            "stages": {"Won": "won", "Lost": "lost", "Open": "open", "Prospect": "skip"},
+            "date_format": "%Y-%m-%d",
+            "amount_for": ["won"],
+            "fixes": {"segment": {"Widgte": "Widget"}},
+        },
+    }
+    m["opportunities"].update(over)
+    return m
+
+
+def write(
+    folder: Path, rows: list[str], name: str = "opps.csv", eol: str = "\n", bom=False
+) -> Path:
+    path = folder / name
+    text = eol.join([HEADER, *rows]) + eol
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def error(folder: Path, rows: list[str], **over) -> str:
+    write(folder, rows)
+    with pytest.raises(ConfigError) as exc:
+        load(mapping(folder, **over))
+    text = str(exc.value)
+    assert "\n" not in text, text
+    return text
+
+
+# --- bad files: one line naming file, row and column ---------------------------------------------
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(CrmError, match=r"opps\.csv: file not found"):
+        load(mapping(tmp_path))
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(CrmError, match=r"data\.dir = .*nowhere.*no such folder"):
+        load(mapping(tmp_path / "nowhere"))
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    m = mapping(tmp_path)
+    m["opportunities"]["columns"]["created"] = "engage_date"
+    write(tmp_path, ROWS)
+    with pytest.raises(CrmError) as exc:
+        load(m)
+    text = str(exc.value)
+    assert "opps.csv" in text and "'engage_date'" in text and "columns.created" in text
+
+
+def test_unparseable_date_names_row_and_column(tmp_path):
+    rows = ROWS.copy()
+    rows[2] = "A3,Ann,Gizmo,Beta,Open,09/01/2024,,"
+    text = error(tmp_path, rows)
+    assert "opps.csv" in text and "row 3 (line 4)" in text and "column 'engaged'" in text
+    assert "'09/01/2024'" in text and "%Y-%m-%d" in text
+
+
+def test_unparseable_number_names_row_and_column(tmp_path):
+    rows = ROWS.copy()
+    rows[0] = "A1,Ann,Widget,Acme,Won,2024-01-02,2024-02-01,1k"
+    text = error(tmp_path, rows)
+    assert "row 1 (line 2)" in text and "column 'value'" in text and "'1k'" in text
+
+
+def test_unknown_stage_names_value_and_allowed(tmp_path):
+    rows = [*ROWS, "A6,Ann,Widget,Acme,Negotiation,2024-01-10,,"]
+    text = error(tmp_path, rows)
+    assert "row 6 (line 7)" in text and "column 'stage'" in text and "'Negotiation'" in text
+    assert "Won" in text
+
+
+def test_empty_stage_is_an_error(tmp_path):
+    rows = [*ROWS, "A6,Ann,Widget,Acme,,2024-01-10,,"]
+    assert "empty stage" in error(tmp_path, rows)
+
+
+def test_empty_file_is_named(tmp_path):
+    (tmp_path / "opps.csv").write_text("")
+    with pytest.raises(CrmError, match="opps.csv: the file is empty"):
+        load(mapping(tmp_path))
+
+
+# --- rows that cannot be used are counted by reason ----------------------------------------------
+
+
+def test_unusable_rows_are_counted_by_reason(tmp_path):
+    rows = [
+        *ROWS,
+        "A1,Ann,Widget,Acme,Won,2024-01-02,2024-02-01,100",  # duplicate id
+        "A7,Ann,Widget,Acme,Won,,2024-02-01,100",  # no created date
+        "A8,Ann,Widget,Acme,Won,2024-03-02,2024-02-01,100",  # closed before created
+        "A9,Ann,Widget,Acme,Lost,2024-01-02,,",  # lost without a close date
+    ]
+    write(tmp_path, rows)
+    crm = load(mapping(tmp_path))
+    assert crm.rejected == {
+        "stage 'Prospect' mapped to skip (not an opportunity)": 1,
+        "missing or duplicate opportunity id": 1,
+        "no created date": 1,
+        "closed before created": 1,
+        "won or lost without a close date": 1,
+    }
+    assert len(crm.opportunities) + sum(crm.rejected.values()) == len(rows) == crm.rows_read
+
+
+def test_repairs_are_applied_and_counted(tmp_path):
+    write(tmp_path, ROWS)
+    crm = load(mapping(tmp_path))
+    o = crm.opportunities.set_index("opportunity_id")
+    assert o.loc["A5", "segment"] == "Widget"
+    assert crm.notes["segment name fixed (Widgte -> Widget)"] == 1
+    assert crm.notes["no account"] == 1
+    assert pd.isna(o.loc["A2", "amount"])  # a lost deal's 0 is not its size (amount_for: [won])
+    assert list(o["outcome"].astype(str)) == ["won", "lost", "open", "won"]
+    assert crm.as_of == pd.Timestamp("2024-03-01")
+    assert crm.closes_from == pd.Timestamp("2024-01-20")
+
+
+def test_crlf_and_bom_read_like_lf(tmp_path):
+    a, b = tmp_path / "lf", tmp_path / "crlf"
+    a.mkdir(), b.mkdir()
+    write(a, ROWS)
+    write(b, ROWS, eol="\r\n", bom=True)
+    pd.testing.assert_frame_equal(load(mapping(a)).opportunities, load(mapping(b)).opportunities)
+
+
+def test_parquet_reads_like_csv(tmp_path):
+    write(tmp_path, ROWS)
+    pd.read_csv(tmp_path / "opps.csv", dtype=str).to_parquet(tmp_path / "opps.parquet")
+    csv = load(mapping(tmp_path)).opportunities
+    pq = load(mapping(tmp_path, file="opps.parquet")).opportunities
+    pd.testing.assert_frame_equal(csv, pq)
+
+
+# --- the shipped exports --------------------------------------------------------------------------
+
+
+def preset(name: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "data" / f"{name}.yaml"),
+                                  resolve=True)  # fmt: skip
+
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
+
+
+@needs_data
+def test_maven_crm_loads_with_expected_counts():
+    crm = load(preset("maven_crm"))
+    o = crm.opportunities
+    assert crm.rows_read == 8800 and len(o) == 8300
+    assert o["outcome"].value_counts().to_dict() == {"won": 4238, "lost": 2473, "open": 1589}
+    assert crm.rejected == {"stage 'Prospecting' mapped to skip (not an opportunity)": 500}
+    assert crm.notes["segment name fixed (GTXPro -> GTX Pro)"] == 1480
+    assert "GTXPro" not in set(o["segment"])
+    assert o["account"].isna().sum() == 1088  # open deals with no account are kept
+    assert crm.as_of == pd.Timestamp("2017-12-31")
+    assert crm.closes_from == pd.Timestamp("2017-03-01")
+    assert o.loc[o["outcome"] == "lost", "amount"].isna().all()
+
+
+@needs_data
+def test_olist_funnel_loads_with_expected_counts():
+    crm = load(preset("olist_funnel"))
+    o = crm.opportunities
+    assert crm.rows_read == 8000 and len(o) == 7999
+    assert o["outcome"].value_counts().to_dict() == {"open": 7158, "won": 841, "lost": 0}
+    assert crm.rejected == {"closed before created": 1}  # one won_date precedes first contact
+    assert len(crm.leads) == 8000
+    assert crm.notes["no segment (labelled 'unknown')"] == 60
+    assert o.loc[o["outcome"] == "won", "owner"].notna().all()
+    assert crm.as_of == pd.Timestamp("2018-11-14")
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def run_app(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [sys.executable, "-c", "from sim.calibrate.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
+
+
+@needs_data
+def test_app_bad_column_exits_2_with_one_line_and_no_results(tmp_path):
+    out = tmp_path / "run"
+    r = run_app("data=maven_crm", "data.opportunities.columns.created=engaged_on",
+                f"hydra.run.dir={out}")  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "sales_pipeline.csv" in lines[0] and "'engaged_on'" in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_app_bad_folder_exits_2(tmp_path):
+    r = run_app(
+        "data=maven_crm", f"data.dir={tmp_path / 'nowhere'}", f"hydra.run.dir={tmp_path / 'o'}"
+    )
+    assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
