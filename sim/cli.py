@@ -87,12 +87,13 @@ def execute(sc: Scenario, rs: RunSettings):
         return run_scenario(sc, rs.executor, rs.workers, progress=bar.update)
 
 
-def _abandon(outdir: Path) -> None:
+def _abandon(outdir: Path, done: tuple[str, ...] = ("summary.json",)) -> None:
     """Undo what Hydra wrote before we validated: its config subdir, then the run dir if now empty.
 
-    Nothing else is removed, so a `hydra.run.dir` pointing at an existing directory is safe.
+    Nothing else is removed, so a `hydra.run.dir` pointing at an existing directory is safe; a
+    directory holding one of the `done` files (a finished run) is left alone.
     """
-    if not outdir.is_dir() or (outdir / "summary.json").exists():
+    if not outdir.is_dir() or any((outdir / f).exists() for f in done):
         return
     subdir = HydraConfig.get().output_subdir
     if subdir:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
+
+from sim import distributions
 
 COLUMNS = ("segment", "motion", "stage", "age_days", "amount")
 REQUIRED = ("segment", "stage", "age_days")
@@ -79,23 +80,10 @@ def read_rows(path: str) -> list[dict[str, Any]]:
 
 
 def frozen(dist) -> Any:
-    """The scipy.stats distribution matching sim.distributions.sample's mean/cv parametrisation
-    (None for a fixed duration)."""
-    m, cv = dist.mean, dist.cv
-    if dist.dist == "fixed" or cv == 0.0:
+    """The scipy.stats distribution of a duration (sim.distributions.frozen), None when fixed."""
+    if dist.dist == "fixed" or dist.cv == 0.0:
         return None
-    if dist.dist == "exponential":
-        return stats.expon(scale=m)
-    if dist.dist == "gamma":
-        k = 1.0 / (cv * cv)
-        return stats.gamma(k, scale=m / k)
-    if dist.dist == "lognormal":
-        s2 = math.log1p(cv * cv)
-        return stats.lognorm(math.sqrt(s2), scale=math.exp(math.log(m) - s2 / 2.0))
-    if dist.dist == "uniform":
-        half = math.sqrt(3.0) * cv * m
-        return stats.uniform(loc=m - half, scale=2.0 * half)
-    raise ValueError(f"unknown distribution {dist.dist!r}")
+    return distributions.frozen(dist)
 
 
 def log_survival(dist, x: np.ndarray) -> np.ndarray:

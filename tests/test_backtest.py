@@ -350,9 +350,11 @@ def test_synthetic_crm_backtest_covers_the_actual_at_the_expected_rate(tmp_path)
         [
             "seed=5",
             *FAST_FIT,
-            "+backtest.rolling={first: 2020-08-31, step_days: 30, count: 6}",
+            "backtest.rolling.first=2020-08-31",
+            "backtest.rolling.step_days=30",
+            "backtest.rolling.count=6",
             "backtest.horizon_days=60",
-            "+backtest.replications=40",
+            "backtest.replications=40",
         ]
     )
     summary = backtest.run(crm, cfg, tmp_path)
@@ -383,7 +385,7 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     crm = CrmData("maven_gtx_basic", opp, None, {}, full.as_of, full.closes_from)
     cfg = calibrate_config(
         ["seed=1", *FAST_FIT, "backtest.cutoff=2017-06-30", "backtest.horizon_days=60",
-         "+backtest.replications=20"]
+         "backtest.replications=20"]
     )  # fmt: skip
     backtest.run(crm, cfg, tmp_path)
     got = json.loads((tmp_path / "backtest.json").read_text())

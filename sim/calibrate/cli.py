@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.calibrate.importer import CrmData, load, settings_from, summary_lines
 from sim.cli import CONFIG_DIR
+from sim.cli import _abandon as abandon
 from sim.config import ConfigError
 
 
@@ -116,14 +116,8 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
 
 
 def _abandon(outdir: Path) -> None:
-    """Undo what Hydra wrote before we validated (its .hydra subdir; the run dir if now empty)."""
-    if not outdir.is_dir() or (outdir / "fit.json").exists() or (outdir / "backtest.json").exists():
-        return
-    subdir = HydraConfig.get().output_subdir
-    if subdir:
-        shutil.rmtree(outdir / subdir, ignore_errors=True)
-    if not any(outdir.iterdir()):
-        outdir.rmdir()
+    """Undo what Hydra wrote before we validated, as salesim does (a finished run is left alone)."""
+    abandon(outdir, done=("fit.json", "backtest.json"))
 
 
 def _fail(outdir: Path, exc: Exception) -> None:
