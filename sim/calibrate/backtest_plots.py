@@ -35,9 +35,16 @@ def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) ->
     for ax, m in zip(axes[0], metrics, strict=True):
         g = monthly[monthly["metric"] == m]
         x = np.arange(len(g))
-        ax.fill_between(
-            x, g["p10"], g["p90"], color="#4C72B0", alpha=0.25, label="simulated P10-P90"
-        )
+        if len(x) > 1:
+            ax.fill_between(
+                x, g["p10"], g["p90"], color="#4C72B0", alpha=0.25, label="simulated P10-P90"
+            )
+        else:  # one month: a band of one point would not show; draw it as a bar
+            ax.bar(
+                x, g["p90"] - g["p10"], bottom=g["p10"], width=0.3, color="#4C72B0", alpha=0.25,
+                label="simulated P10-P90",
+            )  # fmt: skip
+            ax.set_xlim(-1, 1)
         ax.plot(x, g["p50"], color="#4C72B0", lw=2, marker="o", label="simulated median")
         ax.plot(x, g["actual"], color="k", lw=0, marker="D", ms=7, label="actual (file)")
         ax.set_xticks(x, g["month"].tolist())
