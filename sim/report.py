@@ -53,6 +53,12 @@ def summary_json(summary: dict) -> str:
     return json.dumps(strict(summary), indent=2, allow_nan=False) + "\n"
 
 
+def window_dates(sc: Scenario) -> tuple[dt.date, dt.date]:
+    """First and last calendar day of the metrics window (after the warm-up)."""
+    lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
+    return lo, lo + dt.timedelta(days=sc.horizon_days)
+
+
 def month_labels(sc: Scenario, n: int) -> list[str]:
     """Calendar month of each window month's midpoint (window months need not start on the 1st)."""
     base = pd.Timestamp(sc.start_date) + pd.to_timedelta(sc.warmup_days, unit="D")
@@ -269,8 +275,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
     summ, base = cres.summary, cres.baseline
     sc = cres.runs[base][0]
     names = list(cres.runs)
-    lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
-    hi = lo + dt.timedelta(days=sc.horizon_days)
+    lo, hi = window_dates(sc)
     out = [
         f"# salesim comparison: {', '.join(n for n in names if n != base)} against {base}",
         "",
@@ -432,8 +437,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
     name = sc.scenario.name
     scen = res.summary["scenarios"][name]
     m = scen["metrics"]
-    lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
-    hi = lo + dt.timedelta(days=sc.horizon_days)
+    lo, hi = window_dates(sc)
     out = [
         f"# salesim report: {name}",
         "",
