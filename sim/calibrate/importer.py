@@ -193,14 +193,19 @@ def _count(d: dict[str, int], reason: str, n: int) -> None:
 
 
 # -- the tables -----------------------------------------------------------------------------------
+def _require(columns: dict, key: str, fields: tuple[str, ...]) -> None:
+    """Every field in `fields` must be mapped to a column."""
+    for req in fields:
+        if req not in columns:
+            raise ConfigError(f"config error: {key}.{req}: required key is missing")
+
+
 def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> pd.DataFrame:
     t = s.opportunities
     path = root / t.file
     raw = _read(path, "data.opportunities.file")
     key = "data.opportunities.columns"
-    for req in ("opportunity_id", "created"):
-        if req not in t.columns:
-            raise ConfigError(f"config error: {key}.{req}: required key is missing")
+    _require(t.columns, key, ("opportunity_id", "created"))
     unknown = set(t.columns) - set(FIELDS)
     if unknown:
         raise ConfigError(
@@ -342,9 +347,7 @@ def _leads(s: DataSettings, root: Path, rejected: dict) -> pd.DataFrame | None:
     path = root / t.file
     raw = _read(path, "data.leads.file")
     key = "data.leads.columns"
-    for req in ("lead_id", "created"):
-        if req not in t.columns:
-            raise ConfigError(f"config error: {key}.{req}: required key is missing")
+    _require(t.columns, key, ("lead_id", "created"))
     out = pd.DataFrame(
         {
             "lead_id": _column(raw, path, "lead_id", t.columns["lead_id"], key).astype("string"),

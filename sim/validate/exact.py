@@ -163,6 +163,17 @@ class TandemRuns:
     edges: np.ndarray  # the window [lo, hi) cut into k time batches
 
 
+def _tandem(p: dict) -> tuple[float, int, float, int, float]:
+    """Arrival rate, SDR servers and rate, AE servers and rate of the tandem preset's knobs."""
+    return (
+        p["arrival_rate"],
+        p["sdr_servers"],
+        p["sdr_service_rate"],
+        p["ae_servers"],
+        p["ae_service_rate"],
+    )
+
+
 def tandem_runs(
     p: dict,
     warm: int,
@@ -173,13 +184,7 @@ def tandem_runs(
     chunk: int = 256,
 ) -> TandemRuns:
     """`runs` replays of the tandem preset with parameters p (sim.validate.queues.TANDEM)."""
-    lam, c1, mu1, c2, mu2 = (
-        p["arrival_rate"],
-        p["sdr_servers"],
-        p["sdr_service_rate"],
-        p["ae_servers"],
-        p["ae_service_rate"],
-    )
+    lam, c1, mu1, c2, mu2 = _tandem(p)
     lo, hi = warm / lam, (warm + leads) / lam
     edges = np.linspace(lo, hi, k + 1)
     n = _n_arrivals(lam, hi, c1)
@@ -233,13 +238,7 @@ def tandem_means(
     simulator: keys sdr, ae, throughput (salesim: waits of service starts in [lo, hi), closes in
     [lo, hi) per day) and ciw_sdr, ciw_ae, ciw_throughput (ciw writes a node's record when the
     customer leaves it, so its waits also need the service to end before hi)."""
-    lam, c1, mu1, c2, mu2 = (
-        p["arrival_rate"],
-        p["sdr_servers"],
-        p["sdr_service_rate"],
-        p["ae_servers"],
-        p["ae_service_rate"],
-    )
+    lam, c1, mu1, c2, mu2 = _tandem(p)
     lo, hi = warm / lam, (warm + leads) / lam
     n = _n_arrivals(lam, hi, c1)
     s1, s2 = Station(c1, runs), Station(c2, runs)
