@@ -1,4 +1,4 @@
-"""Exact FCFS multi-server queues for many independent runs at once (numpy, vectorised across runs).
+"""Exact FCFS multi-server queues for many independent runs at once.
 
 sim.validate.false_alarms feeds these replays, correct by construction, to the very decision rules of
 the queue checks (sim.validate.queues) to measure how often a correct engine would fail them.
@@ -15,6 +15,13 @@ The replays mirror the validation presets (configs/experiment/mmc.yaml, tandem.y
 from time 0 on an empty system, a warm-up of warm / lambda days, a window [lo, hi) of leads / lambda
 days, and the run's end at hi (customers arriving later are generated only to release departures; no
 statistic uses them). Waits count at service start, as in the engine (sim/model.py).
+
+Random numbers come from numpy, a block of 256 customers for all runs at a time; the per-customer
+steps and the per-run statistics are numba kernels (a Python loop over 440,000 customers per run was
+what made full-size measurements take a day). They do the float operations of the numpy loops they
+replaced in the same order; when they replaced them, every array of mmc_runs, MMcRuns.run,
+tandem_runs and tandem_means was checked bit-identical for the same seed, so the stored counts of
+false_alarms.csv stay reproducible by their commands.
 """
 
 from __future__ import annotations
@@ -24,6 +31,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _serve_block(free, arrival, service, start, released):
+    """Kiefer-Wolfowitz steps for a block of customers in every run (numba: the per-customer loop
+    is what a correct replay cannot vectorise). free (c, runs) sorted, updated in place; arrival
+    and service (m, runs); writes start and released (m, runs)."""
+    for j in range(arrival.shape[0]):
+        for r in range(arrival.shape[1]):
+            released[j, r] = free[0, r]
+            start[j, r] = max(free[0, r], arrival[j, r])
+            _insert(free, r, start[j, r] + service[j, r])
 
 
 class Station:
@@ -32,24 +52,46 @@ class Station:
     def __init__(self, c: int, runs: int) -> None:
         self.c = c
         self.free = np.full((c, runs), -np.inf)
-        self._spare = np.empty_like(self.free)
+
+    def serve_block(
+        self, arrival: np.ndarray, service: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start times of m arrivals per run ((m, runs) arrays, in arrival order), and the
+        departure each one's server had before (the station's departures in time order; -inf for
+        the first c customers)."""
+        arrival = np.ascontiguousarray(arrival, dtype=float)
+        service = np.ascontiguousarray(service, dtype=float)
+        start, released = np.empty_like(arrival), np.empty_like(arrival)
+        _serve_block(self.free, arrival, service, start, released)
+        return start, released
 
     def serve(self, arrival: np.ndarray, service: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Start times of one arrival per run, and the departure each one's server had before (the
-        station's departures in time order; -inf for the first c customers)."""
-        f = self.free
-        released = f[0].copy()
-        start = np.maximum(released, arrival)
-        nxt = start + service
-        if self.c == 1:
-            f[0] = nxt
-        else:  # insert nxt into the sorted f[1:]: out[i] = max(f[i], min(f[i + 1], nxt))
-            g = self._spare
-            np.minimum(f[1:], nxt, out=g[:-1])
-            g[-1] = nxt
-            np.maximum(g[1:], f[1:], out=g[1:])
-            self.free, self._spare = g, f
-        return start, released
+        """serve_block for one arrival per run."""
+        start, released = self.serve_block(arrival[None, :], service[None, :])
+        return start[0], released[0]
+
+
+@njit(cache=True)
+def _mmc_block(free, a, g, service, gaps, waits, i0):
+    """M/M/c replay of one block of m customers in every run: arrivals a += g (float64 running sums
+    of the float32 gaps, updated in place), Kiefer-Wolfowitz steps, and the gaps and float32 waits
+    stored run-major at columns i0 .. i0 + m - 1."""
+    for j in range(g.shape[0]):
+        for r in range(g.shape[1]):
+            a[r] += np.float64(g[j, r])
+            t = a[r]
+            s = max(free[0, r], t)
+            _insert(free, r, s + service[j, r])
+            gaps[r, i0 + j] = g[j, r]
+            waits[r, i0 + j] = np.float32(s - t)
+
+
+def _arrivals(a: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Arrival times of a block: a + gaps[0], + gaps[1], ... added one at a time in float64 (the
+    column-wise cumsum adds row by row, as a running `a += gap` would); a is updated in place."""
+    out = np.cumsum(np.vstack((a[None, :], gaps.astype(float))), axis=0)[1:]
+    a[:] = out[-1]
+    return out
 
 
 def _n_arrivals(lam: float, end: float, c: int) -> int:
@@ -71,25 +113,63 @@ class MMcRuns:
     def run(self, i: int, k: int) -> dict[str, np.ndarray]:
         """Run i: `window` waits (service start in [lo, hi), in order), and by time batch (k equal
         batches of [lo, hi)) `wait_sums` (by service start) and `probe_sums` / `probe_counts`."""
-        a = np.cumsum(self.gaps[i], dtype=float)  # the very sums the replay added up
-        w = self.waits[i].astype(float)
-        s = a + w
         edges = np.linspace(self.lo, self.hi, k + 1)
-        at = np.searchsorted(s, edges, side="left")  # s never decreases (FCFS)
-        cw = np.concatenate(([0.0], np.cumsum(w)))
-        # probe j is at t_j = (j + 1) probe, accumulated in floating point as simpy does; probes
-        # lev[b] .. lev[b + 1] - 1 lie in [edges[b], edges[b + 1]). A lead is in the queue at probe
-        # j when a < t_j < s, i.e. for j in [floor(a / probe), max(ceil(s / probe) - 1, that)).
         lev = _probe_levels(edges, self.probe)
-        ka = np.floor(a / self.probe)
-        ks = np.maximum(np.ceil(s / self.probe) - 1.0, ka)
+        at, wait_sums, probe_sums = _run_stats(self.gaps[i], self.waits[i], edges, lev, self.probe)
         return {
-            "window": w[at[0] : at[-1]],
-            "wait_sums": cw[at[1:]] - cw[at[:-1]],
-            "probe_sums": _below(ks, lev) - _below(ka, lev),
+            "window": self.waits[i, at[0] : at[-1]].astype(float),
+            "wait_sums": wait_sums,
+            "probe_sums": probe_sums,
             "probe_counts": np.diff(lev),
             "edges": edges,
         }
+
+
+@njit(cache=True)
+def _run_stats(gaps, waits, edges, lev, probe):
+    """One run's window bounds `at` (first service start at or after each edge), wait sums by
+    time batch and queue-length probe sums by batch. Arrivals are the float64 running sums of the
+    float32 gaps (the very sums the replay added up), s = a + w the service starts (never
+    decreasing: FCFS). Probe j is at t_j = (j + 1) probe, accumulated in floating point as simpy
+    does; probes lev[b] .. lev[b + 1] - 1 lie in [edges[b], edges[b + 1]). A lead is in the queue
+    at probe j when a < t_j < s, i.e. for j in [floor(a / probe), max(ceil(s / probe) - 1, that))."""
+    n = gaps.shape[0]
+    s, ka, ks = np.empty(n), np.empty(n), np.empty(n)
+    a = 0.0
+    for i in range(n):
+        a += np.float64(gaps[i])
+        s[i] = a + np.float64(waits[i])
+        ka[i] = np.floor(a / probe)
+        ks[i] = max(np.ceil(s[i] / probe) - 1.0, ka[i])
+    at = np.searchsorted(s, edges)
+    cw = _prefix_at(waits, at)
+    return at, cw[1:] - cw[:-1], _below(ks, lev) - _below(ka, lev)
+
+
+@njit(cache=True)
+def _prefix_at(x, idx):
+    """Running float64 sums of x (from 0, one value at a time) read at the sorted indices idx."""
+    out = np.empty(len(idx))
+    acc, i = 0.0, 0
+    for b in range(len(idx)):
+        while i < idx[b]:
+            acc += np.float64(x[i])
+            i += 1
+        out[b] = acc
+    return out
+
+
+@njit(cache=True)
+def _below(x, lev):
+    """For non-decreasing x: sum over i of #{integers j in [lev[b], lev[b + 1]) with j < x_i}."""
+    pos = np.searchsorted(x, lev)  # x[pos[b]:pos[b + 1]] lie in [lev[b], lev[b + 1])
+    cx = _prefix_at(x, pos)
+    k = len(lev) - 1
+    out = np.empty(k)
+    for b in range(k):
+        inside = (cx[b + 1] - cx[b]) - lev[b] * (pos[b + 1] - pos[b])
+        out[b] = inside + (lev[b + 1] - lev[b]) * (len(x) - pos[b + 1])
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -102,14 +182,6 @@ def _probe_cache(lo: float, hi: float, k: int, probe: float) -> np.ndarray:
 def _probe_levels(edges: np.ndarray, probe: float) -> np.ndarray:
     """Index of the first probe at or after each edge (probe j at the float sum of j + 1 probes)."""
     return _probe_cache(float(edges[0]), float(edges[-1]), len(edges) - 1, probe)
-
-
-def _below(x: np.ndarray, lev: np.ndarray) -> np.ndarray:
-    """For non-decreasing x: sum over i of #{integers j in [lev[b], lev[b + 1]) with j < x_i}."""
-    pos = np.searchsorted(x, lev, side="left")  # x[pos[b]:pos[b + 1]] lie in [lev[b], lev[b + 1])
-    cx = np.concatenate(([0.0], np.cumsum(x)))
-    inside = (cx[pos[1:]] - cx[pos[:-1]]) - lev[:-1] * np.diff(pos)
-    return inside + np.diff(lev) * (len(x) - pos[1:])
 
 
 def mmc_runs(
@@ -131,17 +203,11 @@ def mmc_runs(
     a = np.zeros(runs)
     gaps = np.empty((runs, n), dtype=np.float32)  # run-major, for the per-run analysis
     waits = np.empty((runs, n), dtype=np.float32)
-    buf = np.empty((chunk, runs), dtype=np.float32)
     for i0 in range(0, n, chunk):
         m = min(chunk, n - i0)
         g = rng.standard_exponential((m, runs), dtype=np.float32) / np.float32(lam)
         serv = rng.exponential(1.0 / mu, (m, runs))
-        for j in range(m):
-            a += g[j]
-            s, _ = st.serve(a, serv[j])
-            buf[j] = s - a
-        gaps[:, i0 : i0 + m] = g.T
-        waits[:, i0 : i0 + m] = buf[:m].T
+        _mmc_block(st.free, a, g, serv, gaps, waits, i0)
     if a.min() < hi:
         raise RuntimeError("too few arrivals generated")
     return MMcRuns(gaps, waits, lo, hi, probe)
@@ -194,8 +260,6 @@ def tandem_runs(
     ae = np.empty((runs, n), dtype=np.float32)
     close = np.full((runs, n), np.inf)
     hold = np.zeros((runs, n), dtype=np.float32)
-    b1, b2 = np.empty((chunk, runs), dtype=np.float32), np.empty((chunk, runs), dtype=np.float32)
-    b3 = np.empty((chunk, runs))
     # service starts never decrease (FCFS), so #(starts < lo) is the window's first index
     first1, stop1, first2, stop2 = (np.zeros(runs, dtype=np.int64) for _ in range(4))
     i2 = 0  # AE arrivals so far: the SDR's first c1 releases are its servers' initial -inf
@@ -204,25 +268,20 @@ def tandem_runs(
         gaps = rng.exponential(1.0 / lam, (m, runs))
         serv1 = rng.exponential(1.0 / mu1, (m, runs))
         serv2 = rng.exponential(1.0 / mu2, (m, runs))
-        j2 = 0
-        for j in range(m):
-            a += gaps[j]
-            s, out = s1.serve(a, serv1[j])
-            b1[j] = s - a
-            first1 += s < lo
-            stop1 += s < hi
-            if i0 + j < c1:
-                continue
-            t, _ = s2.serve(out, serv2[j])
-            b2[j2] = t - out
-            b3[j2] = t + serv2[j]
-            first2 += t < lo
-            stop2 += t < hi
-            j2 += 1
-        sdr[:, i0 : i0 + m] = b1[:m].T
-        ae[:, i2 : i2 + j2] = b2[:j2].T
-        close[:, i2 : i2 + j2] = b3[:j2].T
-        hold[:, i2 : i2 + j2] = serv2[m - j2 :].T
+        arr = _arrivals(a, gaps)
+        s, out = s1.serve_block(arr, serv1)
+        sdr[:, i0 : i0 + m] = (s - arr).astype(np.float32).T
+        first1 += (s < lo).sum(axis=0)
+        stop1 += (s < hi).sum(axis=0)
+        skip = max(0, c1 - i0)
+        out, hold2 = out[skip:], serv2[skip:]
+        t, _ = s2.serve_block(out, hold2)
+        j2 = m - skip
+        ae[:, i2 : i2 + j2] = (t - out).astype(np.float32).T
+        close[:, i2 : i2 + j2] = (t + hold2).T
+        hold[:, i2 : i2 + j2] = hold2.T
+        first2 += (t < lo).sum(axis=0)
+        stop2 += (t < hi).sum(axis=0)
         i2 += j2
     if s1.free[0].min() < hi:  # a departure before the end was never released to the AEs
         raise RuntimeError("too few arrivals generated")
@@ -243,35 +302,68 @@ def tandem_means(
     n = _n_arrivals(lam, hi, c1)
     s1, s2 = Station(c1, runs), Station(c2, runs)
     a = np.zeros(runs)
-    sums = {key: np.zeros(runs) for key in ("sdr", "ae", "ciw_sdr", "ciw_ae", "throughput")}
-    counts = {key: np.zeros(runs) for key in ("sdr", "ae", "ciw_sdr", "ciw_ae")}
+    sums = np.zeros((len(_MEANS), runs))  # rows: _MEANS
+    counts = np.zeros((len(_MEANS), runs))
     for i0 in range(0, n, chunk):
         m = min(chunk, n - i0)
         gaps = rng.exponential(1.0 / lam, (m, runs))
         serv1 = rng.exponential(1.0 / mu1, (m, runs))
         serv2 = rng.exponential(1.0 / mu2, (m, runs))
-        for j in range(m):
-            a += gaps[j]
-            s, out = s1.serve(a, serv1[j])
-            _tally(sums, counts, "sdr", s - a, s, s + serv1[j], lo, hi)
-            if i0 + j < c1:
-                continue
-            t, _ = s2.serve(out, serv2[j])
-            close = t + serv2[j]
-            _tally(sums, counts, "ae", t - out, t, close, lo, hi)
-            sums["throughput"] += (close >= lo) & (close < hi)
+        _tandem_block(
+            s1.free, s2.free, a, gaps, serv1, serv2, max(0, c1 - i0), lo, hi, sums, counts
+        )
     if s1.free[0].min() < hi:
         raise RuntimeError("too few arrivals generated")
-    out = {key: sums[key] / counts[key] for key in counts}
-    out["throughput"] = sums["throughput"] / (hi - lo)
+    out = {key: sums[i] / counts[i] for i, key in enumerate(_MEANS[:4])}
+    out["throughput"] = sums[4] / (hi - lo)
     out["ciw_throughput"] = out["throughput"]  # ciw counts node-2 exits in [lo, hi): the same
     return out
 
 
-def _tally(sums, counts, key, wait, start, leave, lo, hi) -> None:
-    inside = (start >= lo) & (start < hi)
-    sums[key] += np.where(inside, wait, 0.0)
-    counts[key] += inside
-    done = inside & (leave < hi)
-    sums[f"ciw_{key}"] += np.where(done, wait, 0.0)
-    counts[f"ciw_{key}"] += done
+_MEANS = ("sdr", "ae", "ciw_sdr", "ciw_ae", "throughput")  # the rows of _tandem_block's tallies
+
+
+@njit(cache=True)
+def _insert(free, r, nxt):
+    """Kiefer-Wolfowitz step of run r: its server free first is taken and is next free at nxt
+    (free[:, r] stays sorted). Loops run customers outer, runs inner: contiguous in memory."""
+    i = 1
+    while i < free.shape[0] and free[i, r] < nxt:
+        free[i - 1, r] = free[i, r]
+        i += 1
+    free[i - 1, r] = nxt
+
+
+@njit(cache=True)
+def _tandem_block(free1, free2, a, gaps, serv1, serv2, skip, lo, hi, sums, counts):
+    """One block of m customers of exact tandem runs (SDR then AE), tallied as tandem_means reports
+    them (rows of sums / counts: _MEANS), in customer order per run; the first `skip` SDR releases
+    are the servers' initial -inf, not customers."""
+    for j in range(gaps.shape[0]):
+        for r in range(gaps.shape[1]):
+            a[r] += gaps[j, r]
+            t = a[r]
+            out = free1[0, r]
+            s = max(out, t)
+            _insert(free1, r, s + serv1[j, r])
+            _tally_one(sums, counts, 0, r, s - t, s, s + serv1[j, r], lo, hi)
+            if j < skip:
+                continue
+            u = max(free2[0, r], out)
+            close = u + serv2[j, r]
+            _insert(free2, r, close)
+            _tally_one(sums, counts, 1, r, u - out, u, close, lo, hi)
+            if lo <= close < hi:
+                sums[4, r] += 1.0
+
+
+@njit(cache=True)
+def _tally_one(sums, counts, row, r, wait, start, leave, lo, hi):
+    """A wait counts when its service starts in [lo, hi) (salesim), and for ciw (row + 2) only if
+    the service also ends before hi (ciw records a node when the customer leaves it)."""
+    if lo <= start < hi:
+        sums[row, r] += wait
+        counts[row, r] += 1.0
+        if leave < hi:
+            sums[row + 2, r] += wait
+            counts[row + 2, r] += 1.0

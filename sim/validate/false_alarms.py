@@ -252,7 +252,7 @@ def save(rows: list[dict], add: bool, path=measured.RESULTS) -> None:
             o = old[key]
             for col in ("runs", "alarms", *(f"alarms_at_{a}" for a in ("1e-4", "1e-5", "1e-6"))):
                 r[col] = int(o[col]) + int(r[col])
-            r["seconds"] = float(o["seconds"]) + float(r["seconds"])
+            r["seconds"] = f"{float(o['seconds']) + float(r['seconds']):.0f}"
             r["seeds"] = f"{o['seeds']};{r['seeds']}"
             r["command"] = f"{o['command']}; {r['command']}"
         r["rate"] = f"{int(r['alarms']) / int(r['runs']):.2e}"
