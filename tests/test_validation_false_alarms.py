@@ -131,6 +131,26 @@ def test_committed_rate_below_target(rule, case):
     assert float(row["upper95"]) < measured.TARGET, row
 
 
+@pytest.mark.parametrize("check", list(false_alarms.families()))
+def test_committed_rate_of_each_whole_check_below_target(check):
+    """A test asserts every row of one queue check: the chance that any row of the check alarms on a
+    correct engine has a 95% upper bound (Poisson, all rows' alarms over the fewest runs) below 1e-4
+    at the test suite's size."""
+    f = measured.family("fast", false_alarms.families()[check])
+    assert f is not None, f"{check}: a row is not measured at size fast"
+    assert f["upper95"] < measured.TARGET, f
+
+
+def test_pooling_a_seed_twice_is_refused(capsys):
+    """--add with a seed already pooled for that case would count the very same runs twice."""
+    row = measured.find("fast", "tandem_sdr_wait", "tandem")
+    seed = row["seeds"].split(";")[0]
+    with pytest.raises(SystemExit) as e:
+        false_alarms.main(["--only", "tandem sdr", "--seed", seed, "--add", "--runs", "1"])
+    assert e.value.code == 2
+    assert f"--add --seed {seed}: already pooled for fast tandem" in capsys.readouterr().err
+
+
 def test_unknown_case_is_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         false_alarms.main(["--only", "mmc 3 0.7", "--no-save"])

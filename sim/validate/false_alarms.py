@@ -20,8 +20,10 @@ A run "alarms" when the rule rejects the true value. The rate is reported with i
 Clopper-Pearson upper bound (scipy.stats.beta); the aim is an upper bound below 1e-4. Each run also
 yields the rule's p-value, so the file also counts alarms at alpha 1e-4, 1e-5 and 1e-6 (how the
 alphas in sim.validate.queues were chosen). Results go to sim/validate/false_alarms.csv (one row per
-size, rule and case; --add pools new runs with the stored ones), which the check notes and
-docs/validation.md quote.
+size, rule and case; --add pools new runs with the stored ones, and refuses a seed already pooled
+for that case, which would replay the very same runs), which the check notes and docs/validation.md
+quote. A test asserts every row of one check, so families() lists the rows of each queue check and
+sim.validate.measured.family bounds the chance that any of them alarms.
 
     python -m sim.validate.false_alarms --size fast --runs 30000 --seed 1            # every case
     python -m sim.validate.false_alarms --size fast --runs 30000 --seed 2 --only tandem --add
@@ -94,6 +96,18 @@ KIND_RULES = {
     "tandem": ("tandem_ae_wait", "tandem_ae_p_wait", "tandem_holding", "tandem_throughput"),
     "peer": ("peer_sdr_wait", "peer_ae_wait", "peer_throughput"),
 }
+
+
+def families() -> dict[str, list[tuple[str, str]]]:
+    """The (rule, case) rows each queue check asserts at once (tests/test_validation_queues.py runs
+    one check per test, and fails when any row fails)."""
+    mmc = [c.label for c in cases() if c.kind == "mmc"]
+    return {
+        "check_erlang_c": [(r, c) for c in mmc for r in ("erlang_c_wait", "erlang_c_p_wait")],
+        "check_littles_law": [("littles_law", c) for c in mmc],
+        "check_tandem": [(r, "tandem") for r in KIND_RULES["sdr"] + KIND_RULES["tandem"]],
+        "check_peer_ciw": [(r, "tandem vs ciw") for r in KIND_RULES["peer"]],
+    }
 
 
 def cases() -> list[Case]:
@@ -319,6 +333,27 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+    if a.add:  # the same seed and case would replay the very same runs: pooling them is no data
+        chosen = {
+            (c.label, rule)
+            for c in cases()
+            if c.name in (want or known)
+            for rule in KIND_RULES[c.kind]
+        }
+        reused = sorted(
+            f"{r['size']} {r['case']}"
+            for r in measured.load()
+            if r["size"] == a.size
+            and (r["case"], r["rule"]) in chosen
+            and str(a.seed) in r["seeds"].split(";")
+        )
+        if reused:
+            print(
+                f"--add --seed {a.seed}: already pooled for {', '.join(dict.fromkeys(reused))}; "
+                "allowed: a seed not in the seeds column of those rows",
+                file=sys.stderr,
+            )
+            sys.exit(2)
     argv_text = "python -m sim.validate.false_alarms " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )

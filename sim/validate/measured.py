@@ -9,6 +9,8 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
+from scipy import stats
+
 RESULTS = Path(__file__).with_name("false_alarms.csv")
 COLUMNS = (
     "size",
@@ -69,3 +71,17 @@ def describe(size: str, rule: str, case: str) -> str:
         f"{int(r['alarms'])} false alarms in {int(r['runs']):,} exact runs "
         f"(95% upper bound {float(r['upper95']):.2e})"
     )
+
+
+def family(size: str, pairs: list[tuple[str, str]]) -> dict | None:
+    """The chance that a whole check (a test asserts all its rows) fails a correct engine: at most
+    the sum over its cases of P(any of its rows alarms), which is bounded at 95% by the Poisson
+    upper bound of all the rows' alarms (at least the runs with any alarm) over the fewest runs
+    of any row. None when a row is not measured at this size."""
+    rows = [find(size, rule, case) for rule, case in pairs]
+    if not rows or any(r is None for r in rows):
+        return None
+    alarms = sum(int(r["alarms"]) for r in rows)
+    runs = min(int(r["runs"]) for r in rows)
+    upper = float(stats.chi2.ppf(0.95, 2 * (alarms + 1))) / 2 / runs
+    return {"rows": len(rows), "runs": runs, "alarms": alarms, "upper95": upper}
