@@ -1,8 +1,12 @@
 """`make validate`: run every validation check at full size and write docs/validation.md.
 
-    python -m sim.validate [--size fast|full] [--out docs/validation.md]
+    python -m sim.validate [--size fast|full] [--out docs/validation.md] [--only CHECKS]
+    python -m sim.validate --size fast --bug sdr_serves_two      # a deliberate bug must be caught
 
-Exit status 1 if any check fails (the table is still written, with the failures marked).
+Exit status 1 if any check fails (the table is still written, with the failures marked). With
+--only, the file is written only if --out is given. With --bug (sim/validate/bugs.py), the checks
+that must catch it run with the bug in the engine, the failing rows are printed, and the exit status
+is 0 when the bug was caught, 1 when every row passed.
 """
 
 from __future__ import annotations
@@ -29,13 +33,15 @@ CHECKS = (
 )
 
 
-def run_all(size: str) -> list[tuple[str, list[CheckRow], float]]:
+def run_all(size: str, only: list[str] | None = None) -> list[tuple[str, list[CheckRow], float]]:
     import importlib
 
     out = []
     for module, names in CHECKS:
         mod = importlib.import_module(module)
         for name in names:
+            if only and name not in only:
+                continue
             t0 = time.perf_counter()
             rows = getattr(mod, name)(size)
             out.append((name, rows, time.perf_counter() - t0))
@@ -51,7 +57,7 @@ def _num(x: float) -> str:
     return f"{x:.4g}"
 
 
-def markdown(results, size: str, seconds: float) -> str:
+def markdown(results, size: str, seconds: float, caught: dict[str, list] | None = None) -> str:
     from sim.validate import funnel
     from sim.validate import queues as q
 
@@ -78,8 +84,8 @@ def markdown(results, size: str, seconds: float) -> str:
         "rows use exact binomial, Poisson and chi-square acceptance regions (CLT for means) at alpha",
         f"{funnel.ALPHA:g} per row, so that a whole check of at most {funnel.MAX_ROWS} rows fails a "
         f"correct engine less than {funnel.FAMILY_ALPHA:g} of the time (Bonferroni). Deliberate bugs",
-        "(an SDR serving two leads at once, halved service times, a stage probability applied twice)",
-        "fail these checks by wide margins.",
+        "(an SDR serving two leads at once, a stage probability applied twice) fail these checks by",
+        "wide margins: see [Deliberate bugs](#deliberate-bugs).",
         "",
     ]
     for name, rows, secs in results:
@@ -96,7 +102,7 @@ def markdown(results, size: str, seconds: float) -> str:
                 f"{r.note} |"
             )
         lines += ["", f"({secs:.0f} s)", ""]
-    return "\n".join(lines + false_alarm_section())
+    return "\n".join(lines + (bug_section(caught) if caught else []) + false_alarm_section())
 
 
 def false_alarm_section() -> list[str]:
@@ -169,18 +175,104 @@ def false_alarm_section() -> list[str]:
     return lines + [""]
 
 
-def main() -> None:
+def bug_runs() -> dict[str, list]:
+    """Every deliberate bug with the checks that must catch it, at size fast (the docs' section)."""
+    from sim.validate.bugs import BUGS, inject
+
+    out = {}
+    for name, bug in BUGS.items():
+        with inject(name):
+            out[name] = run_all("fast", list(bug.catches))
+    return out
+
+
+def bug_section(caught: dict[str, list]) -> list[str]:
+    from sim.validate.bugs import BUGS
+
+    lines = [
+        "## Deliberate bugs",
+        "",
+        "Each bug (`sim/validate/bugs.py`) patches one seam of the engine; the checks that must catch",
+        "it run at size `fast` with the bug on (`tests/test_validation_bugs.py` requires it).",
+        "",
+    ]
+    for name, results in caught.items():
+        failed = [(c, r) for c, rows, _ in results for r in rows if not r.passed]
+        total = sum(len(rows) for _, rows, _ in results)
+        lines += [
+            f"**{name}**: {BUGS[name].what}. "
+            f"`python -m sim.validate --size fast --bug {name}`: "
+            + (f"caught, {len(failed)} of {total} rows fail" if failed else "**not caught**")
+            + ". For example:",
+            "",
+            "| check | expected | observed | interval |",
+            "|---|---|---:|---|",
+        ]
+        seen = set()
+        for c, r in failed:
+            if c in seen:  # the first failing row of each check
+                continue
+            seen.add(c)
+            lines.append(
+                f"| {r.check} | {r.expected} | {_num(r.observed)} | "
+                f"[{_num(r.low)}, {_num(r.high)}] |"
+            )
+        lines.append("")
+    return lines
+
+
+def _bug_report(name: str, results) -> int:
+    """Print the rows a deliberate bug made fail; 0 if it was caught, 1 if every row passed."""
+    from sim.validate.bugs import BUGS
+
+    failed = [(check, r) for check, rows, _ in results for r in rows if not r.passed]
+    total = sum(len(rows) for _, rows, _ in results)
+    verdict = (
+        f"caught: {len(failed)} of {total} rows fail" if failed else "NOT caught: every row passes"
+    )
+    print(f"bug {name} ({BUGS[name].what}): {verdict}")
+    for check, r in failed:
+        print(
+            f"  {check}: {r.check}: observed {r.observed:.4g}, interval [{r.low:.4g}, {r.high:.4g}]; "
+            f"expected {r.expected}"
+        )
+    return 0 if failed else 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    from sim.validate.bugs import BUGS, inject
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--size", choices=("fast", "full"), default="full")
-    ap.add_argument("--out", default="docs/validation.md")
-    a = ap.parse_args()
+    ap.add_argument("--out", default=None, help="default docs/validation.md (all checks, no bug)")
+    known = [n for _, names in CHECKS for n in names]
+    ap.add_argument("--only", default="", help=f"comma-separated checks of: {', '.join(known)}")
+    ap.add_argument(
+        "--bug",
+        choices=sorted(BUGS),
+        help="run with a deliberate bug in the engine (default checks: those that must catch it); "
+        "exit 0 when some row fails",
+    )
+    a = ap.parse_args(argv)
+    only = [x.strip() for x in a.only.split(",") if x.strip()]
+    if set(only) - set(known):
+        ap.error(f"--only: unknown check(s) {sorted(set(only) - set(known))}; allowed: {known}")
+    if a.bug and not only:
+        only = list(BUGS[a.bug].catches)
     t0 = time.perf_counter()
-    results = run_all(a.size)
-    Path(a.out).write_text(markdown(results, a.size, time.perf_counter() - t0))
+    if a.bug:
+        with inject(a.bug):
+            results = run_all(a.size, only)
+        sys.exit(_bug_report(a.bug, results))
+    results = run_all(a.size, only)
+    out = a.out or (None if only else "docs/validation.md")
+    if out:
+        caught = None if only else bug_runs()
+        Path(out).write_text(markdown(results, a.size, time.perf_counter() - t0, caught))
     failed = [r for _, rows, _ in results for r in rows if not r.passed]
-    print(f"wrote {a.out}: {len(failed)} failing checks", file=sys.stderr)
+    print(f"{'wrote ' + out if out else 'checked'}: {len(failed)} failing checks", file=sys.stderr)
     sys.exit(1 if failed else 0)
 
 
