@@ -63,3 +63,21 @@ def test_the_cli_exits_0_when_the_bug_is_caught(capsys):
     out = capsys.readouterr().out
     assert out.startswith("bug stage_p_twice (every stage's probability is applied twice")
     assert "caught:" in out
+
+
+def _other_pairs():
+    """Every (bug, check) pair the bug claims besides the two fast tests above (slow: make validate
+    runs them all for docs/validation.md's Deliberate bugs section)."""
+    tested = {("sdr_serves_two", "check_erlang_c"), ("stage_p_twice", "check_funnel_algebra")}
+    for name, bug in bugs.BUGS.items():
+        for check in bug.catches:
+            if (name, check) not in tested:
+                yield pytest.param(name, check, id=f"{name}-{check}", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("name,check", list(_other_pairs()))
+def test_every_check_a_bug_names_catches_it(name, check):
+    mod = queues if hasattr(queues, check) else funnel
+    with bugs.inject(name):
+        rows = getattr(mod, check)("fast")
+    assert _failed(rows), f"{name}: every row of {check} passed"
