@@ -155,7 +155,33 @@ def app(cfg: DictConfig) -> float | None:
     return job.finish(objective) if job is not None else None
 
 
+OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
+
+
+def check_output_dirs(argv: list[str]) -> None:
+    """An output folder given on the command line that cannot be created: one line and exit 2,
+    before Hydra tries and fails with a traceback. Folders made for the test are removed again."""
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if not sep or key not in OUTPUT_KEYS or "${" in value:
+            continue
+        path = Path(value).expanduser().absolute()
+        made = [p for p in (path, *path.parents) if not p.exists()]
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(
+                f"output error: {key} = {value!r}: cannot create the folder ({exc.strerror}); "
+                "allowed: a folder you can write to",
+                file=sys.stderr,
+            )
+            sys.exit(2)
+        for p in made:  # deepest first
+            p.rmdir()
+
+
 def main() -> None:
+    check_output_dirs(sys.argv[1:])
     app()
 
 

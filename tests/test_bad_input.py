@@ -453,3 +453,21 @@ def test_seat_guards_are_rejected_in_expansion_motions() -> None:
 def test_a_channel_needs_its_reference_budget() -> None:
     msg = reject("~channels.content.ref_budget_month")
     assert msg == "config error: channels.content.ref_budget_month: required key is missing"
+
+
+@pytest.mark.parametrize("app", ["sim", "sim.calibrate.cli"])
+def test_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path, app: str) -> None:
+    """hydra.run.dir under a regular file: one line naming the key and value, exit 2, no traceback
+    (Hydra itself would fail while making the folder, with a stack trace)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    bad = blocker / "run"
+    cmd = [sys.executable, "-m", app, f"hydra.run.dir={bad}"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        f"output error: hydra.run.dir = '{bad}': cannot create the folder (Not a directory); "
+        "allowed: a folder you can write to"
+    ], proc.stderr
+    assert blocker.read_text() == "not a folder"

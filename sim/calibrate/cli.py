@@ -170,6 +170,9 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    from sim.cli import check_output_dirs
+
+    check_output_dirs(sys.argv[1:])
     app()
 
 
