@@ -213,6 +213,9 @@ class Costs(_Model):
     gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.78
     tools_month: NonNeg = 0.0
     allocation: Literal["activity", "customers"] = "activity"
+    # false: the scenario has no cost data (a calibrated CRM export), so the cost metrics (CAC,
+    # payback, LTV:CAC, S&M cost) are null rather than computed from placeholder budgets
+    known: bool = True
 
 
 class ScenarioName(_Model):

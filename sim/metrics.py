@@ -84,11 +84,14 @@ def _in(x: pd.Series, lo: float, hi: float) -> np.ndarray:
     return (v >= lo) & (v < hi)
 
 
+COST_METRICS = ("cac", "cac_payback_months", "ltv_to_cac", "sm_cost")
+
+
 def scalar_metrics(
-    r: Records, gross_margin: float, allocation: str = "activity"
+    r: Records, gross_margin: float, allocation: str = "activity", costs_known: bool = True
 ) -> dict[str, float]:
     """Every scalar metric of one replication, blended, per motion (`win_rate.plg`) and per segment
-    (`win_rate.segment.smb`)."""
+    (`win_rate.segment.smb`). Without cost data (costs_known false) the cost metrics are NaN."""
     lo, hi = r.window
     opp = r.opportunities
     closed_day = opp["closed_day"].to_numpy(dtype=float)
@@ -165,6 +168,10 @@ def scalar_metrics(
         m[f"cycle_days.segment.{seg}"] = _median(cycle[sel])
         m[f"new_customers.segment.{seg}"] = float(sel.sum())
         m[f"bookings.segment.{seg}"] = float(amount[won & (segment == seg)].sum())
+    if not costs_known:
+        for k in m:
+            if k.split(".")[0] in COST_METRICS:
+                m[k] = NAN
     return m
 
 

@@ -147,6 +147,7 @@ def test_scenario_is_valid_and_carries_lost_durations():
     deal = sc.motions["all"].stages["deal"]
     assert deal.days_lost is not None and deal.days_lost.mean < deal.days.mean
     assert sum(sc.mix["all"].values()) == pytest.approx(1.0)
+    assert sc.costs.known is False  # a CRM export has no costs: CAC and payback are n/a, not $0
 
 
 def test_days_lost_needs_a_continuous_duration():

@@ -1,5 +1,7 @@
 """Metric definitions on hand-made records, where every answer can be worked out by hand."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,6 +117,15 @@ def test_cac_is_sales_and_marketing_cost_over_new_customers(rec):
     assert m["cac"] == pytest.approx(12 * 1000.0 / 2)  # CSM cost is not acquisition cost
     new_mrr = (12000 + 24000) / 2 / 12
     assert m["cac_payback_months"] == pytest.approx(6000 / (new_mrr * 0.8))
+
+
+def test_without_cost_data_the_cost_metrics_are_missing_not_zero(rec):
+    known, unknown = scalar_metrics(rec, 0.8), scalar_metrics(rec, 0.8, costs_known=False)
+    for k in known:
+        if k.split(".")[0] in ("cac", "cac_payback_months", "ltv_to_cac", "sm_cost"):
+            assert math.isnan(unknown[k]), k
+        else:
+            assert unknown[k] == known[k] or (math.isnan(unknown[k]) and math.isnan(known[k])), k
 
 
 def test_bookings_arr_and_retention(rec):

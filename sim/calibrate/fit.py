@@ -269,7 +269,8 @@ class Calibration:
                 "motions": motions,
                 "mix": mix,
                 "expansion": None,
-                "costs": {"tools_month": 0.0},
+                # a CRM export has no costs: the channel's budget of 1 only scales its leads
+                "costs": {"tools_month": 0.0, "known": False},
             }
         )
 
