@@ -21,10 +21,34 @@ LABELS = {
 }
 
 
+def money_text(v: float, fine: bool = False) -> str:
+    """$21.2M, $480K, $13.5K, $950, -$4.5M: a digit more below $100K, so that ticks a few thousand
+    apart stay distinct; `fine` adds one more (colour bars)."""
+    a, d = abs(v), int(fine)
+    if a >= 1e6:
+        s = f"{a / 1e6:.{1 + d}f}M"
+    elif a >= 1e5:
+        s = f"{a / 1e3:.{d}f}K"
+    elif a >= 1e3:
+        s = f"{a / 1e3:.{1 + d}f}K"
+    else:
+        s = f"{a:.0f}"
+    return ("-" if v < 0 and s.strip("0.MK") else "") + "$" + s
+
+
+def value_text(fmt: str, v: float) -> str:
+    """A value by a LABELS format; money formats ('${...}') put the sign before the dollar."""
+    if fmt.startswith("$"):
+        return ("-" if v < 0 else "") + "$" + fmt[1:].format(abs(v))
+    return fmt.format(v)
+
+
+def _tex(s: str) -> str:
+    return s.replace("$", r"\$")  # a literal dollar, not mathtext
+
+
 def _money(ax, axis="y") -> None:
-    fmt = matplotlib.ticker.FuncFormatter(
-        lambda v, _: rf"\${v / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${v / 1e3:.0f}K"
-    )
+    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
@@ -42,7 +66,7 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
             continue
 
         def show(x: float, fmt: str = fmt) -> str:
-            return fmt.format(x).replace("$", r"\$")  # a literal dollar, not mathtext
+            return _tex(value_text(fmt, x))
 
         p10, p50, p90 = np.percentile(v, [10, 50, 90])
         ax.axvspan(
@@ -55,9 +79,7 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         )
         ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.9, zorder=2)
         ax.axvline(p50, color="k", lw=1.5, zorder=3, label=f"median {show(p50)}")
-        ax.xaxis.set_major_formatter(
-            matplotlib.ticker.FuncFormatter(lambda x, _, fmt=fmt: fmt.format(x).replace("$", r"\$"))
-        )
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: show(x)))
         ax.tick_params(axis="x", labelsize=8)
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper right")
@@ -160,13 +182,8 @@ _TITLES = {
 
 def _axis_fmt(fmt: str):
     if fmt == "money":
-        return matplotlib.ticker.FuncFormatter(
-            lambda v, _: (
-                ("-" if v < 0 else "")
-                + (rf"\${abs(v) / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${abs(v) / 1e3:.0f}K")
-            )
-        )
-    return matplotlib.ticker.FuncFormatter(lambda v, _: fmt.format(v).replace("$", r"\$"))
+        return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
+    return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(value_text(fmt, v)))
 
 
 def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:

@@ -175,7 +175,8 @@ def _fmt(key: str, v) -> str:
         "arpa_month",
         "clv_in_horizon",
     ):
-        return f"${v / 1e6:,.2f}M" if abs(v) >= 1e6 else f"${v:,.0f}"
+        sign = "-" if v < 0 else ""
+        return f"{sign}${abs(v) / 1e6:,.2f}M" if abs(v) >= 1e6 else f"{sign}${abs(v):,.0f}"
     if base in ("new_customers", "leads", "customers_end"):
         return f"{v:,.0f}"
     return f"{v:,.2f}"

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.plots import PALETTE  # noqa: E402
+from sim.plots import PALETTE, money_text  # noqa: E402
 
 # metric, title, unit: pct | money | count | num
 KEY_METRICS = (
@@ -36,9 +36,7 @@ def fmt(v: float, unit: str, fine: bool = False) -> str:
     if unit == "pct":
         return f"{v:.{2 if fine else 1}%}"
     if unit == "money":
-        a, d = abs(v), 1 + fine
-        s = f"{a / 1e6:.{d}f}M" if a >= 1e6 else f"{a / 1e3:.{d - 1}f}K" if a >= 1e3 else f"{a:.0f}"
-        return ("-" if v < 0 else "") + r"\$" + s
+        return money_text(v, fine).replace("$", r"\$")
     if unit == "count":
         return f"{v:,.0f}"
     return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
