@@ -308,10 +308,15 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
         v = (bm.get(k) or {}).get("p50")
         if v is not None:
             out.append(f"{what}: {v * 24:.1f} hours.")
-    for k, what in (("sdr_utilization", "SDR time in use"), ("ae_utilization", "AE slots in use")):
-        v = (bm.get(k) or {}).get("p50")
-        if v is not None:
-            out.append(f"{what}: {v:.0%} (median).")
+    inbound, prospecting = (
+        (bm.get(k) or {}).get("p50") for k in ("sdr_utilization", "sdr_prospecting_share")
+    )
+    if inbound is not None:  # inbound work alone understates SDRs who also prospect
+        extra = f", {prospecting:.0%} prospecting" if prospecting is not None else ""
+        out.append(f"SDR time (median): {inbound:.0%} on inbound leads{extra}.")
+    v = (bm.get("ae_utilization") or {}).get("p50")
+    if v is not None:
+        out.append(f"AE slots in use: {v:.0%} (median).")
     out += [
         "",
         "## What each change buys",
@@ -452,7 +457,13 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
         "| metric | P10 | median | P90 | mean | 95% CI of the mean |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for k in TERMINAL_METRICS + ("logo_churn", "grr", "leads", "sdr_utilization"):
+    for k in TERMINAL_METRICS + (
+        "logo_churn",
+        "grr",
+        "leads",
+        "sdr_utilization",
+        "sdr_prospecting_share",
+    ):
         s = m.get(k)
         if s:
             out.append(
