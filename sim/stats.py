@@ -44,5 +44,7 @@ def summarise(values: np.ndarray) -> dict[str, float | int | None]:
         "p95": p[4],
     }
     lo, hi = mean_ci95(v)
+    if v.min() >= 0:  # a count, amount, rate or duration: its mean cannot be negative
+        lo = max(lo, 0.0)
     out |= {"ci95_low": lo, "ci95_high": hi}
     return {k: (float(x) if isinstance(x, float | np.floating) else x) for k, x in out.items()}
