@@ -31,22 +31,24 @@ class CompareResult:
 
 def paired(a: np.ndarray, b: np.ndarray, direction: int | None) -> dict[str, float | int | None]:
     """Paired difference B - A over replications where both apply: its mean, the 95 % t-interval of
-    the mean, and the share of replications where B beats A in the metric's good direction (ties
-    and metrics without a direction do not count as better)."""
+    the mean, and the shares of replications where B beats A in the metric's good direction and
+    where A beats B (ties are neither; None for metrics without a direction)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     both = np.isfinite(a) & np.isfinite(b)
     d = b[both] - a[both]
     out: dict[str, float | int | None] = {"n": int(len(d))}
     if not len(d):
-        return out | dict.fromkeys(("diff_mean", "ci95_low", "ci95_high", "p_better"))
+        return out | dict.fromkeys(("diff_mean", "ci95_low", "ci95_high", "p_better", "p_worse"))
     mean = float(d.mean())
     lo, hi = mean_ci95(d)
     better = None if direction is None else float((direction * d > 0).mean())
+    worse = None if direction is None else float((direction * d < 0).mean())
     return out | {
         "diff_mean": mean,
         "ci95_low": float(lo),
         "ci95_high": float(hi),
         "p_better": better,
+        "p_worse": worse,
     }
 
 

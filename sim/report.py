@@ -267,7 +267,10 @@ def _diff_cell(key: str, c: dict) -> str:
 
 
 def _better(c: dict) -> str:
-    return "n/a" if c.get("p_better") is None else f"{c['p_better']:.0%}"
+    """'P(better) / P(worse)': ties (e.g. no wait in either) count in neither."""
+    if c.get("p_better") is None:
+        return "n/a"
+    return f"{c['p_better']:.0%} / {c['p_worse']:.0%}"
 
 
 def compare_md(cres: CompareResult, figures: bool = True) -> str:
@@ -322,7 +325,8 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
         "## What each change buys",
         "",
         "Paired change from the baseline (mean over replications); the last column divides the "
-        "bookings gained by the S&M cost added, where both are clear and the cost rose.",
+        "bookings gained by the S&M cost added, where both are clear, bookings rose and the cost "
+        "rose.",
         "",
         "| scenario | bookings | ARR at the end | S&M cost | bookings per $1 of added cost |",
         "|---|---:|---:|---:|---:|",
@@ -333,7 +337,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
         ratio = "n/a"
         if verdict(gain) == "clear" and verdict(cost) == "clear" and cost["diff_mean"] > 0:
             r = gain["diff_mean"] / cost["diff_mean"]
-            ratio = f"{'-' if r < 0 else ''}${abs(r):,.2f}"
+            ratio = f"${r:,.2f}" if r > 0 else "n/a (bookings fell)"
         out.append(f"| {label.split(' vs ')[0]} | " + " | ".join(cells) + f" | {ratio} |")
     for label, comp in summ["comparisons"].items():
         clear = [k for k in COMPARED if k in comp and verdict(comp[k]) == "clear"]
@@ -342,7 +346,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
             "",
             f"## {label}",
             "",
-            "| metric | difference, mean (95% CI) | P(better) | verdict |",
+            "| metric | difference, mean (95% CI) | P(better) / P(worse) | verdict |",
             "|---|---:|---:|---|",
         ]
         for k in COMPARED:
@@ -379,9 +383,11 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
             out.append(f"| {label.split(' vs ')[0]} | " + " | ".join(cells) + " |")
     out += [
         "",
-        "P(better) is the share of replications in which the scenario beats the baseline in the "
-        "metric's good direction (higher win rate, lower CAC, ...); n/a for metrics with no good "
-        "direction. Intervals are per metric and per comparison, not adjusted for looking at many.",
+        "P(better) / P(worse) are the shares of replications in which the scenario beats the "
+        "baseline, and the baseline beats it, in the metric's good direction (higher win rate, lower "
+        "CAC, ...); ties (for example no wait in either) count in neither, so the two can add up to "
+        "well under 100%; n/a for metrics with no good direction. Intervals are per metric and per "
+        "comparison, not adjusted for looking at many.",
         "",
     ]
     for metric, t in summ.get("sensitivity", {}).items():
@@ -431,7 +437,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
         "## Files",
         "",
         "- `summary.json`: every scenario's metrics under `scenarios`, paired differences under "
-        "`comparisons` (`diff_mean`, `ci95_low`, `ci95_high`, `p_better`, `n`)",
+        "`comparisons` (`diff_mean`, `ci95_low`, `ci95_high`, `p_better`, `p_worse`, `n`)",
         "- `replications.*`, `monthly.*`, `funnel.*`: every scenario's rows, told apart by `scenario`",
         "- `opportunities_rep0.csv`: each scenario's first replication in CRM-export shape",
         "",

@@ -18,7 +18,7 @@ from sim.config import ConfigError
 from tests.conftest import FAST
 
 REPO = Path(__file__).resolve().parents[1]
-FIELDS = {"n", "diff_mean", "ci95_low", "ci95_high", "p_better"}
+FIELDS = {"n", "diff_mean", "ci95_low", "ci95_high", "p_better", "p_worse"}
 
 
 def test_paired_difference_matches_scipy_and_counts_wins_in_the_good_direction():
@@ -30,14 +30,15 @@ def test_paired_difference_matches_scipy_and_counts_wins_in_the_good_direction()
     assert c["n"] == 4  # the NaN replication is left out of the pairs
     assert c["diff_mean"] == pytest.approx(d.mean())
     assert (c["ci95_low"], c["ci95_high"]) == pytest.approx((lo, hi))
-    assert c["p_better"] == pytest.approx(0.25)
-    assert paired(a, b, None)["p_better"] is None
+    assert c["p_better"] == pytest.approx(0.25) and c["p_worse"] == pytest.approx(0.75)
+    assert paired(a, b, None)["p_better"] is None and paired(a, b, None)["p_worse"] is None
     assert paired(a, a, 1) | {} == {
         "n": 4,
         "diff_mean": 0.0,
         "ci95_low": 0.0,
         "ci95_high": 0.0,
-        "p_better": 0.0,  # ties are not wins
+        "p_better": 0.0,  # ties are neither wins
+        "p_worse": 0.0,  # nor losses
     }
     assert verdict(c) == "noise" and verdict({"ci95_low": 0.1, "ci95_high": 0.3}) == "clear"
 
