@@ -471,3 +471,14 @@ def test_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path, app: str)
         "allowed: a folder you can write to"
     ], proc.stderr
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "app,want", [("sim", "docs/configuration.md"), ("sim.calibrate.cli", "data=NAME")]
+)
+def test_help_says_what_a_new_user_can_set(app: str, want: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", app, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "powered by Hydra" not in proc.stdout and want in proc.stdout, proc.stdout
