@@ -134,11 +134,11 @@ def app(cfg: DictConfig) -> float | None:
             lambda s, r: execute(s, r),
         )
         if cres is not None:
-            write_compare_outputs(cres, outdir, rs.tables)
+            write_compare_outputs(cres, outdir, rs.tables, setup=setup_line())
             summary = cres.summary
         else:
             res = execute(sc, rs)
-            write_outputs(res, sc, outdir, rs.tables)
+            write_outputs(res, sc, outdir, rs.tables, setup=setup_line())
             summary = res.summary
     except ConfigError as exc:
         if job is not None:
@@ -153,6 +153,21 @@ def app(cfg: DictConfig) -> float | None:
     print(terminal_table(summary))
     print(f"results: {outdir}")
     return job.finish(objective) if job is not None else None
+
+
+def setup_line() -> str:
+    """What made this run's scenario, for the top of report.md: the presets chosen and the
+    command-line overrides."""
+    hc = HydraConfig.get()
+    ch = hc.runtime.choices
+    picks = [f"{g} `{ch[g]}`" for g in ("company", "motion", "experiment") if ch.get(g)]
+    task = [o for o in hc.overrides.task if not o.startswith("hydra.")]
+    return (
+        "Setup: "
+        + ", ".join(picks)
+        + (f"; overrides `{' '.join(task)}`" if task else "; no overrides")
+        + "."
+    )
 
 
 OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")

@@ -97,9 +97,15 @@ def staged(outdir: Path) -> Iterator[Path]:
 
 
 def write_outputs(
-    res: RunResult, sc: Scenario, outdir: Path, tables: str = "parquet", figures: bool = True
+    res: RunResult,
+    sc: Scenario,
+    outdir: Path,
+    tables: str = "parquet",
+    figures: bool = True,
+    setup: str = "",
 ) -> Path:
-    """Write every output file of a run into `outdir` (created if needed). Returns summary.json."""
+    """Write every output file of a run into `outdir` (created if needed); `setup` (the presets and
+    overrides that made the scenario) heads report.md. Returns summary.json."""
     with staged(outdir) as stage:
         write_tables(res, stage, tables)
         crm_export(res.opportunities, sc.start_date).to_csv(
@@ -112,13 +118,17 @@ def write_outputs(
             plots.distributions(res.replications, stage / "metrics_distributions.png")
             plots.fan_chart(res.monthly, month_labels(sc, n_months), stage / "forecast_fan.png")
             plots.funnel(res.funnel, scen.get("bottleneck"), stage / "funnel.png")
-        (stage / "report.md").write_text(report_md(res, sc, figures))
+        (stage / "report.md").write_text(report_md(res, sc, figures, setup))
         (stage / "summary.json").write_text(summary_json(res.summary))
     return outdir / "summary.json"
 
 
 def write_compare_outputs(
-    cres: CompareResult, outdir: Path, tables: str = "parquet", figures: bool = True
+    cres: CompareResult,
+    outdir: Path,
+    tables: str = "parquet",
+    figures: bool = True,
+    setup: str = "",
 ) -> Path:
     """The files of a multi-scenario run: stacked tables (a `scenario` column), every scenario's
     first-replication CRM export in one file, the comparison figure and report. Returns summary.json."""
@@ -145,7 +155,7 @@ def write_compare_outputs(
             )
             if "sensitivity" in cres.summary:
                 plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
-        (stage / "report.md").write_text(compare_md(cres, figures))
+        (stage / "report.md").write_text(compare_md(cres, figures, setup))
         (stage / "summary.json").write_text(summary_json(cres.summary))
     return outdir / "summary.json"
 
@@ -273,7 +283,7 @@ def _better(c: dict) -> str:
     return f"{c['p_better']:.0%} / {c['p_worse']:.0%}"
 
 
-def compare_md(cres: CompareResult, figures: bool = True) -> str:
+def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> str:
     """The report of a multi-scenario run: medians side by side, then each scenario's paired
     difference from the baseline with its interval and whether it is clear or noise."""
     summ, base = cres.summary, cres.baseline
@@ -283,6 +293,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
     out = [
         f"# salesim comparison: {', '.join(n for n in names if n != base)} against {base}",
         "",
+        *([setup, ""] if setup else []),
         f"{sc.replications} replications of each scenario, seed {sc.seed}, on common random numbers "
         f"(replication r of every scenario uses the same random streams). Metrics cover {lo} to {hi} "
         f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Definitions: "
@@ -445,7 +456,7 @@ def compare_md(cres: CompareResult, figures: bool = True) -> str:
     return "\n".join(out)
 
 
-def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
+def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "") -> str:
     name = sc.scenario.name
     scen = res.summary["scenarios"][name]
     m = scen["metrics"]
@@ -453,6 +464,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True) -> str:
     out = [
         f"# salesim report: {name}",
         "",
+        *([setup, ""] if setup else []),
         f"{sc.replications} replications, seed {sc.seed}. Metrics cover the window {lo} to {hi} "
         f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Motions: "
         + ", ".join(f"`{k}`" for k in sc.motions)

@@ -137,3 +137,12 @@ def test_every_motion_preset_runs(motion):
         assert m["new_customers"]["p50"] > 0
     else:  # CS-led: no acquisition, expansion of the installed base only
         assert m["new_customers"]["p50"] == 0 and m["bookings_expansion"]["p50"] > 0
+
+
+def test_the_report_says_which_presets_and_overrides_made_the_run(cli_run):
+    out, _ = cli_run
+    lines = (out / "report.md").read_text().splitlines()
+    assert lines[2] == (
+        "Setup: company `midmarket_saas`, motion `mix`; overrides "
+        "`replications=3 horizon_days=120 warmup_days=60`."
+    ), lines[:4]
