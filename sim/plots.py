@@ -153,14 +153,25 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
             total = row["advanced"] + row["dropped"]
             conv = "n/a" if not np.isfinite(row["conversion"]) else f"{row['conversion']:.0%}"
             days = "" if not np.isfinite(row["mean_days"]) else f", {row['mean_days']:.1f} d"
-            ax.text(total, yi, f"  {conv}{days}", va="center", fontsize=8)
-            if bottleneck and bottleneck["motion"] == m and bottleneck["stage"] == row["stage"]:
+            worst = bool(
+                bottleneck and bottleneck["motion"] == m and bottleneck["stage"] == row["stage"]
+            )
+            note = "  (bottleneck: lowest conversion)" if worst else ""
+            ax.text(
+                total,
+                yi,
+                f"  {conv}{days}{note}",
+                va="center",
+                fontsize=8,
+                color="red" if worst else "black",
+            )
+            if worst:
                 ax.barh(yi, total, fill=False, edgecolor="red", lw=2)
-                ax.text(0, yi + 0.42, "bottleneck (lowest conversion)", color="red", fontsize=8)
         ax.set_yticks(y)
         ax.set_yticklabels([f"{r.stage} ({r.owner})" for r in s.itertuples()], fontsize=8)
         ax.set_title(f"{m}: stage outcomes per replication in the window", fontsize=10)
-        ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.25 or 1)
+        ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.35 or 1)
+        ax.set_xlabel("leads or deals deciding the stage, per replication (mean)", fontsize=8)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
