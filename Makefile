@@ -2,18 +2,25 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# CORE: salesim and its core libraries, enough for `make run`; STAMP adds the test tools and the
+# Optuna and Ray extras (everything else needs them).
+CORE := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-all bench validate lint format clean
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; set PY=/path/to/python3.11" >&2; exit 2; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet -e '.[dev,optimise,ray]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## the default scenario (100 replications) into results/
+run: $(CORE)  ## the default scenario (100 replications) into results/
 	$(BIN)/salesim $(ARGS)
 
 test: $(STAMP)  ## the fast suite (slow checks excluded)
