@@ -218,3 +218,25 @@ def test_app_end_to_end_on_a_small_export(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert (run / "summary.json").is_file()
+
+
+def test_arrivals_report_flags_a_tail_far_below_the_level():
+    """An export whose last two months hold a third and a sixth of the usual arrivals (its newest
+    deals not yet opportunities) gets a warning naming them and an earlier cutoff to refit with."""
+    from sim.calibrate.fit import ArrivalFit
+    from sim.calibrate.report import _arrival_notes
+
+    months = pd.period_range("2017-03", "2017-12", freq="M")
+    obs = np.array([700, 720, 690, 710, 700, 705, 695, 700, 240, 120])
+    season = [1.0] * 12
+    for m, v in zip(months.month, obs, strict=True):
+        season[m - 1] = v / 700.0
+    a = ArrivalFit(months, obs, np.ones(10), 700.0, 1.0, (0.9, 1.1), None, season, True, {})
+    text = "\n".join(_arrival_notes(a))
+    assert "equal the observed ones by construction" in text
+    assert "The last 2 months (Nov 2017 240, Dec 2017 120) fall below half the level" in text
+    assert "`cutoff=2017-10-31`" in text
+    flat = ArrivalFit(
+        months, np.full(10, 700), np.ones(10), 700.0, 1.0, (0.9, 1.1), None, [1.0] * 12, True, {}
+    )
+    assert "below half" not in "\n".join(_arrival_notes(flat))

@@ -369,12 +369,44 @@ def summary_text(cal: Calibration) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _arrival_notes(a) -> list[str]:
+    """What a reader of the Arrivals table should know: a saturated fit, and a tail far below the
+    level (the usual sign of an export's edge: recent deals not yet recorded as opportunities)."""
+    notes = []
+    obs, fit = np.asarray(a.observed, float), a.expected()
+    if a.use_seasonality and np.allclose(obs, fit, rtol=1e-6):
+        notes.append(
+            "With one calendar-month factor per month of data the fitted counts equal the observed "
+            "ones by construction."
+        )
+    rate = obs / np.maximum(np.asarray(a.exposure, float), 1e-9)
+    low = 0
+    while low < len(rate) - 1 and rate[len(rate) - 1 - low] < 0.5 * a.level:
+        low += 1
+    if low and a.use_seasonality:
+        months = ", ".join(
+            f"{a.months[i].strftime('%b %Y')} {int(obs[i])}"
+            for i in range(len(obs) - low, len(obs))
+        )
+        keep = a.months[len(obs) - low - 1].to_timestamp(how="end").date()
+        notes.append(
+            f"**The last {'month' if low == 1 else f'{low} months'} ({months}) fall below half the "
+            f"level ({a.level:,.0f}).** If the export's newest deals are not yet opportunities "
+            "(rows without a date, or stages mapped to skip), this is the edge of the data, not "
+            "seasonality, and the factors above carry it into every future year: refit with "
+            f"`cutoff={keep}` or `fit.seasonality=false`."
+        )
+    return ["", *(x for n in notes for x in (n, ""))][:-1] if notes else []
+
+
 def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
     a = cal.arrivals
     L = [f"# Calibration: {crm.name}", ""]
     L += [
         f"Fitted on deals created from {cal.start.date()} (the first close in the file) to "
-        f"{cal.cutoff.date()} (the cutoff). Run the calibrated scenario with",
+        f"{cal.cutoff.date()} ("
+        + ("the end of the file" if cal.cutoff >= crm.as_of else "the cutoff")
+        + "). Run the calibrated scenario with",
         "",
         "```sh",
         f"salesim --config-dir {outdir} experiment=calibrated",
@@ -448,6 +480,7 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         "| fitted | " + " | ".join(f"{v:,.0f}" for v in a.expected()) + " |",
         "",
         "Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality),
+        *_arrival_notes(a),
     ]
     c = cal.closes
     if c is not None:
