@@ -17,6 +17,7 @@ a stage the mapping does not know) raises `CrmError` with one line naming file, 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -116,7 +117,9 @@ def settings_from(data: dict[str, Any]) -> DataSettings:
 
 def data_dir(s: DataSettings) -> Path:
     """`data.dir`: absolute, or relative to the current directory."""
-    return Path(s.dir).expanduser()
+    return Path(
+        os.path.normpath(Path(s.dir).expanduser())
+    )  # repo/../shared -> shared, for messages
 
 
 # -- reading --------------------------------------------------------------------------------------
