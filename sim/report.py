@@ -456,6 +456,11 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
     return "\n".join(out)
 
 
+def _count(v: float) -> str:
+    """A mean count per replication: whole above 100 (4,569), one decimal below (12.5)."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}"
+
+
 def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "") -> str:
     name = sc.scenario.name
     scen = res.summary["scenarios"][name]
@@ -529,7 +534,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         conv = "n/a" if not math.isfinite(r.conversion) else f"{r.conversion:.0%}"
         days = "n/a" if not math.isfinite(r.mean_days) else f"{r.mean_days:.1f}"
         out.append(
-            f"| {r.motion} | {r.stage} | {r.owner} | {r.advanced:,.1f} | {r.dropped:,.1f} | "
+            f"| {r.motion} | {r.stage} | {r.owner} | {_count(r.advanced)} | {_count(r.dropped)} | "
             f"{conv} | {days} |"
         )
     out += ["", "Counts are means per replication of outcomes decided in the window.", ""]
