@@ -93,6 +93,14 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
 
+def colors(n: int) -> list:
+    """One distinct colour per scenario: PALETTE up to 8, matplotlib's tab20 beyond."""
+    if n <= len(PALETTE):
+        return list(PALETTE[:n])
+    cmap = matplotlib.colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
+
+
 def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None:
     """P10-P90 band and median of ARR and of monthly bookings across replications, one colour per
     scenario when the table holds several."""
@@ -101,11 +109,10 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
     for ax, col, title in zip(
         axes, ("arr", "bookings"), ("ARR at month end", "Bookings per month"), strict=True
     ):
-        for i, name in enumerate(names):
+        for name, color in zip(names, colors(len(names)), strict=True):
             sel = monthly if name is None else monthly[monthly["scenario"] == name]
             q = sel.groupby("month")[col].quantile([0.1, 0.5, 0.9]).unstack()
             x = q.index.to_numpy()
-            color = PALETTE[i % len(PALETTE)]
             tag = "" if len(names) == 1 else f"{name} "
             ax.fill_between(x, q[0.1], q[0.9], color=color, alpha=0.2, label=f"{tag}P10-P90")
             ax.plot(x, q[0.5], color=color, lw=2, label=f"{tag}median")
@@ -220,8 +227,8 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
             widths=0.6,
             medianprops={"color": "k"},
         )
-        for i, patch in enumerate(box["boxes"]):
-            patch.set_facecolor(PALETTE[i % len(PALETTE)])
+        for patch, color in zip(box["boxes"], colors(len(names)), strict=True):
+            patch.set_facecolor(color)
             patch.set_alpha(0.7)
         ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
         ax.yaxis.set_major_formatter(_axis_fmt(fmt))
@@ -233,7 +240,7 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
             if c.get("diff_mean") is None:
                 continue
             clear = c["ci95_low"] > 0 or c["ci95_high"] < 0
-            color = PALETTE[(names.index(n)) % len(PALETTE)]
+            color = colors(len(names))[names.index(n)]
             ax.errorbar(
                 i,
                 c["diff_mean"],

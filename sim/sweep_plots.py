@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.plots import PALETTE, money_text  # noqa: E402
+from sim.plots import PALETTE, colors, money_text  # noqa: E402
 
 # metric, title, unit: pct | money | count | num
 KEY_METRICS = (
@@ -103,7 +103,7 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
             d = done[done["scenario"] == s].set_index(param)
             d = d.loc[[x for x in xs if x in d.index]]
             x = d.index.to_numpy() if numeric else [xs.index(v) for v in d.index]
-            color = PALETTE[i % len(PALETTE)]
+            color = colors(len(scenarios))[i]
             tag = "" if len(scenarios) == 1 else f"{s}: "
             ax.fill_between(
                 x,
@@ -135,8 +135,8 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
     bottom = 0.0
     if len(scenarios) > 1:  # one legend for the figure: a colour per scenario
         handles = [
-            matplotlib.lines.Line2D([], [], color=PALETTE[i % len(PALETTE)], lw=2, marker="o")
-            for i in range(len(scenarios))
+            matplotlib.lines.Line2D([], [], color=c, lw=2, marker="o")
+            for c in colors(len(scenarios))
         ]
         fig.legend(handles, scenarios, loc="lower center", ncol=len(scenarios), fontsize=9)
         bottom = 0.06
