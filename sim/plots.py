@@ -79,9 +79,10 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         )
         ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.9, zorder=2)
         ax.axvline(p50, color="k", lw=1.5, zorder=3, label=f"median {show(p50)}")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: show(x)))
+        ax.xaxis.set_major_formatter(_axis_fmt("money" if fmt.startswith("$") else fmt))
         ax.tick_params(axis="x", labelsize=8)
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom: the legend sits above the bars
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
     fig.suptitle(f"Headline metrics over {len(reps)} replications")
@@ -128,7 +129,7 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
         ax.set_xticklabels([start_label[i] for i in x], rotation=45, ha="right", fontsize=8)
         _money(ax)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="best")  # where it covers the fewest of the bands and lines
     fig.suptitle("Forecast across replications")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -201,6 +202,8 @@ _TITLES = {
 def _axis_fmt(fmt: str):
     if fmt == "money":
         return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
+    if not fmt.startswith("$") and not fmt.endswith("%}"):  # plain numbers (days): matplotlib
+        return matplotlib.ticker.ScalarFormatter(useOffset=False)  # picks decimals by tick spacing
     return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(value_text(fmt, v)))
 
 
@@ -260,7 +263,11 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
             fontsize=8,
         )
         ax.set_xlim(-0.6, len(others) - 0.4)
-        ax.yaxis.set_major_formatter(_axis_fmt(fmt))
+        ax.yaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v * 100:+.1f} pp")
+            if fmt.endswith("%}")  # a difference of two rates is in percentage points
+            else _axis_fmt(fmt)
+        )
         ax.grid(axis="y", alpha=0.3)
         if j == 0:
             ax.set_ylabel("paired difference\n(mean, 95% CI)")
