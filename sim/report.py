@@ -495,6 +495,14 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
             )
     out += [
         "",
+        "`cycle_days` is the median over every motion's won deals (by motion below). `clv` and "
+        "`ltv_to_cac` are steady state (ARPA x margin / monthly churn): they run high while many "
+        "customers are still in a first term that cannot churn; `clv_in_horizon` is what the "
+        "window's new customers earned (docs/metrics.md)."
+        if sc.costs.known
+        else "`cycle_days` is the median over every motion's won deals (by motion below). Costs "
+        "are not modelled (`costs.known: false`), so CAC, payback and LTV:CAC are n/a.",
+        "",
         "## By motion",
         "",
         "| motion | win rate | new customers | cycle (median days) | bookings | CAC |",
@@ -508,8 +516,12 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         out.append(f"| {mot} | " + " | ".join(cells) + " |")
     out += [
         "",
-        "Medians over replications. CAC per motion splits shared costs by "
-        f"`costs.allocation = {sc.costs.allocation}`.",
+        "Medians over replications."
+        + (
+            f" CAC per motion splits shared costs by `costs.allocation = {sc.costs.allocation}`."
+            if sc.costs.known
+            else ""
+        ),
         "",
     ]
     b = scen.get("bottleneck")
