@@ -17,6 +17,7 @@ from sim import sweep
 from sim.config import ConfigError, RunSettings, Scenario, load_run
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+MIN_SENSIBLE_HORIZON = 30  # days: a shorter metrics window gets a warning (the run still goes ahead)
 
 # Arithmetic for configs that derive one value from another, e.g. the M/M/c preset's
 # horizon_days: ${div:${mmc.leads},${mmc.arrival_rate}}.
@@ -119,6 +120,13 @@ def app(cfg: DictConfig) -> float | None:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         sys.exit(2)
+    if sc.horizon_days < MIN_SENSIBLE_HORIZON:
+        print(
+            f"warning: horizon_days = {sc.horizon_days:g}: the metrics window is shorter than a "
+            f"month, so few deals close in it and rates are mostly noise; {MIN_SENSIBLE_HORIZON}+ "
+            "days give readable figures",
+            file=sys.stderr,
+        )
     from sim.report import terminal_table, write_compare_outputs, write_outputs
 
     try:

@@ -482,3 +482,14 @@ def test_help_says_what_a_new_user_can_set(app: str, want: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "powered by Hydra" not in proc.stdout and want in proc.stdout, proc.stdout
+
+
+def test_a_window_shorter_than_a_month_runs_with_a_warning(tmp_path: Path) -> None:
+    """horizon_days = 1 is valid but reads as noise: one warning line on stderr, the run goes on."""
+    proc, run_dir = run_cli(tmp_path, "horizon_days=1", "warmup_days=10", "progress=false")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "warning: horizon_days = 1: the metrics window is shorter than a month, so few deals close "
+        "in it and rates are mostly noise; 30+ days give readable figures"
+    ], proc.stderr
+    assert (run_dir / "summary.json").exists()
