@@ -35,6 +35,17 @@ from numba import njit
 
 
 @njit(cache=True)
+def _insert(free, r, nxt):
+    """Kiefer-Wolfowitz step of run r: its server free first is taken and is next free at nxt
+    (free[:, r] stays sorted). Loops run customers outer, runs inner: contiguous in memory."""
+    i = 1
+    while i < free.shape[0] and free[i, r] < nxt:
+        free[i - 1, r] = free[i, r]
+        i += 1
+    free[i - 1, r] = nxt
+
+
+@njit(cache=True)
 def _serve_block(free, arrival, service, start, released):
     """Kiefer-Wolfowitz steps for a block of customers in every run (numba: the per-customer loop
     is what a correct replay cannot vectorise). free (c, runs) sorted, updated in place; arrival
@@ -321,17 +332,6 @@ def tandem_means(
 
 
 _MEANS = ("sdr", "ae", "ciw_sdr", "ciw_ae", "throughput")  # the rows of _tandem_block's tallies
-
-
-@njit(cache=True)
-def _insert(free, r, nxt):
-    """Kiefer-Wolfowitz step of run r: its server free first is taken and is next free at nxt
-    (free[:, r] stays sorted). Loops run customers outer, runs inner: contiguous in memory."""
-    i = 1
-    while i < free.shape[0] and free[i, r] < nxt:
-        free[i - 1, r] = free[i, r]
-        i += 1
-    free[i - 1, r] = nxt
 
 
 @njit(cache=True)
