@@ -19,6 +19,15 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides or []))
 
 
+def setup_of(overrides: list[str]) -> str:
+    """The report's setup line for these overrides, as the `salesim` command writes it."""
+    from sim.report import setup_text
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="salesim"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    return setup_text(cfg.hydra.runtime.choices, list(overrides))
+
+
 def simulate(
     overrides: list[str] | DictConfig | None = None,
     outdir: str | Path | None = None,
@@ -40,7 +49,8 @@ def simulate(
         return compare(rs, cfg, list(overrides or []), outdir)
     res = run_scenario(sc, rs.executor, rs.workers)
     if outdir is not None:
-        write_outputs(res, sc, Path(outdir), rs.tables)
+        setup = "" if isinstance(overrides, DictConfig) else setup_of(overrides or [])
+        write_outputs(res, sc, Path(outdir), rs.tables, setup=setup)
     return res
 
 
@@ -63,5 +73,5 @@ def compare(
             lambda s, r: run_scenario(s, r.executor, r.workers),
         )
     if outdir is not None:
-        write_compare_outputs(cres, Path(outdir), rs.tables)
+        write_compare_outputs(cres, Path(outdir), rs.tables, setup=setup_of(base))
     return combined(cres)

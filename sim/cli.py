@@ -17,7 +17,9 @@ from sim import sweep
 from sim.config import ConfigError, RunSettings, Scenario, load_run
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
-MIN_SENSIBLE_HORIZON = 30  # days: a shorter metrics window gets a warning (the run still goes ahead)
+MIN_SENSIBLE_HORIZON = (
+    30  # days: a shorter metrics window gets a warning (the run still goes ahead)
+)
 
 # Arithmetic for configs that derive one value from another, e.g. the M/M/c preset's
 # horizon_days: ${div:${mmc.leads},${mmc.arrival_rate}}.
@@ -164,18 +166,11 @@ def app(cfg: DictConfig) -> float | None:
 
 
 def setup_line() -> str:
-    """What made this run's scenario, for the top of report.md: the presets chosen and the
-    command-line overrides."""
+    """What made this run's scenario, for the top of report.md (sim.report.setup_text)."""
+    from sim.report import setup_text
+
     hc = HydraConfig.get()
-    ch = hc.runtime.choices
-    picks = [f"{g} `{ch[g]}`" for g in ("company", "motion", "experiment") if ch.get(g)]
-    task = [o for o in hc.overrides.task if not o.startswith("hydra.")]
-    return (
-        "Setup: "
-        + ", ".join(picks)
-        + (f"; overrides `{' '.join(task)}`" if task else "; no overrides")
-        + "."
-    )
+    return setup_text(hc.runtime.choices, hc.overrides.task)
 
 
 OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")

@@ -96,6 +96,24 @@ def staged(outdir: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+# Overrides that change how a run executes or where it writes, never its results: left out of the
+# setup line, so the files are identical whichever executor ran them.
+RUN_ONLY = ("hydra", "executor", "workers", "progress", "tables")
+
+
+def setup_text(choices, overrides) -> str:
+    """'Setup: company `x`, motion `y`; overrides `...`.': the presets chosen and the overrides that
+    shape the scenario (RUN_ONLY ones left out)."""
+    picks = [f"{g} `{choices[g]}`" for g in ("company", "motion", "experiment") if choices.get(g)]
+    task = [o for o in overrides if o.lstrip("+~").split("=")[0].split(".")[0] not in RUN_ONLY]
+    return (
+        "Setup: "
+        + ", ".join(picks)
+        + (f"; overrides `{' '.join(task)}`" if task else "; no overrides")
+        + "."
+    )
+
+
 def write_outputs(
     res: RunResult,
     sc: Scenario,

@@ -146,3 +146,14 @@ def test_the_report_says_which_presets_and_overrides_made_the_run(cli_run):
         "Setup: company `midmarket_saas`, motion `mix`; overrides "
         "`replications=3 horizon_days=120 warmup_days=60`."
     ), lines[:4]
+
+
+def test_python_and_the_command_write_the_same_report(cli_run, tmp_path):
+    """simulate(..., outdir) writes the very report.md the command wrote for the same overrides,
+    setup line included; how the run executed (executor, workers, progress) is left out of it."""
+    from sim.api import simulate
+
+    out, _ = cli_run
+    run = ["replications=3", "horizon_days=120", "warmup_days=60"]
+    simulate([*run, "executor=serial", "progress=false"], outdir=tmp_path / "py")
+    assert (tmp_path / "py" / "report.md").read_text() == (out / "report.md").read_text()

@@ -83,7 +83,7 @@ def markdown(results, size: str, seconds: float, caught: dict[str, list] | None 
         "queues, stay below 1e-4: see [False-alarm rates](#false-alarm-rates) at the end. The funnel",
         "rows use exact binomial, Poisson and chi-square acceptance regions (CLT for means) at alpha",
         f"{funnel.ALPHA:g} per row, so that a whole check of at most {funnel.MAX_ROWS} rows fails a "
-        f"correct engine less than {funnel.FAMILY_ALPHA:g} of the time (Bonferroni). Deliberate bugs",
+        f"correct engine less than once in {1 / funnel.FAMILY_ALPHA:,.0f} runs (Bonferroni). Deliberate bugs",
         "(an SDR serving two leads at once, a stage probability applied twice) fail these checks by",
         "wide margins: see [Deliberate bugs](#deliberate-bugs).",
         "",
