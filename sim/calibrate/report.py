@@ -396,7 +396,7 @@ def _arrival_notes(a) -> list[str]:
             "seasonality, and the factors above carry it into every future year: refit with "
             f"`cutoff={keep}` or `fit.seasonality=false`."
         )
-    return ["", *(x for n in notes for x in (n, ""))][:-1] if notes else []
+    return [line for n in notes for line in ("", n)]  # a blank line before each note
 
 
 def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
