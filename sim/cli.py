@@ -17,9 +17,8 @@ from sim import sweep
 from sim.config import ConfigError, RunSettings, Scenario, load_run
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
-MIN_SENSIBLE_HORIZON = (
-    30  # days: a shorter metrics window gets a warning (the run still goes ahead)
-)
+# days: a shorter metrics window gets a warning (the run still goes ahead)
+MIN_SENSIBLE_HORIZON = 30
 
 # Arithmetic for configs that derive one value from another, e.g. the M/M/c preset's
 # horizon_days: ${div:${mmc.leads},${mmc.arrival_rate}}.
