@@ -1,5 +1,3 @@
-
-
 def test_money_ticks_stay_distinct_and_signs_go_before_the_dollar():
     from sim.plots import money_text, value_text
 
