@@ -4,7 +4,8 @@ A lead walks its motion's stages in order. At each stage it advances with probab
 after a duration drawn from the stage's distribution times the segment's `cycle_scale`. A stage whose
 seat guard does not match the lead is skipped (no time, no outcome). Stages that queue for a role are
 worked inside simpy (sim.model); runs of stages that touch no shared resource are walked here, in numpy
-for whole batches of leads (`walk_batch`) or for one lead inside a simpy process (`walk_one`).
+for whole batches of leads (`walk_batch`) or for one lead inside a simpy process (`walk_one`). Both,
+and the SDR stage, decide each stage by the one rule in `stage_step`.
 """
 
 from __future__ import annotations
@@ -134,6 +135,21 @@ def compile_motions(sc: Scenario) -> tuple[CMotion, ...]:
     return tuple(compile_motion(n, i, m, segs) for i, (n, m) in enumerate(sc.motions.items()))
 
 
+def stage_step(st: CStage, p, u, d, scale, dmult=1.0):
+    """The stage rule, for one lead (floats) or a batch (arrays of the same shape): the lead advances
+    iff u < p, and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
+    (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
+    has `days_lost`. Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides here."""
+    ok = u < p
+    dk = d * scale * dmult if st.dist is not None else d * 0.0
+    if st.dist_lost is not None:  # a drop takes its own time (days_lost)
+        if isinstance(ok, np.ndarray):
+            dk = np.where(ok, dk, dk * st.lost_factor(d))
+        elif not ok:
+            dk *= float(st.lost_factor(np.array([d]))[0])
+    return ok, dk
+
+
 @dataclass
 class BatchWalk:
     """Result of walking stages [start, stop) for a batch of leads."""
@@ -158,12 +174,14 @@ def walk_batch(
     d: np.ndarray,
     scale: np.ndarray,
     horizon: float,
-    plays=None,
+    book,
+    pu: np.ndarray | None = None,
 ) -> BatchWalk:
     """Walk stages [start, stop) for n leads at once. u, d: (n, stop-start) uniforms and unit durations.
 
-    `plays`: (PlayBook, adoption uniforms (n, plays)) when sales plays change stage parameters; each
-    lead then uses the parameters of the plays it works under when it enters the stage (sim.plays).
+    `book`: the run's sim.plays.PlayBook (the identity book without plays); `pu`: the leads' (n, plays)
+    adoption uniforms for per-lead plays, or None. Each lead uses the parameters of the plays it works
+    under when it enters the stage.
     """
     n, kk = len(t0), stop - start
     status = np.full(n, PASSED, dtype=np.int8)
@@ -175,38 +193,29 @@ def walk_batch(
     alive = np.ones(n, dtype=bool)
     t = t0.astype(float).copy()
     seg_scale = scale[seg]
+    P, D = book.p[cm.index], book.dscale[cm.index]
     for j in range(kk):
-        st = cm.stages[start + j]
+        k = start + j
+        st = cm.stages[k]
         entry[alive, j] = t[alive]
         open_now = alive & (t >= horizon)
         status[open_now] = OPEN
-        stage[open_now] = start + j
+        stage[open_now] = k
         alive &= ~open_now
         app = alive & (st.applies(seats) if st.guarded else True)
-        if plays is None:
-            dj = d[:, j] * seg_scale if st.dist is not None else np.zeros(n)
-            p = np.asarray(st.p)[seg]
-        else:
-            book, pu = plays
-            c = book.codes(pu, seg, t)
-            dj = d[:, j] * seg_scale * book.dscale[cm.index][c, start + j]
-            if st.dist is None:
-                dj = np.zeros(n)
-            p = book.p[cm.index][c, start + j, seg]
-        ok = u[:, j] < p
-        if st.dist_lost is not None:  # a drop takes its own time (days_lost)
-            dj = np.where(ok, dj, dj * st.lost_factor(d[:, j]))
+        c = book.codes(pu, seg, t)
+        ok, dj = stage_step(st, P[c, k, seg], u[:, j], d[:, j], seg_scale, D[c, k])
         end = t + dj
         decided = app & (end < horizon)
         still = app & ~decided  # in progress at the horizon
         status[still] = OPEN
-        stage[still] = start + j
+        stage[still] = k
         applied[:, j] = decided
         advanced[:, j] = decided & ok
         dur[:, j] = np.where(decided, dj, 0.0)
         drop = decided & ~ok
         status[drop] = DROPPED
-        stage[drop] = start + j
+        stage[drop] = k
         t = np.where(decided, end, t)
         alive &= ~(still | drop)
     return BatchWalk(status, stage, t, entry, dur, applied, advanced)
@@ -225,16 +234,18 @@ def walk_one(
     horizon: float,
     first_p_mult: float,
     funnel,
-    plays=None,
+    book,
+    pu: list[float] | None = None,
 ) -> tuple[int, int, float, float]:
     """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
 
     `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
-    Stage outcomes decided before the horizon go to `funnel`. `plays`: (PlayBook, the lead's
-    adoption uniforms) when sales plays change stage parameters.
+    Stage outcomes decided before the horizon go to `funnel`. `book`, `pu`: as for `walk_batch`, for
+    one lead.
     """
     opp_t = float("nan")
     mult = first_p_mult
+    P, D = book.p_list[cm.index], book.d_list[cm.index]
     for k in range(start, stop):
         st = cm.stages[k]
         if k == cm.opp_stage:
@@ -243,18 +254,11 @@ def walk_one(
             return OPEN, k, t, opp_t
         if st.guarded and not st.applies_one(seats):
             continue
-        p = st.p[seg]
-        dk = d[k] * scale if st.dist is not None else 0.0
-        if plays is not None:
-            c = plays[0].code(plays[1], seg, t)
-            p = plays[0].p_list[cm.index][c][k][seg]
-            dk *= plays[0].d_list[cm.index][c][k]
-        if st.dist_lost is not None and not u[k] < p * mult:  # a drop takes its own time
-            dk *= float(st.lost_factor(np.array([d[k]]))[0])
+        c = book.code(pu, seg, t)
+        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k])
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t
-        ok = u[k] < p * mult
         mult = 1.0
         funnel.one(cm.index, k, end, ok, dk)
         t = end

@@ -38,12 +38,13 @@ def test_a_stage_probability_applied_twice_fails_funnel_algebra():
 
 
 def test_the_bug_is_gone_after_the_block():
-    from sim import model, motions
+    from sim import motions
+    from sim.model.sdr_desk import SdrDesk
 
-    init, probs = model.World.__init__, motions._probs
+    init, probs = SdrDesk.__init__, motions._probs
     with bugs.inject("sdr_serves_two"), bugs.inject("stage_p_twice"):
-        assert model.World.__init__ is not init and motions._probs is not probs
-    assert model.World.__init__ is init and motions._probs is probs
+        assert SdrDesk.__init__ is not init and motions._probs is not probs
+    assert SdrDesk.__init__ is init and motions._probs is probs
 
 
 def test_unknown_bug_is_refused():

@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.config import Scenario
 from sim.motions import OPEN, PASSED, CMotion, draw_stages, walk_batch
+from sim.plays import PlayBook
 from sim.records import MONTH_DAYS, Recorder
 from sim.streams import Streams
 
@@ -26,7 +27,7 @@ def run_success(
     n_months: int,
     end: float,
     scale: np.ndarray,
-    book=None,
+    book: PlayBook,
 ) -> np.ndarray:
     """Decide churn days (nan = still a customer at the end) and record expansion opportunities.
 
@@ -94,8 +95,6 @@ def run_success(
 def _monthly_paths(sc: Scenario, book) -> dict[str, np.ndarray]:
     """CS parameters that plays change: team.csm.* -> values by month; churn_month and
     expansion_month -> (months, segments)."""
-    if book is None:
-        return {}
     out = {k[0]: v for k, v in book.monthly.items() if k[0].startswith("team.csm.")}
     for name in ("churn_month", "expansion_month"):
         if any(k[0] == name for k in book.monthly):
@@ -110,14 +109,12 @@ def _monthly_paths(sc: Scenario, book) -> dict[str, np.ndarray]:
     return out
 
 
-def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale, book=None) -> None:
+def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale, book) -> None:
     n = len(idx)
     t = t0 + streams("success/expansion_day").random(n) * (t1 - t0)
     u, d = draw_stages(cm, streams, n, source="customers")
-    plays = None
-    if book is not None and book.per_lead:
-        plays = (book, book.draw(streams, cm.name, "customers", n))
-    w = walk_batch(cm, 0, cm.n_stages, seg[idx], np.zeros(n), t, u, d, scale, end, plays)
+    pu = book.draw(streams, cm.name, "customers", n) if book.per_lead else None
+    w = walk_batch(cm, 0, cm.n_stages, seg[idx], np.zeros(n), t, u, d, scale, end, book, pu)
     rec.batch(cm.index, 0, w)
     outcome = np.where(w.status == PASSED, 1, np.where(w.status == OPEN, 2, 0))
     closed = np.where(w.status == OPEN, np.nan, w.t_out)

@@ -18,15 +18,15 @@ from unittest import mock
 
 
 def _sdr_serves_two():
-    from sim import model
+    from sim.model import capacity, sdr_desk
 
-    init = model.World.__init__
+    init = sdr_desk.SdrDesk.__init__
 
-    def buggy(self, sc, replication):
-        init(self, sc, replication)
-        self.sdr = self._pool(self.staff["sdr"].headcount * 2)
+    def buggy(self, w):
+        init(self, w)
+        self.res = capacity.monthly_pool(w.env, (w.staff["sdr"].headcount * 2).tolist(), w.n_months)
 
-    return mock.patch.object(model.World, "__init__", buggy)
+    return mock.patch.object(sdr_desk.SdrDesk, "__init__", buggy)
 
 
 def _stage_p_twice():

@@ -1,0 +1,63 @@
+"""Random draws handed to the engine one Python float at a time, drawn in batches (no numpy call per
+event), each pool from its own named stream so one entity's draws never shift another's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.distributions import sample
+from sim.motions import CMotion, draw_stages
+from sim.streams import Streams
+
+
+class Pool:
+    """Batched draws of `draw(n)` handed out one float at a time."""
+
+    def __init__(self, draw: Callable[[int], np.ndarray], chunk: int = 512) -> None:
+        self._draw, self._chunk = draw, chunk
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i == len(self._buf):
+            self._buf, self._i = self._draw(self._chunk).tolist(), 0
+        self._i += 1
+        return self._buf[self._i - 1]
+
+
+class RowPool:
+    """Pre-drawn stage uniforms and durations for leads born one at a time (outbound meetings)."""
+
+    def __init__(self, cm: CMotion, streams: Streams, chunk: int = 256) -> None:
+        self._cm, self._streams, self._chunk = cm, streams, chunk
+        self._rows: list = []
+        self._i = 0
+
+    def next(self) -> tuple[list[float], list[float]]:
+        if self._i == len(self._rows):
+            u, d = draw_stages(self._cm, self._streams, self._chunk, source="outbound")
+            self._rows, self._i = list(zip(u.tolist(), d.tolist(), strict=True)), 0
+        self._i += 1
+        return self._rows[self._i - 1]
+
+
+class SegmentDraws:
+    """Deal sizes ("acv") and seat counts ("seats") by motion and segment, from pools keyed
+    `<what>/<motion>/<segment>`, so one motion's deals never shift another's draws."""
+
+    def __init__(self, segments: dict, streams: Streams) -> None:
+        self._segments = list(segments.values())
+        self._names = list(segments)
+        self._streams = streams
+        self._pools: dict[str, Pool] = {}
+
+    def __call__(self, what: str, motion: str, seg: int) -> float:
+        key = f"{what}/{motion}/{self._names[seg]}"
+        pool = self._pools.get(key)
+        if pool is None:
+            dist = getattr(self._segments[seg], what)
+            rng = self._streams(key)
+            pool = self._pools[key] = Pool(lambda n: sample(dist, rng, n))
+        return pool.next()

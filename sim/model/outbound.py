@@ -1,0 +1,105 @@
+"""Outbound prospecting: SDR time not spent on inbound leads books meetings with target accounts, which
+start the outbound motions. A thinned Poisson process in prospecting time (one event per candidate),
+not a simpy process per SDR."""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.model.draws import Pool, RowPool
+from sim.model.journey import journey
+from sim.model.lead import Lead
+from sim.model.sources import mix_path
+from sim.records import MONTH_DAYS
+
+if TYPE_CHECKING:  # types only: the world composes this module
+    from sim.model.world import World
+
+
+def _target(w: World, s: int, motion: str) -> float:
+    """Outbound effort on segment s for an outbound motion: mix weight x team.sdr.target_mix."""
+    tm = w.sc.team.sdr.target_mix
+    seg = w.segs[s]
+    return w.sc.acquisition_weight(seg, motion) * (1.0 if tm is None else tm.get(seg, 0.0))
+
+
+def _target_path(w: World, s: int, motion: str) -> np.ndarray:
+    """`_target` month by month, when plays move the mix."""
+    tm = w.sc.team.sdr.target_mix
+    seg = w.segs[s]
+    return mix_path(w, seg, motion) * (1.0 if tm is None else tm.get(seg, 0.0))
+
+
+def start(w: World) -> None:
+    """Spare SDR time goes to outbound prospecting when an outbound motion is in the mix. Sets the
+    SDR desk's inbound check interval, so call it before any inbound source."""
+    out = [cm for cm in w.motions if cm.entry == "outbound"]
+    pairs = [(cm, s) for cm in out for s in range(len(w.segs)) if _target(w, s, cm.name) > 0]
+    if w.book.mix:  # a pair counts if targeted in any month
+        pairs = [
+            (cm, s)
+            for cm in out
+            for s in range(len(w.segs))
+            if _target_path(w, s, cm.name).max() > 0
+        ]
+    if not pairs or w.staff["sdr"].headcount.max() == 0:
+        return
+    # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
+    w.sdr.check = w.sc.team.sdr.prospecting_block_days
+    rate = w.sc.team.sdr.outbound_meetings_day
+    rates = w.book.monthly.get(
+        ("team.sdr.outbound_meetings_day",)
+    )  # by month, when plays change it
+    rate = rate if rates is None else float(rates.max())
+    if rate > 0:
+        w.env.process(_prospecting(w, pairs, rate, rates))
+
+
+def _prospecting(w: World, pairs, rate: float, rates=None):
+    """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
+
+    Candidates arrive at the rate of the largest team all prospecting; one is kept with probability
+    (SDR seats not working inbound x ramp productivity) / largest team, so the meeting rate follows
+    the spare capacity moment by moment without a process per SDR.
+    """
+    env, rec, book, streams, sdr = w.env, w.rec, w.book, w.streams, w.sdr
+    weights = np.array([_target(w, s, cm.name) for cm, s in pairs])
+    cum = np.cumsum(weights / weights.sum()).tolist() if weights.sum() > 0 else None
+    cums = [cum] * w.n_months
+    if book.mix:  # targets by month
+        W = np.stack([_target_path(w, s, cm.name) for cm, s in pairs], axis=1)
+        cums = [np.cumsum(r / r.sum()).tolist() if r.sum() > 0 else None for r in W]
+    thin = [1.0] * w.n_months if rates is None else (rates / rate).tolist()
+    play_u: dict[
+        int, list[Pool]
+    ] = {}  # per motion, one pool of adoption uniforms per per-lead play
+    if book.per_lead:
+        for cm, _ in pairs:
+            rngs = [streams(f"play/{p}/{cm.name}/outbound") for p in book.lead_names]
+            play_u[cm.index] = [Pool(rng.random) for rng in rngs]
+    seats = w.staff["sdr"].headcount.tolist()
+    prod = sdr.prod
+    top = max(seats)
+    gap = Pool(lambda n: streams("outbound/meetings").exponential(1.0 / (rate * top), n))
+    keep = Pool(lambda n: streams("outbound/keep").random(n))
+    pick = Pool(lambda n: streams("outbound/target").random(n))
+    rows = {cm.index: RowPool(cm, streams) for cm, _ in pairs}
+    last = w.n_months - 1
+    while True:
+        yield env.timeout(gap.next())
+        m = min(int(env.now // MONTH_DAYS), last)
+        spare = seats[m] - sdr.busy
+        if spare <= 0 or keep.next() * top >= spare * prod[m] * thin[m]:
+            continue
+        cum = cums[m]
+        if cum is None:  # plays moved every outbound target out of the mix this month
+            continue
+        cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
+        rec.lead_one(cm.index, "outbound", s, env.now)
+        u, d = rows[cm.index].next()
+        pu = [p.next() for p in play_u[cm.index]] if book.per_lead else None
+        seats_ = max(1.0, round(w.draws("seats", cm.name, s)))
+        env.process(journey(w, Lead(cm, "outbound", s, seats_, u, d, env.now, t=env.now, pu=pu)))

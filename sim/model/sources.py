@@ -1,0 +1,186 @@
+"""Where inbound leads come from: marketing channels (spend -> leads) and product sign-ups. Leads are
+born in batches and walk their motion's first free block in numpy; only those that reach a queued
+stage become simpy processes, started by one feeder process per batch at the time they are seen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.agents.marketing import channel_leads
+from sim.agents.product import signups
+from sim.distributions import sample
+from sim.model.customers import amount, close_batch
+from sim.model.journey import journey
+from sim.model.lead import Lead
+from sim.motions import PASSED, CMotion, draw_stages, walk_batch
+from sim.records import MONTH_DAYS
+
+if TYPE_CHECKING:  # types only: the world composes this module
+    from sim.model.world import World
+
+
+def mix_path(w: World, seg: str, motion: str) -> np.ndarray:
+    """A motion's mix weight in a segment, month by month (plays may move it)."""
+    path = w.book.mix.get(seg)
+    if path is None:
+        return np.full(w.n_months, w.sc.acquisition_weight(seg, motion))
+    return path.get(motion, np.zeros(w.n_months))
+
+
+def _weights(w: World, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
+    """Segment weights of a motion's source; (months, segments) when plays move the mix."""
+    if w.book.mix:
+        return np.stack([seg_mix.get(s, 0.0) * mix_path(w, s, cm.name) for s in w.segs], axis=1)
+    return np.array([seg_mix.get(s, 0.0) * w.sc.acquisition_weight(s, cm.name) for s in w.segs])
+
+
+def marketing(w: World, cm: CMotion) -> None:
+    """Every channel's leads for a marketing-entry motion, and the spend they cost."""
+    for name, ch in w.sc.channels.items():
+        budget = w.book.monthly.get(("budget", name))
+        arr, coverage = channel_leads(
+            ch,
+            _weights(w, cm, ch.segment_mix),
+            w.sc.start_date,
+            w.n_months,
+            w.end,
+            w.streams(f"arrivals/{name}/{cm.name}"),
+            budget,
+        )
+        spend = (ch.budget_month if budget is None else budget) * coverage
+        for m in range(w.n_months):
+            w.rec.cost(m, "marketing", cm.name, spend if np.ndim(spend) == 0 else spend[m])
+        if len(arr.t):
+            # fit scales the first stage's probability by fit / 0.5, capped at 1 (docs/model.md)
+            enter(w, cm, name, arr.t, arr.seg, arr.fit / 0.5, arr.fit)
+
+
+def product(w: World, cm: CMotion) -> None:
+    """Sign-ups for a product-entry motion, and their infrastructure cost."""
+    prod = w.sc.product
+    arr = signups(
+        prod,
+        _weights(w, cm, prod.segment_mix),
+        w.n_months,
+        w.end,
+        w.streams(f"arrivals/signups/{cm.name}"),
+    )
+    if prod.infra_cost_per_signup:
+        months = np.bincount((arr.t // MONTH_DAYS).astype(int), minlength=w.n_months)
+        for m, k in enumerate(months.tolist()):
+            w.rec.cost(m, "product", cm.name, k * prod.infra_cost_per_signup)
+    if len(arr.t):
+        enter(w, cm, "product", arr.t, arr.seg, None)
+
+
+def _seats_for(w: World, seg: np.ndarray, key: str) -> np.ndarray:
+    out = np.empty(len(seg))
+    for i, s in enumerate(w.sc.segments.values()):
+        idx = np.flatnonzero(seg == i)
+        if len(idx):
+            rng = w.streams(f"seats/{key}/{w.segs[i]}")
+            out[idx] = np.maximum(1.0, np.round(sample(s.seats, rng, len(idx))))
+    return out
+
+
+def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult, fit=None):
+    """Walk a batch of new leads through the motion's first free block in numpy; hand the
+    survivors to simpy at the time they reach the first queued stage."""
+    rec, n, book = w.rec, len(t), w.book
+    pu = book.draw(w.streams, cm.name, source, n) if book.per_lead else None
+    rec.leads(cm.index, source, seg, t)
+    key = f"{cm.name}/{source}"  # this batch's own streams: other sources never shift them
+    seats = _seats_for(w, seg, key)
+    first = cm.blocks[0]
+    stop = first.stop if first.kind == "free" else 0
+    u, d = draw_stages(cm, w.streams, n, 0, stop, source)
+    if p_mult is not None and stop:
+        u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
+    walk = walk_batch(cm, 0, stop, seg, seats, t, u, d, w.scale, w.end, book, pu)
+    rec.batch(cm.index, 0, walk)
+    rest = np.zeros(n, dtype=bool)  # some later stage applies: the journey goes on in simpy
+    for st in cm.stages[stop:]:
+        rest |= st.applies(seats) if st.guarded else True
+    if cm.opp_stage < stop:
+        _batch_opportunities(w, cm, source, seg, seats, t, walk, rest)
+    block = 1 if first.kind == "free" else 0
+    if block >= len(cm.blocks):  # the whole motion was walked in numpy
+        return
+    wake = walk.t_out
+    check = w.sdr.check
+    if cm.blocks[block].kind == "sdr" and check:
+        if pu is None:  # seen at the next inbound check
+            wake = np.ceil(walk.t_out / check) * check
+        else:  # leads under an SLA are seen at the SLA's check instead
+            sla = np.asarray(book.sla_days)[book.codes(pu, seg, walk.t_out)]
+            every = np.where(np.isfinite(sla), sla, check)
+            wake = np.where(
+                every > 0, np.ceil(walk.t_out / np.where(every > 0, every, 1.0)) * every, walk.t_out
+            )
+    go = (walk.status == PASSED) & (walk.t_out < w.end) & rest
+    late = go & (wake >= w.end)  # reached the queue but nobody looks before the end
+    rec.open_at_end[cm.index, stop] += int(late.sum())
+    go = np.flatnonzero(go & ~late)
+    if not len(go):
+        return
+    order = go[np.argsort(wake[go], kind="stable")]
+    u2, d2 = draw_stages(cm, w.streams, len(order), stop, cm.n_stages, source)
+    pad = np.zeros((len(order), stop))
+    u2, d2 = np.hstack([pad, u2]), np.hstack([pad, d2])
+    sdr_u = w.streams(f"sdr/contact/{key}").random(len(order))
+    sdr_w = sample(w.sc.team.sdr.attempt_days, w.streams(f"sdr/work/{key}"), len(order))
+    opp_t = walk.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
+    leads = [
+        Lead(cm, source, s, x, ui, di, lt, ot, tt, block, sdr_u=su, sdr_w=sw, pu=p, fit=f)
+        for s, x, ui, di, lt, ot, tt, su, sw, p, f in zip(
+            seg[order].tolist(),
+            seats[order].tolist(),
+            u2.tolist(),
+            d2.tolist(),
+            t[order].tolist(),
+            opp_t.tolist(),
+            walk.t_out[order].tolist(),
+            sdr_u.tolist(),
+            sdr_w.tolist(),
+            pu[order].tolist() if pu is not None else [None] * len(order),
+            fit[order].tolist() if fit is not None else [0.5] * len(order),
+            strict=True,
+        )
+    ]
+    w.env.process(_feeder(w, wake[order].tolist(), leads))
+
+
+def _feeder(w: World, wake: list[float], leads: list[Lead]):
+    """Start each lead's journey at its wake time (sorted): when it reaches its block, or, bound for
+    prospecting SDRs, at their next inbound check, with the time it reached the block kept in
+    `lead.t` for the wait, so the check costs no extra event."""
+    env = w.env
+    for wi, lead in zip(wake, leads, strict=True):
+        if wi > env.now:
+            yield env.timeout(wi - env.now)
+        env.process(journey(w, lead))
+
+
+def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> None:
+    """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
+    j = cm.opp_stage
+    created = walk.entry[:, j]
+    has = ~np.isnan(created) & (created < w.end)
+    # only leads whose journey ended inside this block are closed here; the rest go on in simpy
+    done = has & ((walk.status != PASSED) | ~rest)
+    idx = np.flatnonzero(done)
+    if not len(idx):
+        return
+    status = walk.status[idx]
+    last_applied = walk.applied.shape[1] - 1 - np.argmax(walk.applied[:, ::-1], axis=1)
+    stage = np.where(
+        status == PASSED, last_applied[idx], np.minimum(walk.stage[idx], cm.n_stages - 1)
+    )
+    amounts = np.array(
+        [amount(w, cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx], strict=True)]
+    )
+    close_batch(
+        w, cm, source, seg[idx], t[idx], created[idx], status, walk.t_out[idx], stage, amounts
+    )

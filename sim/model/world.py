@@ -1,0 +1,130 @@
+"""The world of one replication: the scenario compiled, the people planned, the desks and sources set
+up, simpy run to the horizon, and the facts handed to sim.records. The entities live in their own
+modules (sources, outbound, SDR desk, AE desk, customers, warm start); this module composes them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.agents.people import StaffPlan, plan_staff
+from sim.agents.success import run_success
+from sim.config import Scenario
+from sim.model import outbound, sources
+from sim.model.ae_desk import AeDesk
+from sim.model.customers import close, installed_base
+from sim.model.draws import SegmentDraws
+from sim.model.sdr_desk import SdrDesk
+from sim.model.warm_start import warm_start
+from sim.motions import OPEN, compile_motions
+from sim.plays import compile_plays
+from sim.records import MONTH_DAYS, Recorder, Records
+from sim.streams import Streams
+
+
+class World:
+    """One replication of a scenario: shared state the entities read, and `run()`."""
+
+    def __init__(self, sc: Scenario, replication: int) -> None:
+        self.sc = sc
+        self.streams = Streams(sc.seed, replication)
+        self.end = sc.total_days
+        self.n_months = max(1, math.ceil(self.end / MONTH_DAYS))
+        self.motions = compile_motions(sc)
+        self.segs = list(sc.segments)
+        self.scale = np.array([s.cycle_scale for s in sc.segments.values()])
+        self.scale_l = self.scale.tolist()
+        self.env = simpy.Environment()
+        self.rec = Recorder(self.motions, self.segs, self.n_months, self.end)
+        self.staff: dict[str, StaffPlan] = {
+            r: plan_staff(
+                r, getattr(sc.team, r), self.n_months, self.end, self.streams(f"people/{r}")
+            )
+            for r in ("sdr", "ae", "csm")
+        }
+        self.draws = SegmentDraws(sc.segments, self.streams)
+        self.terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
+        self.price = sc.product.price_per_seat_month
+        self.book = compile_plays(
+            sc, self.motions, self.n_months
+        )  # the identity book without plays
+        self.rec.sla_hours = self.book.sla_hours
+        self.waiting: dict = {}  # queued requests -> (lead, stage), recorded as open at the end
+        self.sdr = SdrDesk(self)
+        self.ae = AeDesk(self)
+
+    def run(self) -> Records:
+        sc, rec = self.sc, self.rec
+        self._people_costs()
+        for m, amount in self.book.costs:
+            rec.cost(m, "plays", "shared", amount)
+        installed_base(self)
+        if sc.open_pipeline:
+            warm_start(self)
+        outbound.start(self)  # first: whether SDRs prospect decides how inbound leads are fed
+        for cm in self.motions:
+            if cm.entry == "marketing":
+                sources.marketing(self, cm)
+            elif cm.entry == "product":
+                sources.product(self, cm)
+        if sc.probe_days > 0:
+            self.env.process(self._probe(sc.probe_days))
+        self.env.run(until=self.end)
+        for lead, k in self.waiting.values():
+            lead.owner = ""
+            close(self, lead, OPEN, k, self.end)
+        if self.sdr.check:  # SDR time not spent on inbound leads went to prospecting
+            days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
+            rec.sdr_prospecting[:] = np.maximum(
+                0.0, self.staff["sdr"].headcount * days - rec.sdr_busy
+            )
+        expansion = next((m for m in self.motions if m.name == sc.expansion), None)
+        churn = run_success(
+            sc,
+            rec,
+            self.staff["csm"].fte,
+            expansion,
+            self.streams,
+            self.n_months,
+            self.end,
+            self.scale,
+            self.book,
+        )
+        events = next(self.env._eid)  # simpy's event counter: how many events were scheduled
+        return rec.finish(sc.warmup_days, sc.horizon_days, churn, events)
+
+    def _people_costs(self) -> None:
+        rec, sc = self.rec, self.sc
+        for role, plan in self.staff.items():
+            cap = {
+                "sdr": plan.headcount,
+                "ae": self.ae.slots,
+                "csm": plan.fte * sc.team.csm.book_size,
+            }
+            for m in range(self.n_months):
+                rec.cost(
+                    m,
+                    role,
+                    "shared" if role != "csm" else (sc.expansion or "retention"),
+                    plan.cost[m],
+                )
+                rec.staff(role, m, int(plan.headcount[m]), float(plan.fte[m]), float(cap[role][m]))
+        for m in range(self.n_months):
+            rec.cost(m, "tools", "shared", sc.costs.tools_month)
+
+    def _probe(self, every: float):
+        """Sample how many leads wait for an SDR (vacant-seat holders excluded), like a monitor
+        attached from outside: an independent measure of the queue for Little's law."""
+        env, queue = self.env, self.sdr.res.queue
+        at, length = self.rec.waits["sdr_queue_at"], self.rec.waits["sdr_queue"]
+        while True:
+            yield env.timeout(every)
+            at.append(env.now)
+            length.append(sum(1 for r in queue if r.priority >= 0))
+
+
+def simulate_replication(sc: Scenario, replication: int) -> Records:
+    """Run replication `replication` of scenario `sc` and return its records."""
+    return World(sc, replication).run()
