@@ -9,51 +9,48 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.capacity import monthly_pool
 from sim.model.customers import close
-from sim.motions import OPEN, Block, walk_one
+from sim.model.desk import Desk
+from sim.model.journey import advance
+from sim.motions import OPEN, PASSED, walk_one
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.lead import Lead
     from sim.model.world import World
 
-NEVER = float("inf")
 
-
-class AeDesk:
-    """AE pipeline slots and the round-robin of reps who own the deals."""
+class AeDesk(Desk):
+    """AE pipeline slots and the round-robin of reps who own the deals. A deal in line is `lead`,
+    with `lead.t` the time it reached the block."""
 
     def __init__(self, w: World) -> None:
+        self.slots = np.rint(w.staff["ae"].fte * w.sc.team.ae.max_open_opps).astype(int)
+        super().__init__(w.env, self.slots.tolist())
         self.w = w
-        ae = w.staff["ae"]
-        self.slots = np.rint(ae.fte * w.sc.team.ae.max_open_opps).astype(int)
-        self.res = monthly_pool(w.env, self.slots.tolist(), w.n_months)
         self._turn = 0
 
-    def serve(self, lead: Lead, b: Block, t: float):
-        """Work `lead` through AE block `b`, reached at time t (a simpy sub-process). Returns
-        (status, stage, time), or None when the journey ended here (recorded)."""
-        w, env, end = self.w, self.w.env, self.w.end
-        cm, book = lead.cm, w.book
-        if b.start <= cm.opp_stage < b.stop and lead.opp_t != lead.opp_t:
-            lead.opp_t = t
-        req = self.res.request(priority=0)
-        w.waiting[req] = (lead, b.start)
-        yield req
-        del w.waiting[req]
-        wait = env.now - t
+    def arrive(self, lead: Lead) -> None:
+        self.request(lead)
+
+    def start(self, lead: Lead) -> float:
+        """An AE takes the deal: its stages in this block are walked now (the wait erodes the first
+        stage's chance); returns when the slot frees up, at the block's outcome."""
+        w = self.w
+        now, end, book, cm = self.env.now, w.end, w.book, lead.cm
+        b = cm.blocks[lead.block]
+        wait = now - lead.t
         w.rec.waits["ae"].append(wait)
-        w.rec.waits["ae_at"].append(env.now)
+        w.rec.waits["ae_at"].append(now)
         lead.owner = self.owner()
-        decay = book.decay[book.code(lead.pu, lead.seg, env.now)]
+        decay = book.decay[book.code(lead.pu, lead.seg, now)]
         status, k, t_end, ot = walk_one(
             cm,
             max(b.start, lead.first),
             b.stop,
             lead.seg,
             lead.seats,
-            env.now,
+            now,
             lead.u,
             lead.d,
             w.scale_l[lead.seg],
@@ -65,14 +62,17 @@ class AeDesk:
         )
         if lead.opp_t != lead.opp_t:
             lead.opp_t = ot
-        self.hold(env.now, end if status == OPEN else min(t_end, end))
-        if status == OPEN:
+        if status == OPEN:  # keeps the slot to the end of the run
+            self.hold(now, end)
             close(w, lead, OPEN, k, t_end)
-            yield env.timeout(NEVER)  # keeps the slot to the end of the run
-        if t_end > env.now:
-            yield env.timeout(t_end - env.now)
-        self.res.release(req)
-        return status, k, t_end
+            return math.inf
+        self.hold(now, min(t_end, end))
+        if status == PASSED:
+            lead.block += 1
+            advance(w, lead, t_end, k)
+        else:
+            close(w, lead, status, k, t_end)
+        return t_end
 
     def owner(self) -> str:
         """The rep who takes the next deal: round-robin over the reps employed this month."""

@@ -1,31 +1,35 @@
-"""One lead's journey inside simpy: from the block it entered at to a terminal state or the horizon.
-Free blocks (no contention) are walked at once and collapse into one timeout; SDR and AE blocks queue
-at their desks (sim.model.sdr_desk, sim.model.ae_desk)."""
+"""One lead's journey inside simpy, as scheduled calls rather than a process: from the block it reached
+to the next desk (SDR or AE) or to its end. Free blocks (no contention) are walked at once, so the lead
+costs one event per desk visit, not one per stage, and nothing while it waits in line."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from sim.model.customers import close
-from sim.motions import PASSED, walk_one
+from sim.model.desk import Call
+from sim.motions import OPEN, PASSED, walk_one
 
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.lead import Lead
     from sim.model.world import World
 
 
-def journey(w: World, lead: Lead):
-    """The simpy process of one lead, from block `lead.block` (reached at `lead.t`)."""
-    env, end, cm = w.env, w.end, lead.cm
-    t = lead.t
-    status, k = PASSED, cm.n_stages
-    for b in cm.blocks[lead.block :]:
+def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
+    """Move `lead` on from block `lead.block`, which it reached at time t (now or later): walk the
+    free blocks in one go, then queue at the next desk when the lead gets there, or record its end.
+    `k`: the stage the lead's last walk ended at (recorded if the journey ends with nothing left)."""
+    cm = lead.cm
+    blocks = cm.blocks
+    k = cm.n_stages if k is None else k
+    for i in range(lead.block, len(blocks)):
+        b = blocks[i]
         if b.guarded and not any(
             cm.stages[j].applies_one(lead.seats) for j in range(b.start, b.stop)
         ):
             continue
         if b.kind == "free":
-            status, k, t_end, ot = walk_one(
+            status, k, t, ot = walk_one(
                 cm,
                 max(b.start, lead.first),
                 b.stop,
@@ -35,7 +39,7 @@ def journey(w: World, lead: Lead):
                 lead.u,
                 lead.d,
                 w.scale_l[lead.seg],
-                end,
+                w.end,
                 1.0,
                 w.rec,
                 w.book,
@@ -44,26 +48,27 @@ def journey(w: World, lead: Lead):
             if lead.opp_t != lead.opp_t:
                 lead.opp_t = ot
             if status != PASSED:
-                t = t_end
-                break
-            if t_end > env.now:
-                yield env.timeout(t_end - env.now)
-            t = t_end
+                close(w, lead, status, k, t)
+                return
             continue
+        lead.block, lead.t, lead.k = i, t, k
         if b.kind == "sdr":
             if b.start == cm.opp_stage and lead.opp_t != lead.opp_t:
                 lead.opp_t = t
             if b.guarded and not cm.stages[b.start].applies_one(lead.seats):
                 continue
-            out = yield from w.sdr.serve(lead, b, t)
+            desk, at = w.sdr, w.sdr.seen_at(lead, t)
+            if at >= w.end:  # nobody looks at it before the end
+                close(w, lead, OPEN, b.start, w.end)
+                return
         else:
-            out = yield from w.ae.serve(lead, b, t)
-        if out is None:  # the desk recorded the journey's end
-            return
-        s, k2, t = out
-        if s != PASSED:
-            status, k = s, k2
-            break
-        if b.kind == "ae":
-            status, k = s, k2
-    close(w, lead, status, k, t)
+            if b.start <= cm.opp_stage < b.stop and lead.opp_t != lead.opp_t:
+                lead.opp_t = t
+            desk, at = w.ae, t
+        now = w.env.now
+        if at > now:
+            Call(w.env, at - now, desk.arrive, lead)
+        else:
+            desk.arrive(lead)
+        return
+    close(w, lead, PASSED, k, t)

@@ -31,3 +31,4 @@ class Lead:
     pu: list[float] | None = None
     fit: float = 0.5  # its ICP-fit score (lead scoring)
     owner: str = ""  # the AE who works it, once one does
+    k: int = 0  # the stage its last walk ended at, when it went to a desk (for its record)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.draws import Pool, RowPool
-from sim.model.journey import journey
+from sim.model.journey import advance
 from sim.model.lead import Lead
 from sim.model.sources import mix_path
 from sim.records import MONTH_DAYS
@@ -102,4 +102,4 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
         u, d = rows[cm.index].next()
         pu = [p.next() for p in play_u[cm.index]] if book.per_lead else None
         seats_ = max(1.0, round(w.draws("seats", cm.name, s)))
-        env.process(journey(w, Lead(cm, "outbound", s, seats_, u, d, env.now, t=env.now, pu=pu)))
+        advance(w, Lead(cm, "outbound", s, seats_, u, d, env.now, t=env.now, pu=pu), env.now)

@@ -8,9 +8,10 @@ import bisect
 import math
 from typing import TYPE_CHECKING
 
-from sim.model.capacity import monthly_pool
 from sim.model.customers import close
-from sim.motions import DROPPED, OPEN, PASSED, Block, stage_step
+from sim.model.desk import Desk
+from sim.model.journey import advance
+from sim.motions import DROPPED, OPEN, stage_step
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -18,86 +19,82 @@ if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.world import World
 
 
-class SdrDesk:
-    """SDR seats (a monthly capacity schedule) and the rules of working one inbound lead."""
+class SdrDesk(Desk):
+    """SDR seats (a monthly capacity schedule) and the rules of working one inbound lead. A lead in
+    line or at work is `lead`, with `lead.t` the time it reached the stage."""
 
     def __init__(self, w: World) -> None:
+        super().__init__(w.env, w.staff["sdr"].headcount.tolist())
         self.w = w
-        team = w.sc.team
-        self.res = monthly_pool(w.env, w.staff["sdr"].headcount.tolist(), w.n_months)
         self.prod = w.staff["sdr"].productivity.tolist()
-        self.busy = 0  # SDRs working an inbound lead right now
         self.check = 0.0  # inbound check interval while SDRs prospect (0: no prospecting)
-        sdr = team.sdr
+        sdr = w.sc.team.sdr
         self._stl_h = list(sdr.speed_to_lead_hours)
         self._stl_m = list(sdr.speed_to_lead_multiplier)
         self._attempts = sdr.max_attempts
         self._spacing = sdr.attempt_spacing_days
 
-    def serve(self, lead: Lead, b: Block, t: float):
-        """Work `lead` at the SDR stage of block `b`, reached at time t (a simpy sub-process).
-        Returns (status, stage, time) for the journey to go on, or None when the lead's journey
-        ended here (recorded)."""
-        w, env, end = self.w, self.w.env, self.w.end
-        cm, seg, book = lead.cm, lead.seg, w.book
-        t_in = t
-        c = book.code(lead.pu, seg, t)  # the plays the lead works under
-        if self.check:  # SDRs are prospecting: the lead is seen at the next check
-            g = math.ceil(t / self.check) * self.check
-            if book.sla_days[c] != math.inf:  # checks on the SLA
-                every = book.sla_days[c]
-                g = math.ceil(t / every) * every if every > 0 else t
-            if g >= end:
-                close(w, lead, OPEN, b.start, end)
-                return None
-            if g > env.now:
-                yield env.timeout(g - env.now)
+    def seen_at(self, lead: Lead, t: float) -> float:
+        """When a lead that reaches the SDR stage at t is first looked at: at once, or, while SDRs
+        prospect, at their next inbound check (the SLA's check for a lead under an SLA play)."""
+        if not self.check:
+            return t
+        book = self.w.book
+        every = book.sla_days[book.code(lead.pu, lead.seg, t)]
+        if every == math.inf:
+            every = self.check
+        return math.ceil(t / every) * every if every > 0 else t
+
+    def arrive(self, lead: Lead) -> None:
+        """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits."""
+        book = self.w.book
         prio = 0.0
         if book.has_fit:  # lead scoring: best fit first
+            c = book.code(lead.pu, lead.seg, lead.t)
             prio = 1.0 - lead.fit if book.by_fit[c] else 0.5
-        req = self.res.request(priority=prio)
-        w.waiting[req] = (lead, b.start)
-        yield req
-        del w.waiting[req]
-        self.busy += 1
-        rec = w.rec
-        wait = env.now - t
+        self.request(lead, prio)
+
+    def start(self, lead: Lead) -> float:
+        """An SDR starts on the lead: the wait sets the contact chance, the attempts the work, and
+        the stage's outcome is decided; returns when the SDR is free again. The stage lasts from
+        queueing to the end of its own duration after contact, and advances if the lead was
+        contacted and then qualifies (the stage's rule)."""
+        w = self.w
+        now, rec, book, cm, seg = self.env.now, w.rec, w.book, lead.cm, lead.seg
+        c = book.code(lead.pu, seg, lead.t)  # the plays the lead works under
+        wait = now - lead.t
         rec.waits["sdr"].append(wait)
-        rec.waits["sdr_at"].append(env.now)  # waits count when service starts
+        rec.waits["sdr_at"].append(now)  # waits count when service starts
         rec.waits["sdr_fit"].append(lead.fit)
-        m = min(int(env.now // MONTH_DAYS), w.n_months - 1)
+        m = min(int(now // MONTH_DAYS), w.n_months - 1)
         contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
         work = attempts * lead.sdr_w / self.prod[m]
         rec.sdr_busy[m] += work
-        if env.now + work >= end:  # still being worked when the run ends
-            close(w, lead, OPEN, b.start, end)
-            yield env.timeout(work)  # holds the SDR to the end; never resumes
-            return None
-        yield env.timeout(work)
-        self.res.release(req)
-        self.busy -= 1
-        # the stage lasts from queueing to the end of its own duration after contact;
-        # it advances if the lead was contacted and then qualifies (the stage's rule)
-        j = b.start
-        cmi = cm.index
+        j = cm.blocks[lead.block].start
+        if now + work >= w.end:  # still being worked when the run ends: holds the SDR to the end
+            close(w, lead, OPEN, j, w.end)
+            return math.inf
         ok, dk = stage_step(
             cm.stages[j],
-            book.p_list[cmi][c][j][seg],
+            book.p_list[cm.index][c][j][seg],
             lead.u[j],
             lead.d[j],
             w.scale_l[seg],
-            book.d_list[cmi][c][j],
+            book.d_list[cm.index][c][j],
         )
-        t = env.now + (attempts - 1) * self._spacing + dk
-        if t >= end:
-            return OPEN, j, t
-        ok = contacted and ok
-        rec.one(cmi, j, t, ok, t - t_in)
-        if not ok:
-            return DROPPED, j, t
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        return PASSED, j + 1, t
+        free = now + work
+        t = free + (attempts - 1) * self._spacing + dk
+        if t >= w.end:
+            close(w, lead, OPEN, j, t)
+        else:
+            ok = contacted and ok
+            rec.one(cm.index, j, t, ok, t - lead.t)
+            if ok:
+                lead.block += 1
+                advance(w, lead, t, lead.k)
+            else:
+                close(w, lead, DROPPED, j, t)
+        return free
 
     def stl(self, hours: float) -> float:
         """Speed-to-lead multiplier on contact probability: piecewise linear in hours waited."""

@@ -12,7 +12,7 @@ from sim.agents.marketing import channel_leads
 from sim.agents.product import signups
 from sim.distributions import sample
 from sim.model.customers import amount, close_batch
-from sim.model.journey import journey
+from sim.model.journey import advance
 from sim.model.lead import Lead
 from sim.motions import PASSED, CMotion, draw_stages, walk_batch
 from sim.records import MONTH_DAYS
@@ -153,14 +153,14 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
 
 
 def _feeder(w: World, wake: list[float], leads: list[Lead]):
-    """Start each lead's journey at its wake time (sorted): when it reaches its block, or, bound for
+    """Move each lead on at its wake time (sorted): when it reaches its block, or, bound for
     prospecting SDRs, at their next inbound check, with the time it reached the block kept in
-    `lead.t` for the wait, so the check costs no extra event."""
+    `lead.t` for the wait, so the check costs no extra event (leads woken together share one)."""
     env = w.env
     for wi, lead in zip(wake, leads, strict=True):
         if wi > env.now:
             yield env.timeout(wi - env.now)
-        env.process(journey(w, lead))
+        advance(w, lead, lead.t)
 
 
 def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> None:

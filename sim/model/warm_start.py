@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.customers import close_batch
-from sim.model.journey import journey
+from sim.model.journey import advance
 from sim.model.lead import Lead
 from sim.motions import CMotion, walk_batch
 from sim.open_pipeline import SOURCE, assign_motions, prepare
@@ -51,7 +51,7 @@ def warm_start(w: World) -> None:
                 first=k,
                 amount=float(wd.amount[i]),
             )
-            w.env.process(journey(w, lead))
+            advance(w, lead, 0.0)
 
 
 def _warm_batch(w: World, cm: CMotion, k: int, wd, idx: np.ndarray) -> None:

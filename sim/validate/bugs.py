@@ -18,13 +18,14 @@ from unittest import mock
 
 
 def _sdr_serves_two():
-    from sim.model import capacity, sdr_desk
+    from sim.model import sdr_desk
 
     init = sdr_desk.SdrDesk.__init__
 
     def buggy(self, w):
         init(self, w)
-        self.res = capacity.monthly_pool(w.env, (w.staff["sdr"].headcount * 2).tolist(), w.n_months)
+        self.schedule = [2 * n for n in self.schedule]
+        self.seats = self.schedule[0]
 
     return mock.patch.object(sdr_desk.SdrDesk, "__init__", buggy)
 
