@@ -30,7 +30,7 @@ def _records(opps, customers, costs, warmup=0.0, horizon=365.25):
             "ae_slot_days": 5 * MONTH_DAYS,
         }
     )
-    return Records(
+    return Records.from_frames(
         opportunities=opp,
         customers=cust,
         funnel=pd.DataFrame(
