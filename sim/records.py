@@ -40,6 +40,11 @@ OPP_COLUMNS = (
     "customer_id",
 )
 
+DATE_COLUMNS = ("lead_date", "created_date", "close_date")  # start date + lead/created/closed_day
+# The opportunity table as a file (crm_export) and as read from a CRM (sim.calibrate.importer): the
+# day offsets with the dates they stand for, in front of them.
+CRM_COLUMNS = (*OPP_COLUMNS[:6], *DATE_COLUMNS, *OPP_COLUMNS[6:])
+
 
 def month_of(t: np.ndarray | float) -> np.ndarray | int:
     return (
@@ -590,7 +595,7 @@ _OPP_DTYPES = {
 
 
 def crm_export(opp: pd.DataFrame, start_date: dt.date) -> pd.DataFrame:
-    """The opportunity table as a CRM export: ISO dates instead of day offsets."""
+    """The opportunity table as a CRM export (CRM_COLUMNS): ISO dates next to the day offsets."""
     base = pd.Timestamp(start_date)
     out = opp.copy()
 
