@@ -13,7 +13,17 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.records import MONTH_DAYS, Records
+from sim.records import (
+    EXPANSION,
+    LOST,
+    MONTH_DAYS,
+    NEW,
+    OPEN,
+    OUTCOMES,
+    WON,
+    Records,
+    opp_columns,
+)
 
 NAN = float("nan")
 S_AND_M = ("marketing", "product", "sdr", "ae", "tools", "plays")  # cost categories in CAC
@@ -79,12 +89,64 @@ def month_weights(n_months: int, lo: float, hi: float) -> np.ndarray:
     return overlap / MONTH_DAYS
 
 
-def _in(x: pd.Series, lo: float, hi: float) -> np.ndarray:
-    v = x.to_numpy(dtype=float)
-    return (v >= lo) & (v < hi)
+def _in(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return (x >= lo) & (x < hi)
 
 
 COST_METRICS = ("cac", "cac_payback_months", "ltv_to_cac", "sm_cost")
+
+
+# -- the opportunity table: one definition for simulated records and CRM files ----------------------
+def opportunity_columns(opp: Records | pd.DataFrame | dict) -> dict[str, np.ndarray]:
+    """The numpy columns of an opportunity table in the one schema (sim.records.OPP_COLUMNS):
+    simulated `Records`, or a table with labels such as sim.calibrate.importer's."""
+    if isinstance(opp, Records):
+        return opp.columns["opportunities"]
+    if isinstance(opp, pd.DataFrame):
+        return opp_columns(opp)
+    return opp
+
+
+def closed_in(opp, lo: float = -math.inf, hi: float = math.inf) -> np.ndarray:
+    """Opportunities closed (won or lost) in the window [lo, hi): the rows every deal metric counts."""
+    c = opportunity_columns(opp)
+    return _in(c["closed_day"], lo, hi) & (c["outcome"] != OPEN)
+
+
+def win_rate(
+    opp, lo: float = -math.inf, hi: float = math.inf, where: np.ndarray | None = None
+) -> float:
+    """won / (won + lost) over opportunities closed in [lo, hi) (and `where`, a row mask)."""
+    c = opportunity_columns(opp)
+    sel = closed_in(c, lo, hi) if where is None else closed_in(c, lo, hi) & where
+    return _rate(sel & (c["outcome"] == WON), sel & (c["outcome"] == LOST))
+
+
+def cycle_days(
+    opp,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    where: np.ndarray | None = None,
+    outcome: str = "won",
+) -> np.ndarray:
+    """closed_day - created_day of the opportunities with `outcome` ('won' or 'lost') closed in
+    [lo, hi) (and `where`): the sample whose median is `cycle_days`."""
+    c = opportunity_columns(opp)
+    sel = closed_in(c, lo, hi) & (c["outcome"] == OUTCOMES.index(outcome))
+    if where is not None:
+        sel &= where
+    return (c["closed_day"] - c["created_day"])[sel]
+
+
+def bookings(
+    opp, lo: float = -math.inf, hi: float = math.inf, where: np.ndarray | None = None
+) -> float:
+    """Sum of `amount` of opportunities won in [lo, hi) (and `where`); unknown amounts count 0."""
+    c = opportunity_columns(opp)
+    sel = closed_in(c, lo, hi) & (c["outcome"] == WON)
+    if where is not None:
+        sel &= where
+    return float(np.nansum(c["amount"][sel]))
 
 
 def scalar_metrics(
@@ -93,31 +155,32 @@ def scalar_metrics(
     """Every scalar metric of one replication, blended, per motion (`win_rate.plg`) and per segment
     (`win_rate.segment.smb`). Without cost data (costs_known false) the cost metrics are NaN."""
     lo, hi = r.window
-    opp = r.opportunities
-    closed_day = opp["closed_day"].to_numpy(dtype=float)
-    in_win = (closed_day >= lo) & (closed_day < hi)
-    outcome = opp["outcome"].astype(str).to_numpy()
-    won, lost = in_win & (outcome == "won"), in_win & (outcome == "lost")
-    is_new = (opp["type"] == "new").to_numpy()
-    motion = opp["motion"].astype(str).to_numpy()
-    segment = opp["segment"].astype(str).to_numpy()
-    amount = opp["amount"].to_numpy(dtype=float)
-    cycle = closed_day - opp["created_day"].to_numpy(dtype=float)
+    o = r.columns["opportunities"]
+    closed_day = o["closed_day"]
+    in_win = _in(closed_day, lo, hi)
+    outcome = o["outcome"]
+    won, lost = in_win & (outcome == WON), in_win & (outcome == LOST)
+    is_new = o["type"] == NEW
+    motion = o["motion"]
+    segment = o["segment"]
+    amount = o["amount"]
+    cycle = closed_day - o["created_day"]
     won_new = won & is_new
-    n_months = int(r.staff["month"].max()) + 1 if len(r.staff) else math.ceil(hi / MONTH_DAYS)
+    staff = r.columns["staff"]
+    n_months = int(staff["month"].max()) + 1 if len(staff["month"]) else math.ceil(hi / MONTH_DAYS)
     w = month_weights(n_months, lo, hi)
 
-    costs = r.costs
+    costs = r.columns["costs"]
     sm_cost = 0.0
-    if len(costs):
-        cw = costs["amount"].to_numpy() * w[costs["month"].to_numpy()]
-        sm_cost = float(cw[costs["category"].isin(S_AND_M).to_numpy()].sum())
+    if len(costs["amount"]):
+        cw = costs["amount"] * w[costs["month"]]
+        sm_cost = float(cw[np.isin(costs["category"], S_AND_M)].sum())
 
     m: dict[str, float] = {}
     m["win_rate"] = _rate(won & is_new, lost & is_new)
     m["cycle_days"], m["cycle_days_mean"] = _median(cycle[won_new]), _mean(cycle[won_new])
-    if "lead_day" in opp:
-        m["lead_to_close_days"] = _median((closed_day - opp["lead_day"].to_numpy(float))[won_new])
+    if "lead_day" in o:
+        m["lead_to_close_days"] = _median((closed_day - o["lead_day"])[won_new])
     n_new = int(won_new.sum())
     m["new_customers"] = float(n_new)
     m["cac"] = _div(sm_cost, n_new)
@@ -131,12 +194,8 @@ def scalar_metrics(
     m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
     m["ltv_to_cac"] = _div(m["clv"], m["cac"])
     m["clv_in_horizon"] = _clv_in_horizon(r, lo, hi, gross_margin)
-    leads = r.leads
-    m["leads"] = (
-        float((leads["leads"].to_numpy() * w[leads["month"].to_numpy()]).sum())
-        if len(leads)
-        else 0.0
-    )
+    leads = r.columns["leads"]
+    m["leads"] = float((leads["leads"] * w[leads["month"]]).sum()) if len(leads["leads"]) else 0.0
     m["sdr_wait_days"] = _mean_in(r.waits["sdr"], r.waits["sdr_at"], lo, hi)
     m["ae_wait_days"] = _mean_in(r.waits["ae"], r.waits["ae_at"], lo, hi)
     served = (r.waits["sdr_at"] >= lo) & (r.waits["sdr_at"] < hi)
@@ -151,8 +210,8 @@ def scalar_metrics(
     m["sm_cost"] = sm_cost
 
     shares = _allocation(r, w, motion[won_new], allocation)
-    for name in r.motions:
-        mine = motion == name
+    for i, name in enumerate(r.motions):
+        mine = motion == i
         # an expansion motion's opportunities are all expansions: its win rate counts them
         kind = mine if not (mine & is_new).sum() and (mine & ~is_new).any() else mine & is_new
         m[f"win_rate.{name}"] = _rate(won & kind, lost & kind)
@@ -161,13 +220,13 @@ def scalar_metrics(
         m[f"cycle_days.{name}"] = _median(cycle[sel])
         m[f"bookings.{name}"] = float(amount[won & mine].sum())
         m[f"cac.{name}"] = _div(shares.get(name, 0.0), float(sel.sum())) if sel.any() else NAN
-    for seg in r.segments:
-        mine = is_new & (segment == seg)
+    for i, seg in enumerate(r.segments):
+        mine = is_new & (segment == i)
         sel = won & mine
         m[f"win_rate.segment.{seg}"] = _rate(sel, lost & mine)
         m[f"cycle_days.segment.{seg}"] = _median(cycle[sel])
         m[f"new_customers.segment.{seg}"] = float(sel.sum())
-        m[f"bookings.segment.{seg}"] = float(amount[won & (segment == seg)].sum())
+        m[f"bookings.segment.{seg}"] = float(amount[won & (segment == i)].sum())
     if not costs_known:
         for k in m:
             if k.split(".")[0] in COST_METRICS:
@@ -178,14 +237,14 @@ def scalar_metrics(
 def _clv_in_horizon(r: Records, lo: float, hi: float, gross_margin: float) -> float:
     """Gross margin that the window's new customers earned before the window closed (contract ACV,
     pro rata for the days they were customers), per new customer: the simulated counterpart of clv."""
-    c = r.customers
-    start = c["start_day"].to_numpy(dtype=float)
-    new = (start >= lo) & (start < hi) & (c["motion"].astype(str) != "installed_base").to_numpy()
+    c = r.columns["customers"]
+    start = c["start_day"]
+    new = (start >= lo) & (start < hi) & (c["motion"] != len(r.motions))  # not installed_base
     if not new.any():
         return NAN
-    churn = c["churn_day"].to_numpy(dtype=float)
+    churn = c["churn_day"]
     until = np.minimum(np.where(np.isnan(churn), hi, churn), hi)[new]
-    earned = c["acv"].to_numpy(dtype=float)[new] * (until - start[new]) / 365.25
+    earned = c["acv"][new] * (until - start[new]) / 365.25
     return float(earned.sum() * gross_margin / new.sum())
 
 
@@ -210,41 +269,42 @@ def _mean_in(values: np.ndarray, at: np.ndarray, lo: float, hi: float) -> float:
 def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
     """Busy share of each role's capacity in the window (SDR inbound work, AE pipeline slots)."""
     out = {"ae_utilization": NAN, "sdr_utilization": NAN, "sdr_prospecting_share": NAN}
-    st = r.staff
-    if not len(st):
+    st = r.columns["staff"]
+    if not len(st["month"]):
         return out
     for role in ("sdr", "ae"):
-        s = st[st["role"] == role]
-        ww = w[s["month"].to_numpy()] * MONTH_DAYS
-        cap = float((s["capacity"].to_numpy() * ww).sum())
+        mine = st["role"] == role
+        wm = w[st["month"][mine]]
+        cap = float((st["capacity"][mine] * (wm * MONTH_DAYS)).sum())
         if role == "ae":
-            out["ae_utilization"] = _div(
-                float((s["ae_slot_days"].to_numpy() * w[s["month"]]).sum()), cap
-            )
+            out["ae_utilization"] = _div(float((st["ae_slot_days"][mine] * wm).sum()), cap)
         else:
-            busy = float((s["sdr_inbound_days"].to_numpy() * w[s["month"]]).sum())
-            pros = float((s["sdr_prospecting_days"].to_numpy() * w[s["month"]]).sum())
+            busy = float((st["sdr_inbound_days"][mine] * wm).sum())
+            pros = float((st["sdr_prospecting_days"][mine] * wm).sum())
             out["sdr_utilization"] = _div(busy, cap)
             out["sdr_prospecting_share"] = _div(pros, cap)
     return out
 
 
+def _won_expansions(r: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customer, close day and amount of every won expansion."""
+    o = r.columns["opportunities"]
+    exp = (o["type"] == EXPANSION) & (o["outcome"] == WON)
+    return o["customer_id"][exp], o["closed_day"][exp], o["amount"][exp]
+
+
 def arr_at(r: Records, t: float | np.ndarray) -> np.ndarray:
     """ARR (sum of contract ACV plus won expansions) of customers active at each time t."""
     t = np.atleast_1d(np.asarray(t, dtype=float))
-    c = r.customers
-    start = c["start_day"].to_numpy()
-    churn = c["churn_day"].to_numpy()
+    c = r.columns["customers"]
+    start = c["start_day"]
+    churn = c["churn_day"]
     churn = np.where(np.isnan(churn), np.inf, churn)
-    acv = c["acv"].to_numpy()
+    acv = c["acv"]
     active = (start[None, :] <= t[:, None]) & (churn[None, :] > t[:, None])
     arr = (active * acv[None, :]).sum(axis=1)
-    opp = r.opportunities
-    exp = opp[(opp["type"] == "expansion") & (opp["outcome"] == "won")]
-    if len(exp):
-        cid = exp["customer_id"].to_numpy()
-        when = exp["closed_day"].to_numpy()
-        amt = exp["amount"].to_numpy()
+    cid, when, amt = _won_expansions(r)
+    if len(cid):
         alive = (when[None, :] <= t[:, None]) & active[:, cid]
         arr = arr + (alive * amt[None, :]).sum(axis=1)
     return arr
@@ -253,7 +313,7 @@ def arr_at(r: Records, t: float | np.ndarray) -> np.ndarray:
 def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
     """NRR, GRR and logo churn of the cohort active at the window start, over the window; monthly
     logo churn and ARPA over all customer-months in the window (for CLV)."""
-    c = r.customers
+    c = r.columns["customers"]
     out = {
         "arr_end": NAN,
         "nrr": NAN,
@@ -263,10 +323,10 @@ def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
         "arpa_month": NAN,
         "customers_end": 0.0,
     }
-    if not len(c):
+    if not len(c["acv"]):
         return out
-    start = c["start_day"].to_numpy()
-    churn = c["churn_day"].to_numpy()
+    start = c["start_day"]
+    churn = c["churn_day"]
     churn_f = np.where(np.isnan(churn), np.inf, churn)
     out["arr_end"] = float(arr_at(r, hi - 1e-9)[0])
     out["customers_end"] = float(((start <= hi) & (churn_f > hi)).sum())
@@ -292,16 +352,15 @@ def retention(r: Records, lo: float, hi: float) -> dict[str, float]:
 
 
 def _per_customer_arr(r: Records, t: float) -> np.ndarray:
-    c = r.customers
-    start = c["start_day"].to_numpy()
-    churn = c["churn_day"].to_numpy()
+    c = r.columns["customers"]
+    start = c["start_day"]
+    churn = c["churn_day"]
     active = (start <= t) & ~(churn <= t)
-    arr = np.where(active, c["acv"].to_numpy(), 0.0)
-    opp = r.opportunities
-    exp = opp[(opp["type"] == "expansion") & (opp["outcome"] == "won")]
-    if len(exp):
-        done = exp["closed_day"].to_numpy() <= t
-        np.add.at(arr, exp["customer_id"].to_numpy()[done], exp["amount"].to_numpy()[done])
+    arr = np.where(active, c["acv"], 0.0)
+    cid, when, amt = _won_expansions(r)
+    if len(cid):
+        done = when <= t
+        np.add.at(arr, cid[done], amt[done])
         arr = np.where(active, arr, 0.0)
     return arr
 
@@ -312,31 +371,42 @@ def _allocation(r: Records, w: np.ndarray, won_motions: np.ndarray, rule: str) -
     tools by new customers; 'customers': every shared cost by new customers). A shared cost with no
     activity to split by (SDRs in a product-led run) falls back to new customers, so per-motion
     costs add up to the blended S&M cost whenever there is any new customer."""
-    costs = r.costs
+    costs = r.columns["costs"]
     out: dict[str, float] = {}
-    if not len(costs):
+    if not len(costs["amount"]):
         return out
-    cw = costs["amount"].to_numpy() * w[costs["month"].to_numpy()]
-    costs = costs.assign(weighted=cw)
-    sm = costs[costs["category"].isin(S_AND_M)]
-    direct = sm[sm["motion"] != "shared"].groupby("motion")["weighted"].sum()
-    for k, v in direct.items():
-        out[str(k)] = out.get(str(k), 0.0) + float(v)
-    by_customers = pd.Series(won_motions).value_counts()
-    f = r.funnel
-    fw = f.assign(n=(f["advanced"] + f["dropped"]) * w[f["month"].to_numpy()]) if len(f) else f
-    for cat, amount in sm[sm["motion"] == "shared"].groupby("category")["weighted"].sum().items():
+    weighted = costs["amount"] * w[costs["month"]]
+    sm = np.isin(costs["category"], S_AND_M)
+    shared = costs["motion"] == "shared"
+    for name, v in _sum_by(costs["motion"][sm & ~shared], weighted[sm & ~shared]):
+        out[str(name)] = out.get(str(name), 0.0) + v
+    names = np.asarray(r.motions, dtype=object)
+    counts = np.bincount(won_motions, minlength=len(names))
+    by_customers = [(names[i], float(counts[i])) for i in np.flatnonzero(counts)]
+    f = r.columns["funnel"]
+    n = (f["advanced"] + f["dropped"]) * w[f["month"]] if len(f["month"]) else None
+    for cat, amount in _sum_by(costs["category"][sm & shared], weighted[sm & shared]):
         basis = by_customers
-        if rule == "activity" and cat in ("sdr", "ae") and len(fw):
-            activity = fw[fw["owner"] == cat].groupby("motion")["n"].sum()
-            if float(activity.sum()) > 0:
+        if rule == "activity" and cat in ("sdr", "ae") and n is not None:
+            mine = f["owner"] == cat
+            activity = _sum_by(names[f["motion"][mine]], n[mine])
+            if sum(v for _, v in activity) > 0:
                 basis = activity
-        total = float(basis.sum())
+        total = float(sum(v for _, v in basis))
         if total <= 0:
             continue
-        for k, v in basis.items():
+        for k, v in basis:
             out[str(k)] = out.get(str(k), 0.0) + float(amount) * float(v) / total
     return out
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray) -> list[tuple[str, float]]:
+    """(key, sum of values) for each distinct key, in sorted key order (a groupby-sum)."""
+    if not len(keys):
+        return []
+    labels, inverse = np.unique(keys, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(labels))
+    return [(str(k), float(v)) for k, v in zip(labels.tolist(), sums.tolist(), strict=True)]
 
 
 def monthly_series(r: Records) -> pd.DataFrame:
@@ -346,24 +416,23 @@ def monthly_series(r: Records) -> pd.DataFrame:
     edges = lo + np.arange(n + 1) * MONTH_DAYS
     edges[-1] = min(edges[-1], hi)
     ends = edges[1:] - 1e-9
-    opp = r.opportunities
-    won = opp[opp["outcome"] == "won"]
-    wc = won["closed_day"].to_numpy(dtype=float)
+    o = r.columns["opportunities"]
+    won_rows = o["outcome"] == WON
+    wc = o["closed_day"][won_rows]
     idx = np.searchsorted(edges, wc, side="right") - 1
     ok = (idx >= 0) & (idx < n) & (wc < hi)
-    amt = won["amount"].to_numpy()
-    is_new = (won["type"] == "new").to_numpy()
+    amt = o["amount"][won_rows]
+    is_new = o["type"][won_rows] == NEW
     book_new = np.bincount(idx[ok & is_new], weights=amt[ok & is_new], minlength=n)[:n]
     book_exp = np.bincount(idx[ok & ~is_new], weights=amt[ok & ~is_new], minlength=n)[:n]
     new_cust = np.bincount(idx[ok & is_new], minlength=n)[:n]
-    created = opp["created_day"].to_numpy(dtype=float)
-    closed = opp["closed_day"].to_numpy(dtype=float)
-    closed = np.where(np.isnan(closed), np.inf, closed)
-    is_new_all = (opp["type"] == "new").to_numpy()
+    created = o["created_day"]
+    closed = np.where(np.isnan(o["closed_day"]), np.inf, o["closed_day"])
+    is_new_all = o["type"] == NEW
     open_at = (created[None, :] <= ends[:, None]) & (closed[None, :] > ends[:, None]) & is_new_all
-    c = r.customers
-    start = c["start_day"].to_numpy()
-    churn = np.where(np.isnan(c["churn_day"].to_numpy()), np.inf, c["churn_day"].to_numpy())
+    c = r.columns["customers"]
+    start = c["start_day"]
+    churn = np.where(np.isnan(c["churn_day"]), np.inf, c["churn_day"])
     return pd.DataFrame(
         {
             "month": np.arange(n),
@@ -373,7 +442,7 @@ def monthly_series(r: Records) -> pd.DataFrame:
             "new_customers": new_cust,
             "arr": arr_at(r, ends),
             "pipeline_open": open_at.sum(axis=1),
-            "pipeline_value": (open_at * opp["amount"].to_numpy()[None, :]).sum(axis=1),
+            "pipeline_value": (open_at * o["amount"][None, :]).sum(axis=1),
             "customers": ((start[None, :] <= ends[:, None]) & (churn[None, :] > ends[:, None])).sum(
                 axis=1
             ),
@@ -383,32 +452,38 @@ def monthly_series(r: Records) -> pd.DataFrame:
 
 def funnel_counts(r: Records) -> pd.DataFrame:
     """Stage outcomes decided inside the window: advanced, dropped, days spent, per motion and stage."""
-    f = r.funnel
+    f = r.columns["funnel"]
     lo, hi = r.window
-    n_months = int(f["month"].max()) + 1 if len(f) else 1
-    ww = month_weights(n_months, lo, hi)[f["month"].to_numpy(dtype=int)] if len(f) else 0.0
-    g = (
-        f.assign(
-            advanced=f["advanced"] * ww, dropped=f["dropped"] * ww, stage_days=f["stage_days"] * ww
-        )
-        .groupby(["motion", "stage_index"])[["advanced", "dropped", "stage_days"]]
-        .sum()
-    )
-    rows = []
-    for name in r.motions:
-        owners = (r.owners or {}).get(name, ("",) * len(r.stages[name]))
-        for k, stage in enumerate(r.stages[name]):
-            a, d, days = g.loc[(name, k)].tolist() if (name, k) in g.index else (0.0, 0.0, 0.0)
-            rows.append((name, k, stage, owners[k], a, d, days))
+    n_months = int(f["month"].max()) + 1 if len(f["month"]) else 1
+    ww = month_weights(n_months, lo, hi)[f["month"]]
+    width = max((len(s) for s in r.stages.values()), default=1)
+    sums = np.zeros((3, len(r.motions) * width))
+    cell = f["motion"] * width + f["stage_index"]
+    for j, col in enumerate(("advanced", "dropped", "stage_days")):
+        sums[j] = np.bincount(cell, weights=f[col] * ww, minlength=sums.shape[1])
+    mi = np.repeat(np.arange(len(r.motions)), [len(r.stages[m]) for m in r.motions])
+    k = np.concatenate([np.arange(len(r.stages[m])) for m in r.motions]) if r.motions else mi
+    flat = mi * width + k
+    owners = r.owners or {}
     out = pd.DataFrame(
-        rows,
-        columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped", "stage_days"],
+        {
+            "motion": [r.motions[i] for i in mi.tolist()],
+            "stage_index": k,
+            "stage": [
+                r.stages[r.motions[i]][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)
+            ],
+            "owner": [
+                owners.get(r.motions[i], ("",) * (j + 1))[j]
+                for i, j in zip(mi.tolist(), k.tolist(), strict=True)
+            ],
+            "advanced": sums[0, flat],
+            "dropped": sums[1, flat],
+            "stage_days": sums[2, flat],
+        }
     )
-    if r.open_at_end is not None:  # leads in progress when the run ended, by stage
-        out = out.merge(
-            r.open_at_end[["motion", "stage_index", "open"]],
-            how="left",
-            on=["motion", "stage_index"],
-        ).rename(columns={"open": "open_at_end"})
-        out["open_at_end"] = out["open_at_end"].fillna(0).astype(float)
+    oe = r.columns.get("open_at_end")
+    if oe is not None:  # leads in progress when the run ended, by stage
+        opened = np.zeros(len(r.motions) * width)
+        np.add.at(opened, oe["motion"] * width + oe["stage_index"], oe["open"])
+        out["open_at_end"] = opened[flat].astype(float)
     return out

@@ -1,7 +1,10 @@
 """Facts a replication leaves behind, kept columnar, shaped like a CRM export.
 
-The model appends facts through `Recorder`; `Recorder.finish()` freezes them into `Records`, a set of
-pandas tables. Metrics (sim.metrics) read only `Records`, so the same code runs on a real CRM file.
+The model appends facts through `Recorder`; `Recorder.finish()` freezes them into `Records`: numpy
+columns (`Records.columns`), which sim.metrics reads directly, and the same tables as pandas
+DataFrames (`Records.opportunities`, `.customers`, ...), built only when a consumer asks for one.
+The opportunity table has one schema (OPP_COLUMNS, codes OUTCOMES and TYPES, docs/metrics.md) that
+the CRM importer (sim.calibrate.importer) writes too, so the same metric code runs on a real CRM file.
 Days are floats from the scenario's start; month m covers [m * MONTH_DAYS, (m + 1) * MONTH_DAYS).
 """
 
@@ -10,13 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from array import array
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 MONTH_DAYS = 365.25 / 12
 
-OUTCOMES = ("lost", "won", "open")  # codes 0, 1, 2 in the opportunity table
+OUTCOMES = ("lost", "won", "open")  # `outcome` codes 0, 1, 2 in the opportunity table
+LOST, WON, OPEN = 0, 1, 2
+TYPES = ("new", "expansion")  # `type` codes 0, 1
+NEW, EXPANSION = 0, 1
 OPP_COLUMNS = (
     "opportunity_id",
     "type",
@@ -33,6 +40,11 @@ OPP_COLUMNS = (
     "customer_id",
 )
 
+DATE_COLUMNS = ("lead_date", "created_date", "close_date")  # start date + lead/created/closed_day
+# The opportunity table as a file (crm_export) and as read from a CRM (sim.calibrate.importer): the
+# day offsets with the dates they stand for, in front of them.
+CRM_COLUMNS = (*OPP_COLUMNS[:6], *DATE_COLUMNS, *OPP_COLUMNS[6:])
+
 
 def month_of(t: np.ndarray | float) -> np.ndarray | int:
     return (
@@ -42,16 +54,20 @@ def month_of(t: np.ndarray | float) -> np.ndarray | int:
     )
 
 
+Columns = dict[str, np.ndarray]
+TABLES = ("opportunities", "customers", "funnel", "leads", "costs", "staff", "open_at_end")
+
+
 @dataclass(frozen=True)
 class Records:
-    """One replication's facts. Tables are pandas DataFrames; see docs/model.md for the columns."""
+    """One replication's facts, columnar: `columns[table][column]` is a numpy array (see
+    docs/model.md for the tables). Coded columns hold integer codes: an opportunity's `type` into
+    TYPES, `outcome` into OUTCOMES, `motion` into `motions`, `segment` into `segments`, `stage` into
+    `stages[motion]`; a customer's `motion` into `motions` + ("installed_base",); funnel, lead and
+    open_at_end rows' `motion`/`segment` likewise. The attributes of the same names
+    (`opportunities`, `customers`, ...) are pandas DataFrames with labels, built on first access."""
 
-    opportunities: pd.DataFrame
-    customers: pd.DataFrame
-    funnel: pd.DataFrame
-    leads: pd.DataFrame
-    costs: pd.DataFrame
-    staff: pd.DataFrame
+    columns: dict[str, Columns]
     waits: dict[str, np.ndarray]
     warmup_days: float
     horizon_days: float
@@ -59,13 +75,256 @@ class Records:
     stages: dict[str, tuple[str, ...]]
     segments: tuple[str, ...]
     owners: dict[str, tuple[str, ...]] | None = None
-    open_at_end: pd.DataFrame | None = None  # motion, stage_index, stage, open: leads in progress
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
     sla_hours: float | None = None  # the speed-to-lead SLA a play set (sim.plays), if any
 
     @property
     def window(self) -> tuple[float, float]:
         return self.warmup_days, self.warmup_days + self.horizon_days
+
+    @classmethod
+    def from_frames(
+        cls,
+        *,
+        opportunities: pd.DataFrame,
+        customers: pd.DataFrame,
+        funnel: pd.DataFrame,
+        leads: pd.DataFrame,
+        costs: pd.DataFrame,
+        staff: pd.DataFrame,
+        open_at_end: pd.DataFrame | None = None,
+        **fields,
+    ) -> Records:
+        """Records from tables with labels (the DataFrame attributes' shape), e.g. hand-made or read
+        from files; the given frames are what the DataFrame attributes return."""
+        motions, segments = tuple(fields["motions"]), tuple(fields["segments"])
+        stages = fields["stages"]
+        owners = fields.get("owners") or {}
+        cust_motions = (*motions, "installed_base")
+        frames = {
+            "opportunities": opportunities,
+            "customers": customers,
+            "funnel": funnel,
+            "leads": leads,
+            "costs": costs,
+            "staff": staff,
+            "open_at_end": open_at_end,
+        }
+        o = opportunities
+        opp = opp_columns(o, motions, segments)
+        opp["stage"] = np.array(
+            [
+                _index(stages.get(m, ()), s)
+                for m, s in zip(o["motion"].astype(str), o["stage"].astype(str), strict=True)
+            ],
+            dtype=int,
+        )
+        cols: dict[str, Columns] = {
+            "opportunities": opp,
+            "customers": {
+                "customer_id": customers["customer_id"].to_numpy(dtype=int),
+                "start_day": customers["start_day"].to_numpy(dtype=float),
+                "acv": customers["acv"].to_numpy(dtype=float),
+                "term_days": customers["term_days"].to_numpy(dtype=float),
+                "segment": codes(customers["segment"], segments),
+                "motion": codes(customers["motion"], cust_motions),
+                "churn_day": customers["churn_day"].to_numpy(dtype=float),
+            },
+            "funnel": {
+                "motion": codes(funnel["motion"], motions),
+                "stage_index": funnel["stage_index"].to_numpy(dtype=int),
+                "owner": np.array(
+                    [
+                        (owners.get(m) or ("",) * (k + 1))[k]
+                        for m, k in zip(funnel["motion"], funnel["stage_index"], strict=True)
+                    ],
+                    dtype=object,
+                ),
+                **{
+                    c: funnel[c].to_numpy(dtype=int if c == "month" else float)
+                    for c in ("month", "advanced", "dropped", "stage_days")
+                },
+            },
+            "leads": {
+                "motion": codes(leads["motion"], motions),
+                "source": leads["source"].to_numpy(dtype=object),
+                "segment": codes(leads["segment"], segments),
+                "month": leads["month"].to_numpy(dtype=int),
+                "leads": leads["leads"].to_numpy(dtype=int),
+            },
+            "costs": {
+                "month": costs["month"].to_numpy(dtype=int),
+                "category": costs["category"].to_numpy(dtype=object),
+                "motion": costs["motion"].to_numpy(dtype=object),
+                "amount": costs["amount"].to_numpy(dtype=float),
+            },
+            "staff": {
+                c: staff[c].to_numpy(dtype=object if c == "role" else float) for c in staff.columns
+            },
+            "open_at_end": {
+                "motion": codes(open_at_end["motion"], motions),
+                "stage_index": open_at_end["stage_index"].to_numpy(dtype=int),
+                "open": open_at_end["open"].to_numpy(dtype=int),
+            }
+            if open_at_end is not None
+            else None,
+        }
+        cols["staff"]["month"] = staff["month"].to_numpy(dtype=int)
+        rec = cls(columns=cols, **fields)
+        for name, frame in frames.items():
+            rec.__dict__[name] = frame  # what the DataFrame attributes return (cached_property)
+        return rec
+
+    # -- the tables as DataFrames, built on first access --------------------------------------------
+    @cached_property
+    def opportunities(self) -> pd.DataFrame:
+        c = self.columns["opportunities"]
+        width = max((len(s) for s in self.stages.values()), default=1)
+        table = np.array(
+            [list(self.stages[m]) + [""] * (width - len(self.stages[m])) for m in self.motions],
+            dtype=object,
+        ).reshape(len(self.motions), width)
+        out = pd.DataFrame(
+            {
+                "opportunity_id": c["opportunity_id"],
+                "type": np.array(TYPES, dtype=object)[c["type"]],
+                "motion": pd.Categorical.from_codes(c["motion"], self.motions),
+                "segment": pd.Categorical.from_codes(c["segment"], self.segments),
+                "source": c["source"],
+                "owner": c["owner"],
+                **{k: c[k] for k in ("lead_day", "created_day", "closed_day")},
+                "stage": table[c["motion"], c["stage"]],
+                "outcome": pd.Categorical.from_codes(c["outcome"], OUTCOMES),
+                "amount": c["amount"],
+                "customer_id": c["customer_id"],
+            }
+        )
+        for k in ("type", "source", "owner"):
+            out[k] = out[k].astype(str)
+        return out
+
+    @cached_property
+    def customers(self) -> pd.DataFrame:
+        c = self.columns["customers"]
+        return pd.DataFrame(
+            {
+                **{k: c[k] for k in ("customer_id", "start_day", "acv", "term_days")},
+                "segment": pd.Categorical.from_codes(c["segment"], self.segments),
+                "motion": pd.Categorical.from_codes(c["motion"], (*self.motions, "installed_base")),
+                "churn_day": c["churn_day"],
+            }
+        )
+
+    @cached_property
+    def funnel(self) -> pd.DataFrame:
+        c = self.columns["funnel"]
+        mi, k = c["motion"].tolist(), c["stage_index"].tolist()
+        return pd.DataFrame(
+            {
+                "motion": [self.motions[i] for i in mi],
+                "stage_index": c["stage_index"],
+                "stage": [self.stages[self.motions[i]][j] for i, j in zip(mi, k, strict=True)],
+                "owner": c["owner"].tolist(),
+                "month": c["month"],
+                "advanced": c["advanced"],
+                "dropped": c["dropped"],
+                "stage_days": c["stage_days"],
+            }
+        )
+
+    @cached_property
+    def leads(self) -> pd.DataFrame:
+        c = self.columns["leads"]
+        names, segs = np.array(self.motions, dtype=object), np.array(self.segments, dtype=object)
+        rows = zip(
+            names[c["motion"]].tolist(),
+            c["source"].tolist(),
+            segs[c["segment"]].tolist(),
+            c["month"].tolist(),
+            c["leads"].tolist(),
+            strict=True,
+        )
+        return pd.DataFrame(list(rows), columns=["motion", "source", "segment", "month", "leads"])
+
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        c = self.columns["costs"]
+        rows = zip(*(c[k].tolist() for k in ("month", "category", "motion", "amount")), strict=True)
+        return pd.DataFrame(list(rows), columns=["month", "category", "motion", "amount"])
+
+    @cached_property
+    def staff(self) -> pd.DataFrame:
+        c = self.columns["staff"]
+        return pd.DataFrame({k: c[k] for k in STAFF_COLUMNS})
+
+    @cached_property
+    def open_at_end(self) -> pd.DataFrame | None:
+        c = self.columns.get("open_at_end")
+        if c is None:
+            return None
+        return pd.DataFrame(
+            {
+                "motion": [self.motions[i] for i in c["motion"].tolist()],
+                "stage_index": c["stage_index"].tolist(),
+                "stage": [
+                    self.stages[self.motions[i]][k]
+                    for i, k in zip(c["motion"].tolist(), c["stage_index"].tolist(), strict=True)
+                ],
+                "open": c["open"].tolist(),
+            }
+        )
+
+
+STAFF_COLUMNS = (
+    "role",
+    "month",
+    "headcount",
+    "fte",
+    "capacity",
+    "sdr_inbound_days",
+    "sdr_prospecting_days",
+    "ae_slot_days",
+)
+
+
+def _index(labels: tuple[str, ...], label: str) -> int:
+    return labels.index(label) if label in labels else -1
+
+
+def codes(values, labels: tuple[str, ...]) -> np.ndarray:
+    """Integer codes of `values` (labels, or a Categorical with any categories) into `labels`; -1
+    for a value not among them."""
+    s = pd.Series(values)
+    cat = pd.Categorical(s.astype(str), categories=list(labels))
+    return np.asarray(cat.codes, dtype=int)
+
+
+def opp_columns(opp: pd.DataFrame, motions=None, segments=None) -> Columns:
+    """The columns metrics read from an opportunity table with labels (OPP_COLUMNS: simulated, or
+    read from a CRM file by sim.calibrate.importer): day offsets as floats, `type` and `outcome` as
+    codes into TYPES and OUTCOMES, `motion` and `segment` as codes into the given labels (default:
+    the labels found, in sorted order). Columns the table lacks are absent."""
+    out: Columns = {}
+    n = len(opp)
+    for c in ("lead_day", "created_day", "closed_day", "amount"):
+        if c in opp:
+            out[c] = opp[c].to_numpy(dtype=float)
+    if "opportunity_id" in opp:
+        out["opportunity_id"] = opp["opportunity_id"].to_numpy()
+    out["type"] = codes(opp["type"], TYPES) if "type" in opp else np.zeros(n, dtype=int)
+    out["outcome"] = codes(opp["outcome"], OUTCOMES)
+    for c, labels in (("motion", motions), ("segment", segments)):
+        if c in opp:
+            if labels is None:
+                labels = tuple(sorted(set(opp[c].astype(str))))
+            out[c] = codes(opp[c], labels)
+    for c in ("source", "owner"):
+        if c in opp:
+            out[c] = opp[c].to_numpy(dtype=object)
+    out["customer_id"] = (
+        opp["customer_id"].to_numpy(dtype=int) if "customer_id" in opp else np.full(n, -1)
+    )
+    return out
 
 
 class Recorder:
@@ -165,7 +424,7 @@ class Recorder:
         self._opp_batches.append(
             {
                 "opportunity_id": ids,
-                "type": np.full(n, kind, dtype=object),
+                "type": np.full(n, TYPES.index(kind), dtype=np.int8),
                 "motion": np.full(n, motion),
                 "segment": seg,
                 "source": np.asarray(source, dtype=object)
@@ -215,102 +474,128 @@ class Recorder:
         self, warmup: float, horizon: float, churn_day: np.ndarray, events: int = 0
     ) -> Records:
         names = tuple(m.name for m in self.motions)
-        segs = tuple(self.segments)
-        opp = self._opportunity_table(names, segs)
-        cust = pd.DataFrame(self.customers_so_far())
-        cust.insert(0, "customer_id", np.arange(len(cust)))
-        cust["churn_day"] = churn_day
-        cust["segment"] = pd.Categorical.from_codes(cust["segment"], segs)
-        cust["motion"] = pd.Categorical.from_codes(cust["motion"], (*names, "installed_base"))
+        cust = self.customers_so_far()
+        cust = {
+            "customer_id": np.arange(len(cust["acv"])),
+            **{k: cust[k] for k in ("start_day", "acv", "term_days", "segment", "motion")},
+            "churn_day": np.asarray(churn_day, dtype=float),
+        }
         mi, k, mo = np.nonzero((self._adv + self._drop) > 0)
-        owners = [[st.owner for st in m.stages] for m in self.motions]
-        snames = [[st.name for st in m.stages] for m in self.motions]
-        funnel = pd.DataFrame(
-            {
-                "motion": [names[i] for i in mi.tolist()],
-                "stage_index": k,
-                "stage": [snames[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
-                "owner": [owners[i][j] for i, j in zip(mi.tolist(), k.tolist(), strict=True)],
-                "month": mo,
-                "advanced": self._adv[mi, k, mo],
-                "dropped": self._drop[mi, k, mo],
-                "stage_days": self._days[mi, k, mo],
-            }
-        )
-        leads = pd.DataFrame(
-            [(names[k[0]], k[1], segs[k[2]], k[3], v) for k, v in sorted(self._leads.items())],
-            columns=["motion", "source", "segment", "month", "leads"],
-        )
-        costs = pd.DataFrame(
-            [(*k, v) for k, v in sorted(self._costs.items())],
-            columns=["month", "category", "motion", "amount"],
-        )
-        staff = pd.DataFrame(self._staff, columns=["role", "month", "headcount", "fte", "capacity"])
-        util = pd.DataFrame(
-            {
-                "month": np.arange(self.n_months),
-                "sdr_inbound_days": self.sdr_busy,
-                "sdr_prospecting_days": self.sdr_prospecting,
-                "ae_slot_days": self.ae_slot_days,
-            }
-        )
-        staff = staff.merge(util, on="month", how="left")
+        owners = np.array(
+            [[st.owner for st in m.stages] + [""] * (self._adv.shape[1] - m.n_stages)
+             for m in self.motions],
+            dtype=object,
+        )  # fmt: skip
+        funnel = {
+            "motion": mi,
+            "stage_index": k,
+            "owner": owners[mi, k],
+            "month": mo,
+            "advanced": self._adv[mi, k, mo],
+            "dropped": self._drop[mi, k, mo],
+            "stage_days": self._days[mi, k, mo],
+        }
+        lead_items = sorted(self._leads.items())
+        leads = {
+            "motion": np.array([key[0] for key, _ in lead_items], dtype=int),
+            "source": np.array([key[1] for key, _ in lead_items], dtype=object),
+            "segment": np.array([key[2] for key, _ in lead_items], dtype=int),
+            "month": np.array([key[3] for key, _ in lead_items], dtype=int),
+            "leads": np.array([v for _, v in lead_items], dtype=int),
+        }
+        cost_items = sorted(self._costs.items())
+        costs = {
+            "month": np.array([key[0] for key, _ in cost_items], dtype=int),
+            "category": np.array([key[1] for key, _ in cost_items], dtype=object),
+            "motion": np.array([key[2] for key, _ in cost_items], dtype=object),
+            "amount": np.array([v for _, v in cost_items], dtype=float),
+        }
+        month = np.array([row[1] for row in self._staff], dtype=int)
+        known = month < self.n_months  # a month without utilisation figures gets NaN (a left join)
+
+        def per_month(x: np.ndarray) -> np.ndarray:
+            return np.where(known, x[np.minimum(month, self.n_months - 1)], np.nan)
+
+        staff = {
+            "role": np.array([row[0] for row in self._staff], dtype=object),
+            "month": month,
+            "headcount": np.array([row[2] for row in self._staff], dtype=int),
+            "fte": np.array([row[3] for row in self._staff], dtype=float),
+            "capacity": np.array([row[4] for row in self._staff], dtype=float),
+            "sdr_inbound_days": per_month(self.sdr_busy),
+            "sdr_prospecting_days": per_month(self.sdr_prospecting),
+            "ae_slot_days": per_month(self.ae_slot_days),
+        }
+        om, ok = zip(*[(i, j) for i, m in enumerate(self.motions) for j in range(m.n_stages)],
+                     strict=True)  # fmt: skip
+        open_at_end = {
+            "motion": np.array(om, dtype=int),
+            "stage_index": np.array(ok, dtype=int),
+            "open": self.open_at_end[list(om), list(ok)].astype(int),
+        }
         return Records(
-            opportunities=opp,
-            customers=cust,
-            funnel=funnel,
-            leads=leads,
-            costs=costs,
-            staff=staff,
+            columns={
+                "opportunities": self._opportunity_columns(),
+                "customers": cust,
+                "funnel": funnel,
+                "leads": leads,
+                "costs": costs,
+                "staff": staff,
+                "open_at_end": open_at_end,
+            },
             waits={k: np.frombuffer(v, dtype=float).copy() for k, v in self.waits.items()},
             warmup_days=warmup,
             horizon_days=horizon,
             motions=names,
             stages={m.name: tuple(s.name for s in m.stages) for m in self.motions},
             owners={m.name: tuple(s.owner for s in m.stages) for m in self.motions},
-            open_at_end=pd.DataFrame(
-                [
-                    (m.name, k, st.name, int(self.open_at_end[mi, k]))
-                    for mi, m in enumerate(self.motions)
-                    for k, st in enumerate(m.stages)
-                ],
-                columns=["motion", "stage_index", "stage", "open"],
-            ),
-            segments=segs,
+            segments=tuple(self.segments),
             events=events,
             sla_hours=self.sla_hours,
         )
 
-    def _opportunity_table(self, names, segs) -> pd.DataFrame:
-        parts = [pd.DataFrame(b) for b in self._opp_batches]
+    def _opportunity_columns(self) -> Columns:
+        """The opportunity batches and single rows as one set of columns, in order of creation."""
+        parts = list(self._opp_batches)
         if self._opp_rows:
-            parts.append(pd.DataFrame(self._opp_rows, columns=list(OPP_COLUMNS)))
-        if parts:
-            opp = pd.concat(parts, ignore_index=True)
-        else:
-            opp = pd.DataFrame({c: [] for c in OPP_COLUMNS})
+            cols = list(zip(*self._opp_rows, strict=True))
+            row = dict(zip(OPP_COLUMNS, cols, strict=True))
+            row["type"] = [TYPES.index(x) for x in row["type"]]
+            parts.append(row)
+        out: Columns = {}
+        for c in OPP_COLUMNS:
+            dtype = _OPP_DTYPES[c]
+            out[c] = (
+                np.concatenate([np.asarray(p[c], dtype=dtype) for p in parts])
+                if parts
+                else np.zeros(0, dtype=dtype)
+            )
         # Renumber in creation-time order so ids read like a CRM's, independent of batch order.
-        opp = opp.sort_values(["created_day", "opportunity_id"], kind="stable").reset_index(
-            drop=True
-        )
-        opp["opportunity_id"] = np.arange(len(opp))
-        opp["motion"] = pd.Categorical.from_codes(opp["motion"].astype(int), names)
-        opp["segment"] = pd.Categorical.from_codes(opp["segment"].astype(int), segs)
-        opp["outcome"] = pd.Categorical.from_codes(opp["outcome"].astype(int), OUTCOMES)
-        width = max(m.n_stages for m in self.motions)
-        table = np.array(
-            [[s.name for s in m.stages] + [""] * (width - m.n_stages) for m in self.motions],
-            dtype=object,
-        )
-        opp["stage"] = table[opp["motion"].cat.codes.to_numpy(), opp["stage"].to_numpy(dtype=int)]
-        for c in ("type", "source", "owner"):
-            opp[c] = opp[c].astype(str)
-        opp["customer_id"] = opp["customer_id"].astype(int)
-        return opp
+        order = np.lexsort((out["opportunity_id"], out["created_day"]))
+        out = {c: v[order] for c, v in out.items()}
+        out["opportunity_id"] = np.arange(len(order))
+        return out
+
+
+_OPP_DTYPES = {
+    "opportunity_id": np.int64,
+    "type": np.int8,
+    "motion": np.int64,
+    "segment": np.int64,
+    "source": object,
+    "owner": object,
+    "lead_day": np.float64,
+    "created_day": np.float64,
+    "closed_day": np.float64,
+    "stage": np.int64,
+    "outcome": np.int64,
+    "amount": np.float64,
+    "customer_id": np.int64,
+}
 
 
 def crm_export(opp: pd.DataFrame, start_date: dt.date) -> pd.DataFrame:
-    """The opportunity table as a CRM export: ISO dates instead of day offsets."""
+    """The opportunity table as a CRM export (CRM_COLUMNS): ISO dates next to the day offsets."""
     base = pd.Timestamp(start_date)
     out = opp.copy()
 

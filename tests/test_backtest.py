@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from sim.calibrate import backtest, baselines
+from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
 from sim.model import simulate_replication
 from sim.open_pipeline import conditional_win, log_survival
@@ -241,7 +242,7 @@ def tiny_table() -> pd.DataFrame:
     df["created"] = pd.to_datetime(df["created"])
     df["closed"] = pd.to_datetime(df["closed"])
     df["segment"] = "A"
-    return df
+    return crm_table(df)
 
 
 def test_naive_baselines_on_a_hand_checked_table():
@@ -260,7 +261,9 @@ def test_naive_pipeline_without_recorded_losses_uses_conversion_of_old_deals():
     deals 1, 2 and 6, of which 1 won, so 1/3. Live pipeline (open, at most 65.4 days old): 4, 5 and
     8 (deal 2 is open too here, but older). 3 x 1/3 plus the run-rate of 1."""
     opp = tiny_table()
-    opp.loc[opp["outcome"] == "lost", ["outcome", "closed"]] = ["open", pd.NaT]
+    lost = opp["outcome"] == "lost"
+    opp.loc[lost, "outcome"] = "open"
+    opp.loc[lost, ["close_date", "closed_day"]] = [pd.NaT, np.nan]
     got = baselines.stage_weighted(opp, "2021-03-31", 30)
     assert got["won_deals"] == pytest.approx(3 * (1 / 3) + 1.0)
 
@@ -309,20 +312,22 @@ def synthetic_crm(seed: int = 11):
     s2 = math.log1p(0.25)
     amount = rng.lognormal(math.log(1000) - s2 / 2, math.sqrt(s2), n)
     later = closed > end
-    opp = pd.DataFrame(
-        {
-            "opportunity_id": [f"S{i}" for i in range(n)],
-            "account": pd.NA,
-            "segment": "widgets",
-            "owner": pd.NA,
-            "source": pd.NA,
-            "created": created,
-            "closed": closed.where(~later, pd.NaT),
-            "outcome": np.where(later, "open", np.where(won, "won", "lost")),
-            "amount": np.where(won & ~later, amount, np.nan),
-        }
+    opp = crm_table(
+        pd.DataFrame(
+            {
+                "opportunity_id": [f"S{i}" for i in range(n)],
+                "account": pd.NA,
+                "segment": "widgets",
+                "owner": pd.NA,
+                "source": pd.NA,
+                "created": created,
+                "closed": closed.where(~later, pd.NaT),
+                "outcome": np.where(later, "open", np.where(won, "won", "lost")),
+                "amount": np.where(won & ~later, amount, np.nan),
+            }
+        )
     )
-    return CrmData("synthetic", opp, None, {}, end, opp["closed"].min().normalize())
+    return CrmData("synthetic", opp, None, {}, end, opp["close_date"].min().normalize())
 
 
 FAST_FIT = ["fit.durations=[gamma]", "fit.classes=[1]", "fit.sizes=[lognormal]"]
@@ -393,7 +398,9 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     assert got["cutoff"] == "2017-06-30" and got["horizon_days"] == 60
     assert list(got["metrics"]) == ["won_deals", "won_value"]
     won = opp[
-        (opp["outcome"] == "won") & (opp["closed"] > "2017-06-30") & (opp["closed"] <= "2017-08-29")
+        (opp["outcome"] == "won")
+        & (opp["close_date"] > "2017-06-30")
+        & (opp["close_date"] <= "2017-08-29")
     ]
     assert got["metrics"]["won_deals"]["actual"] == len(won)
     assert got["metrics"]["won_value"]["actual"] == pytest.approx(won["amount"].sum())

@@ -21,6 +21,7 @@ import yaml
 
 from sim.calibrate.fit import fit, fit_outcomes
 from sim.calibrate.importer import CrmData
+from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,20 +43,22 @@ def synthetic(seed: int = 7, n: int = N) -> tuple[pd.DataFrame, np.ndarray, np.n
     closes = created + dur
     seen = closes <= YEAR
     day0 = pd.Timestamp("2024-01-01")
-    table = pd.DataFrame(
-        {
-            "opportunity_id": [f"D{i}" for i in range(n)],
-            "account": pd.NA,
-            "segment": "all",
-            "owner": [f"rep{i % 5}" for i in range(n)],
-            "source": "crm",
-            "created": day0 + pd.to_timedelta(created, unit="D"),
-            "closed": (day0 + pd.to_timedelta(closes, unit="D")).where(seen),
-            "outcome": pd.Categorical(
-                np.where(seen, np.where(won, "won", "lost"), "open"), ["won", "lost", "open"]
-            ),
-            "amount": np.where(won & seen, rng.lognormal(8, 0.5, n), np.nan),
-        }
+    table = crm_table(
+        pd.DataFrame(
+            {
+                "opportunity_id": [f"D{i}" for i in range(n)],
+                "account": pd.NA,
+                "segment": "all",
+                "owner": [f"rep{i % 5}" for i in range(n)],
+                "source": "crm",
+                "created": day0 + pd.to_timedelta(created, unit="D"),
+                "closed": (day0 + pd.to_timedelta(closes, unit="D")).where(seen),
+                "outcome": pd.Categorical(
+                    np.where(seen, np.where(won, "won", "lost"), "open"), ["won", "lost", "open"]
+                ),
+                "amount": np.where(won & seen, rng.lognormal(8, 0.5, n), np.nan),
+            }
+        )
     )
     return table, won, dur
 
@@ -76,8 +79,8 @@ def censored():
     table, won, dur = synthetic()
     t0 = pd.Timestamp("2024-01-01")
     end = t0 + pd.Timedelta(days=YEAR)
-    age = (end - table["created"]).dt.total_seconds() / 86400
-    close = (table["closed"] - table["created"]).dt.total_seconds() / 86400
+    age = (end - table["created_date"]).dt.total_seconds() / 86400
+    close = (table["close_date"] - table["created_date"]).dt.total_seconds() / 86400
     kind = table["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
     t = np.where(kind == 0, age, close)
     return table, t, kind
@@ -134,9 +137,9 @@ def test_cutoff_turns_later_outcomes_into_open():
     table, _, _ = synthetic(n=600)
     cal = fit(crm_of(table), pd.Timestamp("2024-07-01"), classes=(1,), horizon_months=3)
     s = cal.segments["all"]
-    later = table["created"] <= pd.Timestamp("2024-07-01") + pd.Timedelta(days=1)
+    later = table["created_date"] <= pd.Timestamp("2024-07-01") + pd.Timedelta(days=1)
     assert s.n == later.sum()
-    known = table[later & (table["closed"] < pd.Timestamp("2024-07-02"))]
+    known = table[later & (table["close_date"] < pd.Timestamp("2024-07-02"))]
     assert s.won == (known["outcome"] == "won").sum()
 
 
@@ -188,8 +191,8 @@ def test_app_end_to_end_on_a_small_export(tmp_path):
         sales_agent=table["owner"],
         product=np.where(np.arange(len(table)) % 2, "GTXPro", "MG Special"),
         deal_stage=table["outcome"].map({"won": "Won", "lost": "Lost", "open": "Engaging"}),
-        engage_date=table["created"].dt.strftime("%Y-%m-%d"),
-        close_date=table["closed"].dt.strftime("%Y-%m-%d"),
+        engage_date=table["created_date"].dt.strftime("%Y-%m-%d"),
+        close_date=table["close_date"].dt.strftime("%Y-%m-%d"),
         close_value=table["amount"].fillna(0).round(),
         account="Acme",
     )[["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date",

@@ -252,3 +252,54 @@ def test_app_bad_folder_exits_2(tmp_path):
     )
     assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+# -- one schema: the importer writes the simulator's opportunity table -----------------------------
+def test_imported_table_has_the_simulators_columns_and_codes(tmp_path):
+    from sim.records import CRM_COLUMNS, OUTCOMES
+
+    write(tmp_path, ROWS)
+    o = load(mapping(tmp_path)).opportunities
+    assert list(o.columns) == [*CRM_COLUMNS, "account"]
+    assert list(o["outcome"].cat.categories) == list(OUTCOMES)  # lost 0, won 1, open 2
+    assert set(o["type"]) == {"new"} and (o["customer_id"] == -1).all()
+    assert list(o["stage"]) == ["Won", "Lost", "Open", "Won"]
+    # a day offset is the date it stands for: created_date = DAY0 + created_day
+    from sim.calibrate.importer import DAY0
+
+    back = DAY0 + pd.to_timedelta(o["created_day"], unit="D")
+    assert (back == o["created_date"]).all()
+    assert o["closed_day"].isna().tolist() == o["close_date"].isna().tolist()
+
+
+def test_metric_functions_agree_on_a_simulated_table_and_its_csv_read_back(tmp_path, fast_scenario):
+    """A replication's crm_export, written as CSV and imported through a mapping, gives the same win
+    rate and won value as the records, and the cycle times of its whole dates."""
+    import numpy as np
+
+    from sim.metrics import bookings, cycle_days, win_rate
+    from sim.model import simulate_replication
+    from sim.records import crm_export
+
+    rec = simulate_replication(fast_scenario, 0)
+    crm_export(rec.opportunities, fast_scenario.start_date).to_csv(tmp_path / "o.csv", index=False)
+    cols = {"opportunity_id": "opportunity_id", "segment": "segment", "owner": "owner",
+            "source": "source", "created": "created_date", "closed": "close_date",
+            "amount": "amount"}  # fmt: skip
+    m = mapping(tmp_path, file="o.csv", columns=cols, stage="outcome", fixes={})
+    m["opportunities"].update(
+        stages={"won": "won", "lost": "lost", "open": "open"}, amount_for=["won", "lost", "open"]
+    )
+    imported = load(m).opportunities
+    assert len(imported) == len(rec.opportunities)
+    assert win_rate(imported) == win_rate(rec) and not np.isnan(win_rate(rec))
+    assert bookings(imported) == pytest.approx(bookings(rec), rel=1e-12)
+    for seg in rec.segments:
+        mine = (imported["segment"] == seg).to_numpy()
+        assert win_rate(imported, where=mine) == win_rate(
+            rec, where=rec.columns["opportunities"]["segment"] == rec.segments.index(seg)
+        )
+    o = rec.opportunities
+    won = o[o["outcome"] == "won"]
+    whole = np.floor(won["closed_day"]) - np.floor(won["created_day"])  # the dates' difference
+    assert sorted(cycle_days(imported)) == sorted(whole)

@@ -36,7 +36,9 @@ import pandas as pd
 
 from sim.calibrate import baselines
 from sim.config import ConfigError
+from sim.metrics import closed_in, cycle_days
 from sim.open_pipeline import SOURCE
+from sim.records import NEW, WON
 
 QUANTILES = (10, 50, 90)
 LABELS = {"won_deals": "won deals", "won_value": "won value"}
@@ -139,7 +141,7 @@ def known_until(crm) -> tuple[pd.Timestamp, str]:
     """The last day the file can be scored on, and why: its last date, or the last new opportunity
     when new ones stop more than a month before the file's end (olist: MQLs end before the wins do),
     since later wins from deals it never recorded would be missing from the actuals."""
-    last_created = crm.opportunities["created"].max().normalize()
+    last_created = crm.opportunities["created_date"].max().normalize()
     if (crm.as_of - last_created).days > 31:
         return last_created, f"the file records no new opportunity after {last_created.date()}"
     return crm.as_of, f"the file ends on {crm.as_of.date()}"
@@ -148,7 +150,7 @@ def known_until(crm) -> tuple[pd.Timestamp, str]:
 def check(crm, s: Settings) -> None:
     """Every cutoff must have closed history before it and a fully recorded horizon after it."""
     until, why = known_until(crm)
-    first_close = crm.opportunities["closed"].min()
+    first_close = crm.opportunities["close_date"].min()
     for c in s.cutoffs:
         end = c + pd.Timedelta(days=s.horizon_days)
         if end > until:
@@ -189,8 +191,8 @@ def stale_limit(opp: pd.DataFrame, cutoff: pd.Timestamp, s: Settings) -> float:
     if not math.isnan(s.stale_after):
         return s.stale_after
     k = baselines.known_at(opp, cutoff)
-    closed = k[k["outcome"].isin(["won", "lost"])]
-    return float((closed["closed"] - closed["created"]).dt.days.max())
+    days = np.concatenate([cycle_days(k), cycle_days(k, outcome="lost")])
+    return float(np.floor(days).max()) if len(days) else math.nan  # in whole days
 
 
 def open_pipeline(crm, cal, cutoff: pd.Timestamp, stale: float = math.inf):
@@ -252,16 +254,15 @@ def _one_replication(args) -> np.ndarray:
     from sim.model import simulate_replication
 
     sc, r, start, months = args
-    opp = simulate_replication(sc, r).opportunities
-    won = opp[(opp["outcome"] == "won") & (opp["type"] == "new")]
-    t = won["closed_day"].to_numpy(dtype=float)
-    ok = (t >= 0) & (t < sc.horizon_days)
-    day = pd.Timestamp(start) + pd.to_timedelta(np.floor(t[ok]), unit="D")
+    o = simulate_replication(sc, r).columns["opportunities"]
+    won = closed_in(o, 0.0, sc.horizon_days) & (o["outcome"] == WON) & (o["type"] == NEW)
+    t = o["closed_day"][won]
+    day = pd.Timestamp(start) + pd.to_timedelta(np.floor(t), unit="D")
     idx = months.get_indexer(day.to_period("M"))
     out = np.zeros((3, len(months)))
     np.add.at(out[0], idx, 1.0)
-    np.add.at(out[1], idx, won["amount"].to_numpy(dtype=float)[ok])
-    warm = (won["source"] == SOURCE).to_numpy()[ok]
+    np.add.at(out[1], idx, o["amount"][won])
+    warm = o["source"][won] == SOURCE
     np.add.at(out[2], idx[warm], 1.0)
     return out
 
@@ -299,7 +300,7 @@ def monthly_actuals(opp: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) 
     """(2, months) what the file records as won per calendar month of the horizon."""
     months = _months(cutoff, horizon_days)
     won = baselines.won_between(opp, cutoff, cutoff + pd.Timedelta(days=horizon_days))
-    idx = months.get_indexer(won["closed"].dt.to_period("M"))
+    idx = months.get_indexer(won["close_date"].dt.to_period("M"))
     out = np.zeros((2, len(months)))
     np.add.at(out[0], idx, 1.0)
     np.add.at(out[1], idx, won["amount"].fillna(0.0).to_numpy(dtype=float))

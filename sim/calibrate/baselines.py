@@ -1,9 +1,11 @@
 """What really happened after a cutoff, and the two naive forecasts people make without a simulator.
 
-All functions read the importer's opportunity table (sim.calibrate.importer: created, closed, outcome,
-segment, amount) and use only what was known at the cutoff, except `actuals`, which is the truth the
-forecasts are scored against. A period is the days (start, end]: a deal closed on the cutoff date is
-history; one closed on the next day is in the horizon.
+All functions read the importer's opportunity table (the simulator's schema, docs/metrics.md:
+created_date, close_date, their day offsets, outcome, segment, amount) and use only what was known at
+the cutoff, except `actuals`, which is the truth the forecasts are scored against. Win rates, cycle
+times and won value are sim.metrics' (`win_rate`, `cycle_days`, `bookings`). A period is the days
+(start, end]: a deal closed on the cutoff date is history; one closed on the next day is in the
+horizon.
 
 - `same_as_last_period`: the horizon repeats the period of equal length that ended at the cutoff.
 - `stage_weighted`: the open pipeline times the historical win rate, plus the run-rate of new deals.
@@ -17,8 +19,14 @@ history; one closed on the next day is in the horizon.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+
+from sim.calibrate.importer import day_of
+from sim.metrics import bookings, closed_in, cycle_days, opportunity_columns, win_rate
+from sim.records import WON
 
 METRICS = ("won_deals", "won_value")
 
@@ -27,15 +35,24 @@ def _day(x) -> pd.Timestamp:
     return pd.Timestamp(x).normalize()
 
 
+def period(start, end) -> tuple[float, float]:
+    """The days (start, end] as a metrics window [lo, hi) of day offsets: a close at the very
+    start of `start` is out, one at the start of `end` is in."""
+    return (
+        float(np.nextafter(day_of(_day(start)), np.inf)),
+        float(np.nextafter(day_of(_day(end)), np.inf)),
+    )
+
+
 def won_between(opp: pd.DataFrame, start, end) -> pd.DataFrame:
     """Deals won in the days (start, end]."""
-    c = opp["closed"]
-    return opp[(opp["outcome"] == "won") & (c > _day(start)) & (c <= _day(end))]
+    c = opportunity_columns(opp)
+    return opp[closed_in(c, *period(start, end)) & (c["outcome"] == WON)]
 
 
 def totals(won: pd.DataFrame) -> dict[str, float]:
     """won_deals and won_value of a table of won deals (value: sum of known amounts)."""
-    return {"won_deals": float(len(won)), "won_value": float(won["amount"].sum(skipna=True))}
+    return {"won_deals": float(len(won)), "won_value": bookings(won)}
 
 
 def actuals(opp: pd.DataFrame, cutoff, horizon_days: int) -> dict[str, float]:
@@ -52,15 +69,16 @@ def same_as_last_period(opp: pd.DataFrame, cutoff, horizon_days: int) -> dict[st
 
 def known_at(opp: pd.DataFrame, cutoff) -> pd.DataFrame:
     """The table as it looked at the cutoff: deals created by then; outcomes after it are 'open'
-    (closed NaT, and the amount recorded at that later close unknown); adds age_days = cutoff -
-    created."""
+    (no close date, and the amount recorded at that later close unknown); adds age_days = cutoff -
+    created, in whole days."""
     c = _day(cutoff)
-    out = opp[opp["created"] <= c].copy()
-    later = out["closed"].isna() | (out["closed"] > c)
-    out["outcome"] = out["outcome"].astype(str).where(~later, "open")
-    out.loc[out["closed"] > c, "amount"] = np.nan  # a close value is not known before the close
-    out.loc[later, "closed"] = pd.NaT
-    out["age_days"] = (c - out["created"]).dt.days.astype(float)
+    out = opp[opp["created_date"] <= c].copy()
+    later = out["close_date"].isna() | (out["close_date"] > c)
+    out.loc[later, "outcome"] = "open"
+    out.loc[out["close_date"] > c, "amount"] = np.nan  # a close value is not known before the close
+    out.loc[later, "close_date"] = pd.NaT
+    out.loc[later, "closed_day"] = np.nan
+    out["age_days"] = (c - out["created_date"]).dt.days.astype(float)
     return out
 
 
@@ -75,8 +93,7 @@ def stage_weighted(
     k = known_at(opp, c)
     if no_losses is None:
         no_losses = not (opp["outcome"] == "lost").any()
-    won = k[k["outcome"] == "won"]
-    cycle = (won["closed"] - won["created"]).dt.days
+    cycle = np.floor(cycle_days(k))  # whole days, as the analyst counts them
     stale = float(np.percentile(cycle, 90)) if len(cycle) else float("inf")
     deals, value = 0.0, 0.0
     for _seg, g in k.groupby("segment", observed=True):
@@ -84,13 +101,11 @@ def stage_weighted(
         if no_losses:
             old = g[g["age_days"] >= stale]
             n_dec = len(old)
-            n_won = int((old["outcome"] == "won").sum())
+            rate = int((old["outcome"] == "won").sum()) / n_dec if n_dec else float("nan")
         else:
-            n_won = len(w_seg)
-            n_dec = n_won + int((g["outcome"] == "lost").sum())
-        if n_dec == 0:
+            rate = win_rate(g)
+        if math.isnan(rate):  # nothing decided in the segment
             continue
-        rate = n_won / n_dec
         mean_won = float(w_seg["amount"].mean()) if w_seg["amount"].notna().any() else 0.0
         live = g[(g["outcome"] == "open") & (g["age_days"] <= stale)]
         deals += rate * len(live)
@@ -98,5 +113,5 @@ def stage_weighted(
         value += rate * float(amounts.sum())
     start = c - pd.Timedelta(days=horizon_days)
     fresh = won_between(opp, start, c)
-    run = totals(fresh[fresh["created"] > start])
+    run = totals(fresh[fresh["created_date"] > start])
     return {"won_deals": deals + run["won_deals"], "won_value": value + run["won_value"]}

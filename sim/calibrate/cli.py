@@ -107,7 +107,7 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
     bt = _container(cfg, "backtest") or {}
     _date(bt.get("cutoff"), "backtest.cutoff")
     crm = load(settings)
-    if cutoff is not None and cutoff < crm.opportunities["created"].min():
+    if cutoff is not None and cutoff < crm.opportunities["created_date"].min():
         raise ConfigError(
             f"config error: cutoff = {cutoff.date()}: before the first record "
             f"({crm.opportunities['created'].min().date()})"

@@ -34,8 +34,9 @@ import pandas as pd
 from scipy import special, stats
 
 from sim.calibrate.importer import CrmData
+from sim.metrics import win_rate
+from sim.records import MONTH_DAYS
 
-MONTH_DAYS = 365.25 / 12
 NEVER_DAYS = 36525.0  # a "stuck" deal's time to close: it stays open through any run
 MIN_DAYS = (
     0.5  # a deal closed the day it was created counts as half a day (dates have day resolution)
@@ -554,7 +555,8 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
         return None
     g = closed.groupby("owner", observed=True)["outcome"]
     tab = pd.DataFrame({"closed": g.size(), "won": g.apply(lambda s: int((s == "won").sum()))})
-    tab["rate"] = tab["won"] / tab["closed"]
+    owner = closed["owner"].to_numpy(dtype=object)
+    tab["rate"] = [win_rate(closed, where=owner == o) for o in tab.index]
     if not (tab["won"] < tab["closed"]).any():  # no losses: a win rate per rep is meaningless
         return None
     lost = tab["closed"] - tab["won"]
@@ -583,9 +585,10 @@ def known_at(crm: CrmData, cutoff: pd.Timestamp | None) -> tuple[pd.DataFrame, p
     """Deals created by the cutoff, with outcomes after it turned back into open."""
     opp = crm.opportunities
     end = crm.as_of if cutoff is None else min(pd.Timestamp(cutoff), crm.as_of)
-    opp = opp[opp["created"] <= end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")].copy()
-    late = opp["closed"] > end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    opp.loc[late, "closed"] = pd.NaT
+    opp = opp[opp["created_date"] <= end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")].copy()
+    late = opp["close_date"] > end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    opp.loc[late, "close_date"] = pd.NaT
+    opp.loc[late, "closed_day"] = np.nan
     opp.loc[late, "outcome"] = "open"
     return opp, end
 
@@ -605,16 +608,18 @@ def fit(
 ) -> Calibration:
     """Fit everything from the records known at `cutoff` (default: the whole file)."""
     opp, end = known_at(crm, cutoff)
-    start = crm.closes_from if crm.closes_from is not None else opp["created"].min().normalize()
+    start = (
+        crm.closes_from if crm.closes_from is not None else opp["created_date"].min().normalize()
+    )
     if start > end:
-        start = opp["created"].min().normalize()
-    use = opp[opp["created"] >= start]
-    truncated = int((opp["created"] < start).sum())
+        start = opp["created_date"].min().normalize()
+    use = opp[opp["created_date"] >= start]
+    truncated = int((opp["created_date"] < start).sum())
     if not len(use):
         raise ValueError(f"no opportunity created between {start.date()} and {end.date()}")
     has_losses = bool((use["outcome"] == "lost").any())
-    close_t = (use["closed"] - use["created"]).dt.total_seconds() / 86400
-    age = (end + pd.Timedelta(days=1) - use["created"]).dt.total_seconds() / 86400
+    close_t = (use["close_date"] - use["created_date"]).dt.total_seconds() / 86400
+    age = (end + pd.Timedelta(days=1) - use["created_date"]).dt.total_seconds() / 86400
     t_all = np.where(use["outcome"] == "open", age, close_t).astype(float)
     kind_all = use["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
 
@@ -661,24 +666,24 @@ def fit(
             aj_won=aw,
             aj_lost=al,
             aj_won_ci=aci,
-            naive_closed=float((kind == 1).sum() / max(n_closed, 1)),
+            naive_closed=win_rate(use[sel]) if n_closed else 0.0,
             naive_open_lost=float((kind == 1).mean()),
             size=fit_size(won_amt.to_numpy(), list(sizes)),
             size_n=int(won_amt.notna().sum()),
             pooled_shape=pooled_shape,
             max_age=float(t.max()),
         )
-    arr_end = min(end, opp["created"].max().normalize())
+    arr_end = min(end, opp["created_date"].max().normalize())
     arrivals = fit_arrivals(
-        use["created"], use["segment"].astype(str).map(keys), start, arr_end, seasonality
+        use["created_date"], use["segment"].astype(str).map(keys), start, arr_end, seasonality
     )
     # every win the file records from `start` on, whenever the deal was created, while new deals
     # still arrive (olist's wins after its last lead only wind down)
-    won = opp[(opp["outcome"] == "won") & (opp["closed"] >= start)]
-    won = won[won["closed"] < arr_end + pd.Timedelta(days=1)]
+    won = opp[(opp["outcome"] == "won") & (opp["close_date"] >= start)]
+    won = won[won["close_date"] < arr_end + pd.Timedelta(days=1)]
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)
-        closes = fit_arrivals(won["closed"], won["segment"].astype(str), start, arr_end, False)
+        closes = fit_arrivals(won["close_date"], won["segment"].astype(str), start, arr_end, False)
     notes = []
     if truncated:
         notes.append(

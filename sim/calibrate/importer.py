@@ -3,8 +3,9 @@
 The mapping (configs/data/*.yaml, the `data` group) names the files, the columns, the date formats,
 how stage values map to outcomes and which misspellings to fix. `load(settings)` returns `CrmData`:
 
-- `opportunities`: opportunity_id, account, segment, owner, source, created, closed, outcome
-  ('won' | 'lost' | 'open'), amount (NaN where unknown);
+- `opportunities`: the simulator's opportunity table (sim.records.CRM_COLUMNS, the schema in
+  docs/metrics.md): day offsets from DAY0 next to the dates, `outcome` 'lost' | 'won' | 'open' (codes
+  0, 1, 2), `type` 'new', `motion` the missing label, `amount` NaN where unknown; plus `account`;
 - `leads`: lead_id, created, source (or None when the export has no dated leads);
 - `rejected`: reason -> rows that could not be used (never dropped silently);
 - `notes`: reason -> rows that were used after a repair (a name fixed, an account missing, ...);
@@ -28,15 +29,15 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sim.config import ConfigError
+from sim.records import CRM_COLUMNS, OUTCOMES
 
 REPO = Path(__file__).resolve().parents[2]
 # `${repo_root:}` in configs/data/*.yaml: the folder holding configs/, so `data.dir` defaults to
 # ../shared/data/<name> next to the repository whatever the current directory is.
 OmegaConf.register_new_resolver("repo_root", lambda: str(REPO), replace=True)
-OUTCOMES = ("won", "lost", "open")
+# fields a mapping can name (data.opportunities.columns)
 FIELDS = ("opportunity_id", "account", "segment", "owner", "source", "created", "closed", "amount")
-OPP_COLUMNS = ("opportunity_id", "account", "segment", "owner", "source", "created", "closed",
-               "outcome", "amount")  # fmt: skip
+DAY0 = pd.Timestamp("1970-01-01")  # an imported table's day offsets count from here
 
 
 class CrmError(ConfigError):
@@ -301,9 +302,55 @@ def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> 
         amount = amount.where(amount != 0)
     amount = amount.where(out["outcome"].isin(t.amount_for))
     out["amount"] = amount
-    out["outcome"] = pd.Categorical(out["outcome"], categories=list(OUTCOMES))
     _count(notes, "rows read", n)
-    return out[list(OPP_COLUMNS)].reset_index(drop=True)
+    if t.stage is not None:
+        out["stage"] = stage.loc[out.index]
+    return table(out.reset_index(drop=True), s.missing_label)
+
+
+def day_of(when) -> np.ndarray | float:
+    """Day offset from DAY0 of a timestamp or a series of them (NaN for NaT)."""
+    d = (pd.to_datetime(when) - DAY0) / pd.Timedelta(days=1)
+    return d.to_numpy(dtype=float) if isinstance(d, pd.Series) else float(d)
+
+
+def table(rows: pd.DataFrame, missing_label: str = "unknown") -> pd.DataFrame:
+    """The opportunity table in the simulator's schema (CRM_COLUMNS, then `account`) from rows with
+    the mapping's fields: opportunity_id, created, closed (timestamps), outcome, and optionally
+    account, segment, owner, source, stage, amount. A CRM's deals are new business; without a
+    motion, stage or lead date in the file those are the missing label, '' and NaT."""
+    n = len(rows)
+
+    def col(name, default):
+        return rows[name] if name in rows else pd.Series(default, index=rows.index)
+
+    created = pd.to_datetime(rows["created"]).astype("datetime64[ns]")
+    closed = pd.to_datetime(col("closed", pd.NaT)).astype("datetime64[ns]")
+    out = pd.DataFrame(
+        {
+            "opportunity_id": rows["opportunity_id"],
+            "type": np.full(n, "new", dtype=object),
+            "motion": np.full(n, missing_label, dtype=object),
+            "segment": col("segment", missing_label),
+            "source": col("source", pd.NA),
+            "owner": col("owner", pd.NA),
+            "lead_date": pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]"),
+            "created_date": created,
+            "close_date": closed,
+            "lead_day": np.full(n, np.nan),
+            "created_day": day_of(created),
+            "closed_day": day_of(closed),
+            "stage": col("stage", "").astype("string").fillna(""),
+            "outcome": pd.Categorical(rows["outcome"].astype(str), categories=list(OUTCOMES)),
+            "amount": col("amount", np.nan).astype(float),
+            "customer_id": np.full(n, -1),
+            "account": col("account", pd.NA),
+        },
+        index=rows.index,
+    )
+    for c in ("type", "motion", "segment", "source", "owner", "account"):
+        out[c] = out[c].astype("string")
+    return out[[*CRM_COLUMNS, "account"]]
 
 
 def _join_closes(out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict) -> pd.DataFrame:
@@ -384,11 +431,11 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
     leads = _leads(s, root, rejected)
     if not len(opp):
         raise CrmError(f"data error: {root / s.opportunities.file}: no usable opportunity rows")
-    dates = [opp["created"].max(), opp["closed"].max()]
+    dates = [opp["created_date"].max(), opp["close_date"].max()]
     if leads is not None and len(leads):
         dates.append(leads["created"].max())
     as_of = max(d for d in dates if pd.notna(d)).normalize()
-    closes_from = opp["closed"].min()
+    closes_from = opp["close_date"].min()
     return CrmData(
         name=s.name,
         opportunities=opp,

@@ -19,22 +19,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from sim.calibrate.fit import MONTH_DAYS, Calibration  # noqa: E402
+from sim.calibrate.fit import Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
-
-Z95 = 1.959964
+from sim.metrics import cycle_days, win_rate  # noqa: E402
+from sim.records import MONTH_DAYS, WON  # noqa: E402
+from sim.stats import mean_ci95  # noqa: E402
 
 
 def _ci(x) -> tuple[float, float, float]:
+    """Mean and 95 % interval (sim.stats) of the finite values; no interval from a single value."""
     x = np.asarray([v for v in x if np.isfinite(v)], float)
-    if not len(x):
-        return (float("nan"),) * 3
-    m = float(x.mean())
-    t = stats.t.ppf(0.975, len(x) - 1) if len(x) > 1 else float("nan")
-    h = t * float(x.std(ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else float("nan")
-    return m, m - h, m + h
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else float("nan"), float("nan"), float("nan"))
+    return (float(x.mean()), *mean_ci95(x))
 
 
 def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.DataFrame:
@@ -61,24 +59,23 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
         q = 1.0 if a.use_seasonality or m % 3 != 2 else a.quarter_end_boost
         fitted_arr[label] = a.level * a.seasonality[m] * q
     for r in range(replications):
-        o = simulate_replication(sc, r).opportunities
-        seg = o["segment"].astype(str).to_numpy()
-        out = o["outcome"].astype(str).to_numpy()
-        cr, cl = o["created_day"].to_numpy(float), o["closed_day"].to_numpy(float)
-        win = (cl >= lo) & (cl < hi)
+        rec = simulate_replication(sc, r)
+        o = rec.columns["opportunities"]
+        cr, cl = o["created_day"], o["closed_day"]
         for key in segs:
-            me = seg == key
-            w, lz = me & win & (out == "won"), me & win & (out == "lost")
-            if (w | lz).any():
-                add("win rate of closed deals", key, w.sum() / (w | lz).sum())
+            me = o["segment"] == rec.segments.index(key)
+            rate = win_rate(o, lo, hi, where=me)
+            if np.isfinite(rate):
+                add("win rate of closed deals", key, rate)
             coh = me & (cr >= lo) & (cr < cohort_hi)
             if coh.any():
                 add("share won by the end (first 6 months' deals)", key,
-                    ((out == "won") & coh & (cl < hi)).sum() / coh.sum())  # fmt: skip
-            if w.any():
-                add("median days to win", key, np.median(cl[w] - cr[w]))
-            if lz.any():
-                add("median days to lose", key, np.median(cl[lz] - cr[lz]))
+                    ((o["outcome"] == WON) & coh & (cl < hi)).sum() / coh.sum())  # fmt: skip
+            for outcome in ("won", "lost"):
+                days = cycle_days(o, lo, hi, where=me, outcome=outcome)
+                if len(days):
+                    add(f"median days to {'win' if outcome == 'won' else 'lose'}", key,
+                        np.median(days))  # fmt: skip
         months = np.floor((cr[(cr >= lo) & (cr < hi)] - lo) / MONTH_DAYS).astype(int)
         counts = np.bincount(months, minlength=n_months)[:n_months]
         for i, label in enumerate(fitted_arr):
