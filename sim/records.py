@@ -339,6 +339,8 @@ class Recorder:
         self._adv = np.zeros((len(motions), max_k, n_months))
         self._drop = np.zeros((len(motions), max_k, n_months))
         self._days = np.zeros((len(motions), max_k, n_months))
+        self._max_k = max_k
+        self._one_key, self._one_days = array("q"), array("d")  # single outcomes, see `one`
         self.open_at_end = np.zeros(
             (len(motions), max_k), dtype=int
         )  # leads in progress at the end
@@ -361,9 +363,26 @@ class Recorder:
 
     # -- funnel ---------------------------------------------------------------------------------
     def one(self, motion: int, stage: int, t: float, advanced: bool, days: float) -> None:
-        m = int(t // MONTH_DAYS)
-        (self._adv if advanced else self._drop)[motion, stage, m] += 1
-        self._days[motion, stage, m] += days
+        """One stage outcome decided at time t, logged as a flat key (folded into the funnel arrays
+        by `_fold`: no numpy call per event)."""
+        self._one_key.append(
+            ((motion * self._max_k + stage) * self.n_months + int(t // MONTH_DAYS)) * 2 + advanced
+        )
+        self._one_days.append(days)
+
+    def _fold(self) -> None:
+        """Add the logged single outcomes to the funnel arrays."""
+        if not self._one_key:
+            return
+        key = np.frombuffer(self._one_key, dtype=np.int64)
+        shape = (*self._adv.shape, 2)
+        size = int(np.prod(shape))
+        counts = np.bincount(key, minlength=size).reshape(shape)
+        days = np.bincount(key, weights=np.frombuffer(self._one_days), minlength=size)
+        self._adv += counts[..., 1]
+        self._drop += counts[..., 0]
+        self._days += days.reshape(shape).sum(axis=-1)
+        self._one_key, self._one_days = array("q"), array("d")
 
     def batch(self, motion: int, start: int, walk) -> None:
         np.add.at(self.open_at_end[motion], walk.stage[walk.status == 2], 1)  # 2: OPEN
@@ -473,6 +492,7 @@ class Recorder:
     def finish(
         self, warmup: float, horizon: float, churn_day: np.ndarray, events: int = 0
     ) -> Records:
+        self._fold()
         names = tuple(m.name for m in self.motions)
         cust = self.customers_so_far()
         cust = {

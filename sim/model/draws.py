@@ -51,13 +51,12 @@ class SegmentDraws:
         self._segments = list(segments.values())
         self._names = list(segments)
         self._streams = streams
-        self._pools: dict[str, Pool] = {}
+        self._pools: dict[tuple[str, str, int], Pool] = {}
 
     def __call__(self, what: str, motion: str, seg: int) -> float:
-        key = f"{what}/{motion}/{self._names[seg]}"
-        pool = self._pools.get(key)
+        pool = self._pools.get((what, motion, seg))
         if pool is None:
             dist = getattr(self._segments[seg], what)
-            rng = self._streams(key)
-            pool = self._pools[key] = Pool(lambda n: sample(dist, rng, n))
+            rng = self._streams(f"{what}/{motion}/{self._names[seg]}")
+            pool = self._pools[what, motion, seg] = Pool(lambda n: sample(dist, rng, n))
         return pool.next()
