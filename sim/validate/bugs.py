@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from sim import model, motions
+from sim.validate import queues
+
 
 def _sdr_serves_two():
-    from sim import model
-
     init = model.World.__init__
 
     def buggy(self, sc, replication):
@@ -30,8 +31,6 @@ def _sdr_serves_two():
 
 
 def _stage_p_twice():
-    from sim import motions
-
     probs = motions._probs
 
     def buggy(st, segments):
@@ -66,8 +65,6 @@ BUGS = {
 def inject(name: str) -> Iterator[None]:
     """Run the block with bug `name` in the engine (cached engine runs are dropped on entry and
     exit, so no result of a correct run is reused, nor a buggy one kept)."""
-    from sim.validate import queues
-
     if name not in BUGS:
         raise ValueError(f"unknown bug {name!r}; allowed: {', '.join(sorted(BUGS))}")
     queues.mmc_records.cache_clear()
