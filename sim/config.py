@@ -7,8 +7,8 @@ Hydra composes YAML into a plain dict; `load_scenario` turns it into a frozen `S
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
-from importlib.util import find_spec
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -499,7 +499,7 @@ class ExecutorSettings(_Model):
     @field_validator("kind")
     @classmethod
     def _ray_installed(cls, v: str) -> str:
-        if v == "ray" and find_spec("ray") is None:
+        if v == "ray" and importlib.util.find_spec("ray") is None:
             raise ValueError("Ray is not installed: pip install 'salesim[ray]' (or executor=local)")
         return v
 
