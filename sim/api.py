@@ -1,31 +1,71 @@
-"""The Python API for notebooks: `simulate(["motion=plg", "replications=50"])`."""
+"""The Python API and the one orchestration of a run.
+
+    from sim import simulate
+    res = simulate(["motion=plg", "replications=50"])
+
+`run(cfg, outdir)` runs whatever a composed config asks for (one scenario, a comparison, or
+sensitivity swings) and writes its files; the `salesim` command wraps it and `simulate` calls it, so
+the two write identical files for the same overrides.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from tqdm import tqdm
 
-from sim.cli import CONFIG_DIR, resolve
-from sim.config import ConfigError, RunSettings
+from sim.compare import combined, run_planned
+from sim.compose import compose_config, resolve, scenario_composer, setup_of
+from sim.config import ConfigError, RunSettings, Scenario
 from sim.experiment import RunResult, run_scenario
-from sim.report import write_outputs
+from sim.report import write_compare_outputs, write_outputs
+
+__all__ = ["compose_config", "run", "simulate"]
 
 
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """The composed config for these overrides, exactly as `salesim` would see it."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="salesim"):
-        return compose(config_name="config", overrides=list(overrides or []))
+def execute(sc: Scenario, rs: RunSettings, progress: bool = False) -> RunResult:
+    """Run one scenario's replications on its executor, with a progress bar on stderr if asked."""
+    with tqdm(
+        total=sc.replications,
+        desc=f"{sc.scenario.name}",
+        unit="rep",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    ) as bar:
+        return run_scenario(sc, rs.executor, rs.workers, progress=bar.update)
 
 
-def setup_of(overrides: list[str]) -> str:
-    """The report's setup line for these overrides, as the `salesim` command writes it."""
-    from sim.report import setup_text
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="salesim"):
-        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    return setup_text(cfg.hydra.runtime.choices, list(overrides))
+def run(
+    cfg: DictConfig,
+    outdir: str | Path | None = None,
+    overrides: list[str] | None = None,
+    setup: str = "",
+    progress: bool = False,
+) -> RunResult:
+    """Run what `cfg` asks for and, if `outdir` is given, write its files there; `setup` heads
+    report.md. A comparison or sensitivity run re-composes each scenario from `overrides` (the run's
+    own) plus the scenario's, so it needs them; its result stacks every scenario's tables under the
+    joint summary. Raises ConfigError for a bad config."""
+    sc, rs = resolve(cfg)
+    if (rs.compare is not None or rs.sensitivity is not None) and overrides is None:
+        raise ConfigError(
+            "config error: compare: a comparison re-composes each scenario from overrides; "
+            "pass the overrides list (simulate([...])), not a composed config"
+        )
+    cres = run_planned(
+        rs, cfg, scenario_composer(list(overrides or [])), lambda s, r: execute(s, r, progress)
+    )
+    if cres is not None:
+        if outdir is not None:
+            write_compare_outputs(cres, Path(outdir), rs.tables, setup=setup)
+        return combined(cres)
+    res = execute(sc, rs, progress)
+    if outdir is not None:
+        write_outputs(res, sc, Path(outdir), rs.tables, setup=setup)
+    return res
 
 
 def simulate(
@@ -38,40 +78,8 @@ def simulate(
     `overrides` are command-line style overrides or an already composed config. Nothing is written
     unless `outdir` is given. Raises sim.config.ConfigError for a bad config.
     """
-    cfg = overrides if isinstance(overrides, DictConfig) else compose_config(overrides)
-    sc, rs = resolve(cfg)
-    if rs.compare is not None or rs.sensitivity is not None:
-        if isinstance(overrides, DictConfig):
-            raise ConfigError(
-                "config error: compare: a comparison re-composes each scenario from overrides; "
-                "pass the overrides list (simulate([...])), not a composed config"
-            )
-        return compare(rs, cfg, list(overrides or []), outdir)
-    res = run_scenario(sc, rs.executor, rs.workers)
-    if outdir is not None:
-        setup = "" if isinstance(overrides, DictConfig) else setup_of(overrides or [])
-        write_outputs(res, sc, Path(outdir), rs.tables, setup=setup)
-    return res
-
-
-def compare(
-    rs: RunSettings, cfg: DictConfig, base: list[str], outdir: str | Path | None = None
-) -> RunResult:
-    """Run the scenarios of a `compare` block (or `sensitivity` swings) on common random numbers; the
-    result's summary has `scenarios` and `comparisons`, its tables a `scenario` column."""
-    from hydra import compose
-
-    from sim.cli import compose_scenario
-    from sim.compare import combined, run_planned
-    from sim.report import write_compare_outputs
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="salesim"):
-        cres = run_planned(
-            rs,
-            cfg,
-            lambda name, own: compose_scenario(compose, base, name, own),
-            lambda s, r: run_scenario(s, r.executor, r.workers),
-        )
-    if outdir is not None:
-        write_compare_outputs(cres, Path(outdir), rs.tables, setup=setup_of(base))
-    return combined(cres)
+    if isinstance(overrides, DictConfig):
+        return run(overrides, outdir, progress=progress)
+    overrides = list(overrides or [])
+    setup = setup_of(overrides) if outdir is not None else ""
+    return run(compose_config(overrides), outdir, overrides, setup, progress)

@@ -9,84 +9,16 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-from tqdm import tqdm
+from omegaconf import DictConfig
 
 from sim import sweep
-from sim.config import ConfigError, RunSettings, Scenario, load_run
+from sim.compose import CONFIG_DIR, resolve, setup_text
+from sim.config import ConfigError
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+__all__ = ["CONFIG_DIR", "app", "check_output_dirs", "main", "resolve"]
+
 # days: a shorter metrics window gets a warning (the run still goes ahead)
 MIN_SENSIBLE_HORIZON = 30
-
-# Arithmetic for configs that derive one value from another, e.g. the M/M/c preset's
-# horizon_days: ${div:${mmc.leads},${mmc.arrival_rate}}.
-for _name, _fn in {
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-}.items():
-    OmegaConf.register_new_resolver(_name, _fn, replace=True)
-
-
-def experiment_namespaces() -> tuple[str, ...]:
-    """Top-level keys that hold an experiment preset's own knobs (`mmc.servers`): one per file in
-    configs/experiment/, named like it. They feed interpolations and are not scenario keys."""
-    return tuple(sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
-
-
-def resolve(cfg: DictConfig) -> tuple[Scenario, RunSettings]:
-    """Resolve interpolations and validate; every problem becomes a ConfigError."""
-    try:
-        data = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None)
-        msg = str(exc).splitlines()[0]
-        raise ConfigError(
-            f"config error: {key}: {msg}" if key else f"config error: {msg}"
-        ) from None
-    return load_run(data, experiment_namespaces())
-
-
-def scenario_overrides(base: list[str], own: list[str]) -> list[str]:
-    """A compared scenario's overrides: the run's, then its own; a run override of a key the
-    scenario sets itself is dropped (the scenario's value wins)."""
-
-    def key(o: str) -> str:
-        return o.split("=", 1)[0].lstrip("+~")
-
-    mine = {key(o) for o in own}
-    return [o for o in base if key(o) not in mine] + list(own)
-
-
-def compose_scenario(compose, base: list[str], name: str, own: list[str]):
-    """Compose and validate one compared scenario; Hydra's own errors name the scenario."""
-    from hydra.errors import HydraException
-
-    try:
-        cfg = compose(config_name="config", overrides=scenario_overrides(base, own))
-    except HydraException as exc:
-        msg = str(exc).splitlines()[0]
-        raise ConfigError(f"config error: compare.scenarios.{name} = {own}: {msg}") from None
-    return resolve(cfg)
-
-
-def execute(sc: Scenario, rs: RunSettings):
-    """Run the scenario's replications with a progress bar. Heavy imports wait until the config is
-    valid, so a rejected run answers in about a second."""
-    from sim.experiment import run_scenario
-
-    with tqdm(
-        total=sc.replications,
-        desc=f"{sc.scenario.name}",
-        unit="rep",
-        file=sys.stderr,
-        disable=not rs.progress,
-        leave=False,
-    ) as bar:
-        return run_scenario(sc, rs.executor, rs.workers, progress=bar.update)
 
 
 def _abandon(outdir: Path, done: tuple[str, ...] = ("summary.json",)) -> None:
@@ -128,27 +60,15 @@ def app(cfg: DictConfig) -> float | None:
             "days give readable figures",
             file=sys.stderr,
         )
-    from sim.report import terminal_table, write_compare_outputs, write_outputs
+    # lazy: the engine and the figures pull in numpy, pandas, simpy and matplotlib (about a second),
+    # which a rejected config or `--help` never needs
+    from sim import api
+    from sim.report import terminal_table
 
     try:
-        from hydra import compose
-
-        from sim.compare import run_planned
-
-        base = list(HydraConfig.get().overrides.task)
-        cres = run_planned(
-            rs,
-            cfg,
-            lambda name, own: compose_scenario(compose, base, name, own),
-            lambda s, r: execute(s, r),
-        )
-        if cres is not None:
-            write_compare_outputs(cres, outdir, rs.tables, setup=setup_line())
-            summary = cres.summary
-        else:
-            res = execute(sc, rs)
-            write_outputs(res, sc, outdir, rs.tables, setup=setup_line())
-            summary = res.summary
+        summary = api.run(
+            cfg, outdir, list(HydraConfig.get().overrides.task), setup_line(), rs.progress
+        ).summary
     except ConfigError as exc:
         if job is not None:
             return job.fail(exc)
@@ -165,9 +85,7 @@ def app(cfg: DictConfig) -> float | None:
 
 
 def setup_line() -> str:
-    """What made this run's scenario, for the top of report.md (sim.report.setup_text)."""
-    from sim.report import setup_text
-
+    """What made this run's scenario, for the top of report.md (sim.compose.setup_text)."""
     hc = HydraConfig.get()
     return setup_text(hc.runtime.choices, hc.overrides.task)
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.config import CompareSettings, RunSettings, Scenario
+from sim import sensitivity
+from sim.config import CompareSettings, ConfigError, RunSettings, Scenario
 from sim.experiment import RunResult
-from sim.metrics import good_direction
-from sim.stats import mean_ci95
+from sim.metric_registry import good_direction
+from sim.stats import mean_ci95, strict
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,6 @@ def run_compare(
     summary["baseline"] = settings.baseline
     summary["scenarios"] = {name: r.summary["scenarios"][name] for name, (_, r) in runs.items()}
     summary["comparisons"] = comparisons(reps, settings.baseline)
-    from sim.report import strict
-
     return CompareResult(settings.baseline, runs, strict(summary))
 
 
@@ -114,9 +113,6 @@ def run_planned(
     run: Callable[[Scenario, RunSettings], RunResult],
 ) -> CompareResult | None:
     """Run the run's `compare` block or its `sensitivity` swings; None when it has neither."""
-    from sim import sensitivity
-    from sim.config import ConfigError
-
     if rs.compare is not None and rs.sensitivity is not None:
         raise ConfigError(
             "config error: compare and sensitivity are both set: a run does one or the other"
@@ -139,8 +135,6 @@ def run_planned(
 
 
 def _mismatch(name: str, key: str, value, ref, baseline: str) -> Exception:
-    from sim.config import ConfigError
-
     return ConfigError(
         f"config error: compare.scenarios.{name}: {key} = {value!r} differs from the baseline "
         f"'{baseline}' ({ref!r}); paired comparisons need the same {key} in every scenario"

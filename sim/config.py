@@ -7,6 +7,7 @@ Hydra composes YAML into a plain dict; `load_scenario` turns it into a frozen `S
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import math
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from sim.pipeline_file import read_rows
+from sim.play_targets import resolve as resolve_plays
 
 
 def _not_bool(v: Any) -> Any:
@@ -223,7 +227,7 @@ class ScenarioName(_Model):
 
 
 class Change(_Model):
-    """One parameter change of a play: `target` (a key, `*` wildcards allowed; sim.plays.TARGETS)
+    """One parameter change of a play: `target` (a key, `*` wildcards allowed; sim.play_targets.TARGETS)
     and either `scale` (multiply) or `set` (replace; a motion -> weight map for `mix.<segment>`)."""
 
     target: str
@@ -270,8 +274,6 @@ class OpenDeal(_Model):
 def _open_pipeline_rows(v: Any) -> Any:
     """A path (CSV or Parquet) is read into rows here, so a bad file stops the run before it starts."""
     if isinstance(v, str):
-        from sim.open_pipeline import read_rows
-
         return read_rows(v)
     return v
 
@@ -350,9 +352,7 @@ class Scenario(_Model):
         for i, deal in enumerate(self.open_pipeline or ()):
             _check_open_deal(self, i, deal)
         if self.plays:
-            from sim.plays import resolve
-
-            resolve(self)
+            resolve_plays(self)
         return self
 
     @property
@@ -499,9 +499,7 @@ class ExecutorSettings(_Model):
     @field_validator("kind")
     @classmethod
     def _ray_installed(cls, v: str) -> str:
-        from importlib.util import find_spec
-
-        if v == "ray" and find_spec("ray") is None:
+        if v == "ray" and importlib.util.find_spec("ray") is None:
             raise ValueError("Ray is not installed: pip install 'salesim[ray]' (or executor=local)")
         return v
 

@@ -82,7 +82,7 @@ def _ray(
 
 def _on_node(fn: Chunk, shared: S, part: list[int]) -> tuple[str, list[R]]:
     """Run one chunk in a Ray worker; also say which node ran it (for the log, not the results)."""
-    import ray
+    import ray  # lazy: an optional extra, loaded only on the Ray executor
 
     return ray.get_runtime_context().get_node_id(), fn(shared, part)
 
@@ -92,7 +92,7 @@ def connect_ray(address: str | None, workers: int) -> Any:
     launcher), `address=None` starts Ray on this machine with `workers` CPUs, anything else joins
     that cluster. Raises ConfigError if Ray is missing or the address cannot be reached."""
     try:
-        import ray
+        import ray  # lazy: an optional extra, loaded only on the Ray executor
     except ImportError:
         raise ConfigError(
             "config error: executor.kind = 'ray': Ray is not installed; "

@@ -20,7 +20,7 @@ from sim.config import ExecutorSettings, Scenario
 from sim.executors import map_ordered
 from sim.metrics import funnel_counts, monthly_series, scalar_metrics
 from sim.model import simulate_replication
-from sim.stats import summarise
+from sim.stats import strict, summarise
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,6 @@ def run_scenario(
             }
         },
     }
-    from sim.report import strict
-
     return RunResult(strict(summary), reps, month_tab, funnel, first, events)
 
 

@@ -10,73 +10,27 @@ segment's `cycle_scale`:
 
 where S is the survival function (scipy.stats). A deal older than any duration its stage allows
 (S_won(a) = S_lost(a) = 0, e.g. a fixed duration shorter than its age) closes at day 0 with probability
-p of a win. Later stages are drawn as for any other lead. This module reads and checks the rows; the
-engine (sim.model) runs the deals.
+p of a win. Later stages are drawn as for any other lead. sim.pipeline_file reads a file's rows, sim.config
+checks them, this module draws their outcomes, and the engine (sim.model) runs the deals.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sim import distributions
+from sim.config import open_deal_motions
+from sim.distributions import remap, sample
+from sim.motions import draw_stages
+from sim.pipeline_file import COLUMNS, REQUIRED, read_rows
 
-COLUMNS = ("segment", "motion", "stage", "age_days", "amount")
-REQUIRED = ("segment", "stage", "age_days")
+__all__ = ["COLUMNS", "REQUIRED", "SOURCE", "assign_motions", "prepare", "read_rows"]
+
 SOURCE = "open_pipeline"  # the opportunities' source column, and the prefix of its random streams
-
-
-def read_rows(path: str) -> list[dict[str, Any]]:
-    """Rows of a CSV or Parquet open-pipeline file, as dicts of the known columns (others ignored).
-
-    Raises ValueError naming the file, the row (the file's line number for CSV) and the column.
-    """
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"file not found (relative paths start at {Path.cwd()})")
-    try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            df, first = pd.read_parquet(p), 1
-        else:
-            df, first = pd.read_csv(p, dtype=str, keep_default_na=False), 2
-    except Exception as exc:  # pandas/pyarrow raise many kinds; one line is what the user needs
-        raise ValueError(f"cannot read {p.name}: {str(exc).splitlines()[0]}") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{p.name}: column(s) {missing} missing; required: {list(REQUIRED)}, "
-            f"optional: motion, amount; found {list(df.columns)}"
-        )
-    rows = []
-    for i, rec in enumerate(df.to_dict("records")):
-        where = f"{p.name}, {'line' if first == 2 else 'row'} {i + first}"
-        row: dict[str, Any] = {"origin": where}
-        for c in COLUMNS:
-            v = rec.get(c)
-            if isinstance(v, str):
-                v = v.strip()
-            if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
-                if c in REQUIRED:
-                    raise ValueError(f"{where}, column {c}: empty; a value is required")
-                continue
-            if c in ("age_days", "amount"):
-                try:
-                    v = float(v)
-                except (TypeError, ValueError):
-                    v = math.nan
-                if not math.isfinite(v) or v < 0 or (c == "amount" and v == 0):
-                    allowed = "a number of days >= 0" if c == "age_days" else "a number > 0"
-                    raise ValueError(f"{where}, column {c}: {rec.get(c)!r} is not {allowed}")
-            row[c] = v if c in ("age_days", "amount") else str(v)
-        rows.append(row)
-    return rows
 
 
 def frozen(dist) -> Any:
@@ -137,8 +91,6 @@ def assign_motions(sc, motions, streams, scale: np.ndarray) -> list[str]:
     """The motion of each open deal: its own, else one drawn among its segment's motions that have
     its stage, with probability proportional to mix weight x P(reaching the stage) x P(still open at
     its age), i.e. the posterior given that it is open (e.g. a fast or a slow class of deal)."""
-    from sim.config import open_deal_motions
-
     segs = list(sc.segments)
     by_name = {cm.name: cm for cm in motions}
     deals = sc.open_pipeline
@@ -195,9 +147,6 @@ class WarmDeals:
 def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
     """Draw the conditional outcome and remaining time of `deals` (rows of sc.open_pipeline in motion
     cm), their seats, missing amounts, and the uniforms/durations of the stages after their own."""
-    from sim.distributions import sample
-    from sim.motions import draw_stages
-
     segs = list(sc.segments)
     names = [st.name for st in cm.stages]
     n = len(deals)
@@ -237,8 +186,6 @@ def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
         if st.dist_lost is not None and (~won).any():
             # the engine turns a drop's unit draw x into remap(x, days, days_lost): hand it the
             # draw that maps onto the remaining time
-            from sim.distributions import remap
-
             rest[~won] = np.maximum(remap(rest[~won], lost_d, won_d), 1e-9)
         u[idx, k] = np.where(won, 0.0, 1.0)
         d[idx, k] = rest

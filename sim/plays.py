@@ -20,49 +20,17 @@ play never shifts the draws of anything it does not change (common random number
 
 from __future__ import annotations
 
-import fnmatch
-import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.play_targets import PROB_KINDS, resolve
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:
     from sim.config import Scenario
     from sim.motions import CMotion
-
-# Keys a change may target. `<...>` accepts a name or a `*` wildcard (fnmatch).
-TARGETS = {
-    "motions.<motion>.stages.<stage>.p": "per lead; scale or set (clipped to [0, 1])",
-    "motions.<motion>.stages.<stage>.days": "per lead; scale (the duration's mean, cv kept)",
-    "team.sdr.contact_prob": "per lead; scale or set",
-    "team.ae.wait_decay_days": "per lead; scale or set (> 0)",
-    "channels.<channel>.budget_month": "per month; scale or set",
-    "mix.<segment>": "per month; set (a motion -> weight map summing to 1)",
-    "team.sdr.outbound_meetings_day": "per month; scale or set",
-    "team.csm.book_size": "per month; scale or set",
-    "team.csm.churn_reduction": "per month; scale or set (clipped to [0, 1])",
-    "team.csm.uncovered_expansion_factor": "per month; scale or set (clipped to [0, 1])",
-    "segments.<segment>.expansion_month": "per month; scale or set (clipped to [0, 1])",
-    "segments.<segment>.churn_month": "per month; scale or set (clipped to [0, 1])",
-}
-_ROLE_LEAD = {"team.sdr.contact_prob": "contact", "team.ae.wait_decay_days": "decay"}
-_ROLE_MONTH = (
-    "team.sdr.outbound_meetings_day",
-    "team.csm.book_size",
-    "team.csm.churn_reduction",
-    "team.csm.uncovered_expansion_factor",
-)
-_PROBS = {
-    "contact",
-    "team.csm.churn_reduction",
-    "team.csm.uncovered_expansion_factor",
-    "expansion_month",
-    "churn_month",
-}
-MAX_LEAD_PLAYS = 10  # 2^10 compiled parameter sets at most
 
 
 @dataclass(frozen=True)
@@ -83,135 +51,6 @@ class Ramp:
     def at_array(self, t: np.ndarray) -> np.ndarray:
         x = (t - self.start) / self.days if self.days > 0 else np.where(t >= self.start, 1.0, 0.0)
         return np.where(t < self.start, 0.0, self.top * np.clip(x, 0.0, 1.0))
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """One change bound to what it changes: kind ('p', 'days', 'contact', 'decay', 'budget', 'mix',
-    a team.* key, 'expansion_month', 'churn_month'), the object (motion/stage indices, channel,
-    segment) and the operation."""
-
-    play: int
-    kind: str
-    key: tuple
-    op: str  # 'scale' or 'set'
-    value: Any
-
-
-def _fail(where: str, target: str, why: str) -> None:
-    raise ValueError(f"{where}.target = {target!r}: {why}")
-
-
-def _match(pattern: str, names: list[str], what: str, where: str, target: str) -> list[str]:
-    hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-    if not hits:
-        _fail(where, target, f"no {what} matches '{pattern}'; {what}s are {names}")
-    return hits
-
-
-def resolve(sc: Scenario) -> list[Resolved]:
-    """Bind every play's changes to the scenario. Raises ValueError naming the play, the change and
-    what is allowed (sim.config turns it into a ConfigError)."""
-    out: list[Resolved] = []
-    segs = list(sc.segments)
-    for pi, (name, play) in enumerate(sc.plays.items()):
-        if play.segments is not None:
-            for s in play.segments:
-                if s not in sc.segments:
-                    raise ValueError(
-                        f"plays.{name}.segments: '{s}' is no segment; segments are {segs}"
-                    )
-        for ci, ch in enumerate(play.changes):
-            out += _resolve_one(sc, pi, f"plays.{name}.changes.{ci}", ch)
-    lead = {r.play for r in out if r.kind in ("p", "days", "contact", "decay")}
-    lead |= {
-        i for i, p in enumerate(sc.plays.values()) if p.sla_hours is not None or p.queue_by_fit
-    }
-    if len(lead) > MAX_LEAD_PLAYS:
-        raise ValueError(
-            f"plays: {len(lead)} plays change leads' parameters; at most {MAX_LEAD_PLAYS} at once"
-        )
-    return out
-
-
-def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:
-    t = ch.target
-    parts = t.split(".")
-    op = "scale" if ch.scale is not None else "set"
-    value = ch.scale if ch.scale is not None else ch.set
-    allowed = "allowed targets: " + ", ".join(TARGETS)
-    if parts[0] == "motions" and len(parts) == 5 and parts[2] == "stages":
-        if parts[4] not in ("p", "days"):
-            _fail(where, t, f"a play can change a stage's p or days, not '{parts[4]}'")
-        if parts[4] == "days" and op == "set":
-            _fail(where, t, "a stage's days take `scale` (the mean, with its cv kept), not `set`")
-        out = []
-        names = list(sc.motions)
-        for m in _match(parts[1], names, "motion", where, t):
-            stages = list(sc.motions[m].stages)
-            hits = [s for s in stages if fnmatch.fnmatchcase(s, parts[3])]
-            for s in hits:
-                out.append(Resolved(pi, parts[4], (names.index(m), stages.index(s)), op, value))
-        if not out:
-            seen = sorted(
-                {
-                    s
-                    for m in _match(parts[1], names, "motion", where, t)
-                    for s in sc.motions[m].stages
-                }
-            )
-            _fail(
-                where,
-                t,
-                f"no stage matches '{parts[3]}' in motion(s) '{parts[1]}'; stages are {seen}",
-            )
-        _check_value(where, t, parts[4], op, value)
-        return out
-    if t in _ROLE_LEAD:
-        _check_value(where, t, _ROLE_LEAD[t], op, value)
-        return [Resolved(pi, _ROLE_LEAD[t], (), op, value)]
-    if t in _ROLE_MONTH:
-        _check_value(where, t, t, op, value)
-        return [Resolved(pi, t, (), op, value)]
-    if parts[0] == "channels" and len(parts) == 3 and parts[2] == "budget_month":
-        _check_value(where, t, "budget", op, value)
-        hits = _match(parts[1], list(sc.channels), "channel", where, t)
-        return [Resolved(pi, "budget", (c,), op, value) for c in hits]
-    if (
-        parts[0] == "segments"
-        and len(parts) == 3
-        and parts[2] in ("expansion_month", "churn_month")
-    ):
-        _check_value(where, t, parts[2], op, value)
-        hits = _match(parts[1], list(sc.segments), "segment", where, t)
-        return [Resolved(pi, parts[2], (s,), op, value) for s in hits]
-    if parts[0] == "mix" and len(parts) == 2:
-        if op != "set" or not isinstance(value, dict):
-            _fail(where, t, "a segment's mix takes `set: {motion: weight, ...}` (weights sum to 1)")
-        for m, w in value.items():
-            if m not in sc.motions or sc.motions[m].entry == "customers":
-                ok = sorted(k for k, v in sc.motions.items() if v.entry != "customers")
-                _fail(where, t, f"set names '{m}', not an acquisition motion; motions are {ok}")
-            if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
-                _fail(where, t, f"set.{m} = {w!r} is not a weight in [0, 1]")
-        total = sum(value.values())
-        if abs(total - 1.0) > 1e-6:
-            _fail(where, t, f"set = {dict(value)}: weights sum to {total:g}, not 1")
-        hits = _match(parts[1], list(sc.segments), "segment", where, t)
-        return [Resolved(pi, "mix", (s,), op, dict(value)) for s in hits]
-    _fail(where, t, f"not a key a play can change; {allowed}")
-    return []
-
-
-def _check_value(where: str, target: str, kind: str, op: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{where}.{op} = {value!r}: a finite number is required for {target}")
-    if value < 0:
-        raise ValueError(f"{where}.{op} = {value!r}: must be >= 0")
-    if kind == "decay" and value <= 0:
-        raise ValueError(f"{where}.{op} = {value!r}: team.ae.wait_decay_days must stay > 0")
-    if op == "set" and (kind == "p" or kind in _PROBS) and value > 1:
-        raise ValueError(f"{where}.set = {value!r}: {target} is a probability in [0, 1]")
 
 
 def _apply(op: str, value: float, before: float | np.ndarray, prob: bool):
@@ -372,7 +211,7 @@ def _monthly(sc: Scenario, book: PlayBook, changes, ramps, n_months: int) -> Non
         before = book.monthly.get(k)
         if before is None:
             before = np.full(n_months, _base_monthly(sc, r.kind, r.key), dtype=float)
-        prob = r.kind in _PROBS
+        prob = r.kind in PROB_KINDS
         after = _apply(r.op, r.value, before, prob)
         book.monthly[k] = (1 - a[r.play]) * before + a[r.play] * after
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from types import ModuleType
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from sim import metric_registry as registry
+from sim.metric_registry import HEADLINE
 
-from sim.metrics import HEADLINE  # noqa: E402
 
-LABELS = {
-    "win_rate": ("Win rate", "{:.1%}"),
-    "cycle_days": ("Won-deal cycle, median (days)", "{:.0f}"),
-    "cac": ("CAC ($)", "${:,.0f}"),
-    "clv": ("CLV ($)", "${:,.0f}"),
-}
+@functools.cache
+def mpl() -> ModuleType:
+    """matplotlib on its Agg backend, pyplot loaded: imported at the first figure, since it costs
+    about 0.3 s that a run writing no figure should not pay."""
+    import matplotlib  # lazy: see the docstring
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401  (loads pyplot, ticker, lines and colormaps)
+
+    return matplotlib
+
+
+PLOT_FORMATS = {"pct": "{:.1%}", "money": "money", "count": "{:,.0f}", "num": "{:.1f}"}
+
+
+def title_and_format(key: str) -> tuple[str, str]:
+    """A metric's title and value format in figures, from sim.metric_registry."""
+    return registry.label(key), PLOT_FORMATS[registry.fmt(key)]
 
 
 def money_text(v: float, fine: bool = False) -> str:
@@ -37,7 +49,9 @@ def money_text(v: float, fine: bool = False) -> str:
 
 
 def value_text(fmt: str, v: float) -> str:
-    """A value by a LABELS format; money formats ('${...}') put the sign before the dollar."""
+    """A value by a figure format ('money': $21.2M; '${...}' puts the sign before the dollar)."""
+    if fmt == "money":
+        return money_text(v)
     if fmt.startswith("$"):
         return ("-" if v < 0 else "") + "$" + fmt[1:].format(abs(v))
     return fmt.format(v)
@@ -48,15 +62,16 @@ def _tex(s: str) -> str:
 
 
 def _money(ax, axis="y") -> None:
-    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
+    fmt = mpl().ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
 def distributions(reps: pd.DataFrame, path: Path) -> None:
     """Histograms of the four headline metrics over replications, median and P10-P90 marked."""
+    plt = mpl().pyplot
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     for ax, key in zip(axes.flat, HEADLINE, strict=True):
-        label, fmt = LABELS[key]
+        label, fmt = title_and_format(key)
         v = reps[key].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
         ax.set_title(label)
@@ -79,9 +94,9 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         )
         ax.hist(v, bins=min(30, max(5, len(v) // 4)), color="#4C72B0", alpha=0.9, zorder=2)
         ax.axvline(p50, color="k", lw=1.5, zorder=3, label=f"median {show(p50)}")
-        ax.xaxis.set_major_formatter(_axis_fmt("money" if fmt.startswith("$") else fmt))
+        ax.xaxis.set_major_formatter(_axis_fmt(fmt))
         ax.tick_params(axis="x", labelsize=8)
-        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom: the legend sits above the bars
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
@@ -98,13 +113,14 @@ def colors(n: int) -> list:
     """One distinct colour per scenario: PALETTE up to 8, matplotlib's tab20 beyond."""
     if n <= len(PALETTE):
         return list(PALETTE[:n])
-    cmap = matplotlib.colormaps["tab20"]
+    cmap = mpl().colormaps["tab20"]
     return [cmap(i % 20) for i in range(n)]
 
 
 def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None:
     """P10-P90 band and median of ARR and of monthly bookings across replications, one colour per
     scenario when the table holds several."""
+    plt = mpl().pyplot
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     names = list(monthly["scenario"].unique()) if "scenario" in monthly else [None]
     for ax, col, title in zip(
@@ -139,6 +155,7 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
 def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
     """Per motion: stage outcomes (advanced / dropped per replication) with conversion rates;
     the bottleneck stage (lowest conversion) outlined in red."""
+    plt = mpl().pyplot
     motions = [
         m
         for m in f["motion"].unique()
@@ -187,30 +204,21 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
 
 
 COMPARED = ("win_rate", "cycle_days", "cac", "bookings", "arr_end")
-_TITLES = {
-    "win_rate": ("Win rate", "{:.1%}"),
-    "new_customers": ("New customers", "{:,.0f}"),
-    "cac_payback_months": ("CAC payback (months)", "{:.1f}"),
-    "clv": ("CLV", "${:,.0f}"),
-    "cycle_days": ("Won-deal cycle, median (days)", "{:.0f}"),
-    "cac": ("CAC", "${:,.0f}"),
-    "bookings": ("Bookings in the window", "money"),
-    "arr_end": ("ARR at the end", "money"),
-}
 
 
 def _axis_fmt(fmt: str):
     if fmt == "money":
-        return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
+        return mpl().ticker.FuncFormatter(lambda v, _: _tex(money_text(v)))
     if not fmt.startswith("$") and not fmt.endswith("%}"):  # plain numbers (days): matplotlib
-        return matplotlib.ticker.ScalarFormatter(useOffset=False)  # picks decimals by tick spacing
-    return matplotlib.ticker.FuncFormatter(lambda v, _: _tex(value_text(fmt, v)))
+        return mpl().ticker.ScalarFormatter(useOffset=False)  # picks decimals by tick spacing
+    return mpl().ticker.FuncFormatter(lambda v, _: _tex(value_text(fmt, v)))
 
 
 def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
     """Top row: each scenario's distribution over replications (box: quartiles, whiskers P10-P90).
     Bottom row: each scenario's paired difference from the baseline, mean and 95 % interval, solid
     where the interval excludes zero (a clear difference) and hollow where it does not (noise)."""
+    plt = mpl().pyplot
     base = summary["baseline"]
     names = list(summary["scenarios"])
     others = [n for n in names if n != base]
@@ -219,7 +227,7 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
         2, len(keys), figsize=(3.6 * len(keys), 7.5), squeeze=False, height_ratios=[3, 2]
     )
     for j, key in enumerate(keys):
-        title, fmt = _TITLES[key]
+        title, fmt = title_and_format(key)
         ax = axes[0, j]
         data = [reps.loc[reps["scenario"] == n, key].dropna().to_numpy(float) for n in names]
         box = ax.boxplot(
@@ -264,7 +272,7 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
         )
         ax.set_xlim(-0.6, len(others) - 0.4)
         ax.yaxis.set_major_formatter(
-            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v * 100:+.1f} pp")
+            mpl().ticker.FuncFormatter(lambda v, _: f"{v * 100:+.1f} pp")
             if fmt.endswith("%}")  # a difference of two rates is in percentage points
             else _axis_fmt(fmt)
         )
@@ -284,6 +292,7 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
 def tornado(sens: dict, path: Path) -> None:
     """One panel per metric: each input's paired change from the baseline at its low and its high
     value (bars, 95 % interval as whiskers), largest swing on top."""
+    plt = mpl().pyplot
     metrics = list(sens)
     fig, axes = plt.subplots(
         1,
@@ -315,7 +324,7 @@ def tornado(sens: dict, path: Path) -> None:
             ],
             fontsize=8,
         )
-        title, fmt = _TITLES.get(metric, (metric, "{:,.2f}"))
+        title, fmt = title_and_format(metric)
         ax.xaxis.set_major_formatter(_axis_fmt(fmt))
         ax.set_title(f"{title}: change from the baseline", fontsize=10)
         ax.grid(axis="x", alpha=0.3)

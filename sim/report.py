@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim import metric_registry as registry
 from sim import plots
-from sim.compare import CompareResult, verdict
+from sim.compare import CompareResult, combined, verdict
 from sim.config import Scenario
 from sim.experiment import RunResult
 from sim.records import MONTH_DAYS, crm_export
+from sim.stats import strict
 
 TERMINAL_METRICS = (
     "win_rate",
@@ -36,17 +38,6 @@ TERMINAL_METRICS = (
     "sdr_wait_days",
     "ae_utilization",
 )
-
-
-def strict(obj):
-    """Replace NaN and infinities by None so the JSON is strict."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [strict(v) for v in obj]
-    return obj
 
 
 def summary_json(summary: dict) -> str:
@@ -96,24 +87,6 @@ def staged(outdir: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-# Overrides that change how a run executes or where it writes, never its results: left out of the
-# setup line, so the files are identical whichever executor ran them.
-RUN_ONLY = ("hydra", "executor", "workers", "progress", "tables")
-
-
-def setup_text(choices, overrides) -> str:
-    """'Setup: company `x`, motion `y`; overrides `...`.': the presets chosen and the overrides that
-    shape the scenario (RUN_ONLY ones left out)."""
-    picks = [f"{g} `{choices[g]}`" for g in ("company", "motion", "experiment") if choices.get(g)]
-    task = [o for o in overrides if o.lstrip("+~").split("=")[0].split(".")[0] not in RUN_ONLY]
-    return (
-        "Setup: "
-        + ", ".join(picks)
-        + (f"; overrides `{' '.join(task)}`" if task else "; no overrides")
-        + "."
-    )
-
-
 def write_outputs(
     res: RunResult,
     sc: Scenario,
@@ -150,8 +123,6 @@ def write_compare_outputs(
 ) -> Path:
     """The files of a multi-scenario run: stacked tables (a `scenario` column), every scenario's
     first-replication CRM export in one file, the comparison figure and report. Returns summary.json."""
-    from sim.compare import combined
-
     res = combined(cres)
     sc = cres.runs[cres.baseline][0]
     with staged(outdir) as stage:
@@ -179,33 +150,16 @@ def write_compare_outputs(
 
 
 def _fmt(key: str, v) -> str:
+    """A value as the report prints it, by the metric's number format (sim.metric_registry)."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    base = key.split(".")[0]
-    if base in (
-        "win_rate",
-        "nrr",
-        "grr",
-        "logo_churn",
-        "ae_utilization",
-        "sdr_utilization",
-        "sdr_prospecting_share",
-    ):
+    kind = registry.fmt(key)
+    if kind == "pct":
         return f"{v:.1%}"
-    if base in (
-        "cac",
-        "clv",
-        "bookings",
-        "arr_end",
-        "bookings_new",
-        "bookings_expansion",
-        "sm_cost",
-        "arpa_month",
-        "clv_in_horizon",
-    ):
+    if kind == "money":
         sign = "-" if v < 0 else ""
         return f"{sign}${abs(v) / 1e6:,.2f}M" if abs(v) >= 1e6 else f"{sign}${abs(v):,.0f}"
-    if base in ("new_customers", "leads", "customers_end"):
+    if kind == "count":
         return f"{v:,.0f}"
     return f"{v:,.2f}"
 

@@ -19,9 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sim.compose import experiment_namespaces
 from sim.config import ConfigError
 
 JOB_FILE = "job.json"
@@ -113,8 +118,6 @@ def objective_spec(cfg: DictConfig) -> Objective | None:
 
     Only maximisation is supported: the penalty for a broken constraint relies on it.
     """
-    from sim.cli import experiment_namespaces
-
     for ns in experiment_namespaces():
         spec = OmegaConf.select(cfg, f"{ns}.objective", default=None)
         if spec is None:
@@ -227,9 +230,6 @@ class SweepJob:
 
 def job_for(cfg: DictConfig, outdir: Path) -> SweepJob | None:
     """The SweepJob of this run if it is a job of `salesim -m`, else None."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     hc = HydraConfig.get()
     if hc.mode != RunMode.MULTIRUN:
         return None
@@ -248,8 +248,6 @@ def _read_json(path: Path) -> dict | None:
 
 def _param(override: str) -> tuple[str, Any]:
     """(column name, value) of one override: `team.ae.count=8` -> ("team.ae.count", 8)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     o = OverridesParser.create().parse_overrides([override])[0]
     name = o.key_or_group + (f"@{o.package}" if o.package else "")
     value = o.value()
@@ -284,8 +282,6 @@ def job_dirs(sweep_dir: Path, output_subdir: str = ".hydra") -> list[Path]:
 
 def job_rows(job_dir: Path, name: str, output_subdir: str = ".hydra") -> list[dict]:
     """The table rows of one job: one per scenario, or one for a failed or unfinished job."""
-    import yaml
-
     overrides = yaml.safe_load((job_dir / output_subdir / "overrides.yaml").read_text()) or []
     params = dict(_param(o) for o in overrides)
     failure = _read_json(job_dir / FAILURE_FILE)
@@ -326,8 +322,7 @@ def job_rows(job_dir: Path, name: str, output_subdir: str = ".hydra") -> list[di
 
 def gather(sweep_dir: Path, output_subdir: str = ".hydra"):
     """The sweep table (pandas DataFrame) and the names of its parameter columns."""
-    import pandas as pd
-    import yaml
+    import pandas as pd  # lazy: 0.3 s that `salesim` (which imports this module) pays only at a sweep's end
 
     rows, params = [], []
     for d in job_dirs(sweep_dir, output_subdir):
@@ -388,6 +383,8 @@ class SweepSummary(Callback):
         if table.empty:
             return
         write_table(table, sweep_dir)
+        # lazy: the figures pull in matplotlib, numpy and pandas; Hydra builds this callback for
+        # every `salesim` run, so the module itself stays light
         from sim.sweep_plots import response_plots
 
         try:  # a figure that cannot be drawn must not hide the table or the exit status

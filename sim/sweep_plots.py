@@ -6,25 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from sim import metric_registry as registry
+from sim.plots import PALETTE, colors, money_text, mpl
 
-from sim.plots import PALETTE, colors, money_text  # noqa: E402
-
-# metric, title, unit: pct | money | count | num
-KEY_METRICS = (
-    ("arr_end", "ARR at the end of the window", "money"),
-    ("bookings", "Bookings in the window", "money"),
-    ("new_customers", "New customers in the window", "count"),
-    ("win_rate", "Win rate", "pct"),
-    ("cac", "CAC", "money"),
-    ("cac_payback_months", "CAC payback (months)", "num"),
+# The metrics a sweep's figures show: (name, title, number format) from sim.metric_registry.
+KEY_METRICS = tuple(
+    (m, registry.label(m), registry.fmt(m))
+    for m in ("arr_end", "bookings", "new_customers", "win_rate", "cac", "cac_payback_months")
 )
-UNITS = {m: u for m, _, u in KEY_METRICS}
 DONE = ("ok", "skipped-complete")
 
 
@@ -90,6 +82,7 @@ def _failed_note(table: pd.DataFrame, params: list[str]) -> str:
 
 def lines(table: pd.DataFrame, param: str, path: Path) -> None:
     """One panel per key metric: median against the parameter, P10-P90 band, a line per scenario."""
+    plt = mpl().pyplot
     done = table[table["status"].isin(DONE)]
     metrics = [m for m in KEY_METRICS if f"{m[0]}.p50" in done]
     xs, numeric = _axis(table[param])
@@ -116,13 +109,11 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
             ax.plot(x, d[f"{m}.p50"].astype(float), "o-", color=color, lw=2, label=f"{tag}median")
         ax.set_title(title, fontsize=10)
         if unit != "num":
-            ax.yaxis.set_major_formatter(
-                matplotlib.ticker.FuncFormatter(lambda v, _, u=unit: fmt(v, u))
-            )
+            ax.yaxis.set_major_formatter(mpl().ticker.FuncFormatter(lambda v, _, u=unit: fmt(v, u)))
         if numeric:
             if min(xs) > 0 and max(xs) / min(xs) > 100:  # e.g. an SLA from 5 minutes to 48 hours
                 ax.set_xscale("log")
-                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+                ax.xaxis.set_minor_locator(mpl().ticker.NullLocator())
             ax.set_xticks(xs, [param_label(v) for v in xs], fontsize=8)
         else:
             ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=8)
@@ -135,8 +126,7 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
     bottom = 0.0
     if len(scenarios) > 1:  # one legend for the figure: a colour per scenario
         handles = [
-            matplotlib.lines.Line2D([], [], color=c, lw=2, marker="o")
-            for c in colors(len(scenarios))
+            mpl().lines.Line2D([], [], color=c, lw=2, marker="o") for c in colors(len(scenarios))
         ]
         fig.legend(handles, scenarios, loc="lower center", ncol=len(scenarios), fontsize=9)
         bottom = 0.06
@@ -154,6 +144,7 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
 def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: Path) -> None:
     """One heat map per key metric: the median in each cell of the (px across, py up) grid, with
     P10-P90 beneath; cells of failed jobs are left grey."""
+    plt = mpl().pyplot
     sel = table if scenario is None else table[table["scenario"].isin([scenario, pd.NA])]
     done = sel[sel["status"].isin(DONE)]
     metrics = [m for m in KEY_METRICS if f"{m[0]}.p50" in done]
@@ -170,16 +161,14 @@ def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: 
         for _, r in done.iterrows():
             i, j = ys.index(r[py]), xs.index(r[px])
             grid[i, j], lo[i, j], hi[i, j] = r[f"{m}.p50"], r[f"{m}.p10"], r[f"{m}.p90"]
-        cmap = matplotlib.colormaps[
-            "viridis_r" if m in ("cac", "cac_payback_months") else "viridis"
-        ]
+        reverse = registry.good_direction(m) == -1  # dark is good: low CAC, short payback
+        cmap = mpl().colormaps["viridis_r" if reverse else "viridis"]
         cmap.set_bad("#DDDDDD")
         im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap)
         finite = grid[np.isfinite(grid)]
         mid = (finite.min() + finite.max()) / 2 if len(finite) else 0
         # a narrow range gets one more digit, so neighbouring cells do not all read the same
         fine = bool(len(finite)) and finite.max() - finite.min() < 0.1 * abs(mid)
-        reverse = m in ("cac", "cac_payback_months")
         for i in range(len(ys)):
             for j in range(len(xs)):
                 if not np.isfinite(grid[i, j]):
@@ -215,7 +204,7 @@ def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: 
             ax=ax,
             fraction=0.046,
             pad=0.03,
-            format=matplotlib.ticker.FuncFormatter(lambda v, _, u=unit: fmt(v, u, fine=True)),
+            format=mpl().ticker.FuncFormatter(lambda v, _, u=unit: fmt(v, u, fine=True)),
         ).ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_axis_off()
@@ -236,6 +225,7 @@ def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: 
 def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path:
     """Trials of an optimising sweep: the objective by trial with the best so far, the constrained
     metric against its limit, and the objective against each searched parameter."""
+    plt = mpl().pyplot
     spec = {}
     for job in done["job"]:
         rec = json.loads((sweep_dir / job / "job.json").read_text())
@@ -245,12 +235,13 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
     d = done.drop_duplicates("job").copy()
     trial = np.arange(len(d))
     ok = d["feasible"].fillna(False).astype(bool).to_numpy()
-    metric, unit = spec.get("metric", "objective"), UNITS.get(spec.get("metric"), "num")
+    metric = spec.get("metric", "objective")
+    unit = registry.fmt(metric)
     label = f"{metric} ({spec.get('stat', '')})"
     cons = spec.get("constraints") or []
     obj = d["objective"].astype(float).to_numpy()
     floor = np.nanmin(obj[ok]) if ok.any() else 0.0
-    money = matplotlib.ticker.FuncFormatter(lambda v, _: fmt(v, unit))
+    money = mpl().ticker.FuncFormatter(lambda v, _: fmt(v, unit))
     ncol = max(2, len(params))
     fig = plt.figure(figsize=(4.2 * ncol, 7.6))
     grid = fig.add_gridspec(2, 2 * ncol)
@@ -267,7 +258,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
     ax.step(trial, best, where="post", color="k", lw=1.2, label="best so far")
     ax.set_title(f"Objective: {label} by trial", fontsize=10)
     ax.set_xlabel("trial (job number)", fontsize=9)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(money)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -286,7 +277,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
             ax.legend(fontsize=7)
         ax.set_title(f"Constraint: {col}", fontsize=10)
         ax.set_xlabel("trial (job number)", fontsize=9)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
 
     for i, p in enumerate(params):
@@ -296,7 +287,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
         broken(ax, x)
         ax.set_xlabel(p, fontsize=9)
         ax.yaxis.set_major_formatter(money)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: compact(v)))
+        ax.xaxis.set_major_formatter(mpl().ticker.FuncFormatter(lambda v, _: compact(v)))
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3)
         if i == 0:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.api import compose_config
-from sim.cli import resolve
+from sim.compose import compose_config, resolve
 from sim.config import RunSettings, Scenario
 
 # A short, cheap version of the default scenario for tests that check behaviour, not numbers.

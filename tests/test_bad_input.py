@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from sim.api import compose_config
-from sim.cli import resolve
+from sim.compose import compose_config, resolve
 from sim.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

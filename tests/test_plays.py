@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.api import compose_config
-from sim.cli import resolve
+from sim.compose import compose_config, resolve
 from sim.config import ConfigError
 from sim.metrics import month_weights, scalar_metrics
 from sim.model import simulate_replication

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibrate import baselines
+from sim.calibrate.options import fit_options
 from sim.config import ConfigError
 from sim.metrics import closed_in, cycle_days
 from sim.open_pipeline import SOURCE
@@ -176,7 +177,6 @@ def fit_at(crm, cfg: Any, cutoff: pd.Timestamp):
     """The calibration from what was known at `cutoff`, with the app's fit settings (`fit.*`)."""
     from omegaconf import DictConfig, OmegaConf
 
-    from sim.calibrate.cli import fit_options
     from sim.calibrate.fit import fit
 
     conf = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)

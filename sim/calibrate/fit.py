@@ -36,6 +36,7 @@ from scipy import special, stats
 from sim.calibrate.importer import CrmData
 from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
+from sim.stats import first_stage_p
 
 NEVER_DAYS = 36525.0  # a "stuck" deal's time to close: it stays open through any run
 MIN_DAYS = (
@@ -222,8 +223,6 @@ class Calibration:
 
     def scenario(self) -> dict:
         """The calibrated scenario as a plain dict (sim.config.load_scenario validates it)."""
-        from sim.validate.funnel import first_stage_p
-
         pass_lead = first_stage_p(1.0, self.fit_mean)  # fit score thins the first stage slightly
         a = self.arrivals
         start = (self.start.to_period("M") - self.warmup_months).to_timestamp()

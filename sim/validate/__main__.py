@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-from sim.validate import CheckRow, measured
+from sim.validate import CheckRow, funnel, measured
+from sim.validate import queues as q
+from sim.validate.bugs import BUGS, inject
+from sim.validate.false_alarms import KIND_RULES, cases, families
 
 CHECKS = (
     (
@@ -34,8 +38,6 @@ CHECKS = (
 
 
 def run_all(size: str, only: list[str] | None = None) -> list[tuple[str, list[CheckRow], float]]:
-    import importlib
-
     out = []
     for module, names in CHECKS:
         mod = importlib.import_module(module)
@@ -58,9 +60,6 @@ def _num(x: float) -> str:
 
 
 def markdown(results, size: str, seconds: float, caught: dict[str, list] | None = None) -> str:
-    from sim.validate import funnel
-    from sim.validate import queues as q
-
     n = sum(len(rows) for _, rows, _ in results)
     ok = sum(r.passed for _, rows, _ in results for r in rows)
     lines = [
@@ -144,8 +143,6 @@ def false_alarm_section() -> list[str]:
             f"{r['alarms_at_1e-4']} / {r['alarms_at_1e-5']} / {r['alarms_at_1e-6']} | "
             f"`{r['command']}` |"
         )
-    from sim.validate.false_alarms import KIND_RULES, cases, families
-
     lines += [
         "",
         "A test asserts all the rows of one check, so a whole check must fail a correct engine less",
@@ -177,8 +174,6 @@ def false_alarm_section() -> list[str]:
 
 def bug_runs() -> dict[str, list]:
     """Every deliberate bug with the checks that must catch it, at size fast (the docs' section)."""
-    from sim.validate.bugs import BUGS, inject
-
     out = {}
     for name, bug in BUGS.items():
         with inject(name):
@@ -187,8 +182,6 @@ def bug_runs() -> dict[str, list]:
 
 
 def bug_section(caught: dict[str, list]) -> list[str]:
-    from sim.validate.bugs import BUGS
-
     lines = [
         "## Deliberate bugs",
         "",
@@ -223,8 +216,6 @@ def bug_section(caught: dict[str, list]) -> list[str]:
 
 def _bug_report(name: str, results) -> int:
     """Print the rows a deliberate bug made fail; 0 if it was caught, 1 if every row passed."""
-    from sim.validate.bugs import BUGS
-
     failed = [(check, r) for check, rows, _ in results for r in rows if not r.passed]
     total = sum(len(rows) for _, rows, _ in results)
     verdict = (
@@ -240,8 +231,6 @@ def _bug_report(name: str, results) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sim.validate.bugs import BUGS, inject
-
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

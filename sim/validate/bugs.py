@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from sim import motions
+from sim.model import sdr_desk
+from sim.validate import queues
+
 
 def _sdr_serves_two():
-    from sim.model import sdr_desk
-
     init = sdr_desk.SdrDesk.__init__
 
     def buggy(self, w):
@@ -31,8 +33,6 @@ def _sdr_serves_two():
 
 
 def _stage_p_twice():
-    from sim import motions
-
     probs = motions._probs
 
     def buggy(st, segments):
@@ -67,8 +67,6 @@ BUGS = {
 def inject(name: str) -> Iterator[None]:
     """Run the block with bug `name` in the engine (cached engine runs are dropped on entry and
     exit, so no result of a correct run is reused, nor a buggy one kept)."""
-    from sim.validate import queues
-
     if name not in BUGS:
         raise ValueError(f"unknown bug {name!r}; allowed: {', '.join(sorted(BUGS))}")
     queues.mmc_records.cache_clear()

@@ -28,9 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 from scipy import optimize, stats
 
-from sim.records import OPP_COLUMNS
+from sim.compose import compose_config, experiment_namespaces
+from sim.config import load_run
+from sim.metrics import scalar_metrics
+from sim.model import simulate_replication
+from sim.records import OPP_COLUMNS, crm_export
+from sim.stats import first_stage_p  # its home; checks and tests also reach it from here
+from sim.streams import Streams
 from sim.validate import CheckRow
 
 FAMILY_ALPHA = 1e-4  # a check (all its rows) fails a correct engine less often than this
@@ -56,10 +63,6 @@ def _size(size: str) -> dict:
 # -- building scenarios -------------------------------------------------------------------------
 @lru_cache(maxsize=32)
 def _composed(overrides: tuple[str, ...]) -> dict:
-    from omegaconf import OmegaConf
-
-    from sim.api import compose_config
-
     cfg = compose_config(["experiment=funnel_algebra", *overrides])
     return OmegaConf.to_container(cfg, resolve=True)
 
@@ -67,9 +70,6 @@ def _composed(overrides: tuple[str, ...]) -> dict:
 def scenario(*overrides: str, edit=None):
     """The funnel_algebra scenario with command-line style overrides; `edit(data)` may change the
     resolved config dict (e.g. replace the stage list) before validation."""
-    from sim.cli import experiment_namespaces
-    from sim.config import load_run
-
     data = copy.deepcopy(_composed(tuple(overrides)))
     if edit is not None:
         edit(data)
@@ -105,26 +105,11 @@ def linear_funnel(
 
 
 def _replications(sc, reps: int):
-    from sim.model import simulate_replication
-
     for r in range(reps):
         yield simulate_replication(sc, r)
 
 
 # -- known answers ------------------------------------------------------------------------------
-def first_stage_p(p: float, fit_mean: float = 0.5) -> float:
-    """Marginal probability of passing a marketing-led motion's first stage: the engine multiplies p
-    by fit / 0.5 with fit ~ Beta(4 m, 4 (1 - m)), and a probability above 1 is certain, so the stage
-    converts with E[min(1, c F)], c = 2p. With x = 1/c: c E[F; F < x] + P(F >= x), where
-    E[F; F < x] = m I_x(a + 1, b). For c <= 1 the cap never binds and this is 2 p m."""
-    a, b = 4 * fit_mean, 4 * (1 - fit_mean)
-    c = 2.0 * p
-    if c <= 1.0:
-        return c * fit_mean
-    x = 1.0 / c
-    return float(c * fit_mean * stats.beta.cdf(x, a + 1, b) + stats.beta.sf(x, a, b))
-
-
 def stage_truth(sc, motion: str = MOTION, segment: str = "smb", fit_mean: float | None = None):
     """(names, effective p, mean days, variance of days) of a motion's stages for one segment."""
     m = sc.motions[motion]
@@ -244,8 +229,6 @@ def _fmt_product(ps) -> str:
 def check_funnel_algebra(size: str = "fast", overrides: tuple[str, ...] = ()) -> list[CheckRow]:
     """Wins, win rate, won-deal cycle and per-stage conversion against the algebra of a funnel
     with no contention."""
-    from sim.metrics import scalar_metrics
-
     z = _size(size)
     sc = scenario(f"funnel_algebra.leads={z['leads']}", *overrides)
     names, ps, means, vars_ = stage_truth(sc)
@@ -437,8 +420,6 @@ def estimate_from_crm(crm: pd.DataFrame, stages: list[str], as_of, settled_days:
 
 def check_ground_truth(size: str = "fast") -> list[CheckRow]:
     """Known parameters in, a CRM export out, the parameters recovered from that file alone."""
-    from sim.records import crm_export
-
     z = _size(size)
     sc = scenario(f"funnel_algebra.leads={z['leads']}", *GROUND_TRUTH)
     names, ps, means, _ = stage_truth(sc)
@@ -564,9 +545,6 @@ def stream_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def check_common_random_numbers(size: str = "fast") -> list[CheckRow]:
     """Identical draws for a motion whatever else changes; independent, non-interfering streams."""
-    from sim.model import simulate_replication
-    from sim.streams import Streams
-
     z = _size(size)
     base_ov = (f"funnel_algebra.leads={z['crn_leads']}",)
     base = scenario(*base_ov)

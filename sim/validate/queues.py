@@ -83,10 +83,14 @@ import math
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 
 import numpy as np
 from scipy import special
 
+from sim.compose import compose_config, resolve
+from sim.metrics import scalar_metrics
+from sim.model import simulate_replication
 from sim.records import MONTH_DAYS
 from sim.validate import CheckRow, measured
 from sim.validate.theory import erlang_c, mmc_mean_wait
@@ -286,9 +290,6 @@ def _row(check, expected_text, expected, iv: Interval, note: str) -> CheckRow:
 
 # -- running the engine -----------------------------------------------------------------------------
 def _scenario(overrides: tuple[str, ...]):
-    from sim.api import compose_config
-    from sim.cli import resolve
-
     return resolve(compose_config(list(overrides)))[0]
 
 
@@ -296,8 +297,6 @@ def _scenario(overrides: tuple[str, ...]):
 def mmc_records(servers: int, rho: float, leads: int, seed: int):
     """One long run of the M/M/c preset (service rate 1 a day); the probe samples the SDR queue about
     once per mean inter-arrival time. Cached: the Erlang C and Little checks share the runs."""
-    from sim.model import simulate_replication
-
     lam = rho * servers
     sc = _scenario(
         (
@@ -370,8 +369,6 @@ def check_erlang_c(size: str = "fast") -> list[CheckRow]:
 def check_littles_law(size: str = "fast") -> list[CheckRow]:
     """L = lambda W on the SDR queue: the probe's time-average queue length (sdr_queue_length) vs
     served-per-day x mean wait (sdr_served_per_day x sdr_wait_days), on the Erlang C runs."""
-    from sim.metrics import scalar_metrics
-
     rows = []
     for c, rho, rec in _pairs(size):
         m = scalar_metrics(rec, 0.78)
@@ -446,8 +443,6 @@ def tandem_overrides(leads: int, seed: int, p: dict | None = None) -> tuple[str,
 
 
 def tandem_records(leads: int, seed: int, replication: int = 0):
-    from sim.model import simulate_replication
-
     return simulate_replication(_scenario(tandem_overrides(leads, seed)), replication)
 
 
@@ -547,7 +542,7 @@ def check_tandem(size: str = "fast") -> list[CheckRow]:
 def ciw_tandem(p: dict, leads: int, seed: int) -> dict[str, float]:
     """The tandem network in ciw: mean waits at both nodes and throughput, warm-up deleted (the same
     warm-up and window lengths as the salesim preset)."""
-    import ciw
+    import ciw  # lazy: the peer simulator is heavy and only this check uses it
 
     lam = p["arrival_rate"]
     warm, horizon = (leads // 10) / lam, leads / lam
@@ -646,8 +641,6 @@ def check_peer_ciw(size: str = "fast") -> list[CheckRow]:
 
 
 def ciw_version() -> str:
-    from importlib import metadata
-
     return metadata.version("ciw")
 
 
