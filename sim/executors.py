@@ -31,7 +31,8 @@ def map_ordered(
     if settings.kind == "ray":
         yield from _ray(fn, shared, items, settings, workers)
     elif settings.kind == "serial" or workers <= 1 or len(items) < 2:
-        yield from fn(shared, items)
+        for item in items:  # one at a time: results stream, memory does not grow with the count
+            yield from fn(shared, [item])
     else:
         yield from _processes(fn, shared, items, workers)
 

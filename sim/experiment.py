@@ -78,11 +78,28 @@ def run_scenario(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run every replication of `sc` and gather the results (memory: a row per replication)."""
-    rows, monthly, funnel_sum, first, events = [], [], None, None, 0
+    """Run every replication of `sc` and gather the results (memory: a row of numbers per
+    replication and its months, kept as plain arrays, not a table object each)."""
+    rows: list[list] = []
+    keys: list[str] | None = None
+    months: list[np.ndarray] = []  # each replication's monthly table as one float block
+    month_cols: pd.Series | None = None  # its columns and their dtypes
+    funnel_sum, first, events = None, None, 0
     for res in iterate(sc, executor, workers):
-        rows.append({"scenario": sc.scenario.name, "replication": res.replication, **res.metrics})
-        monthly.append(res.monthly.assign(scenario=sc.scenario.name, replication=res.replication))
+        if keys is None:
+            keys = list(res.metrics)
+        elif len(res.metrics) != len(keys) or any(k not in res.metrics for k in keys):
+            new = [k for k in res.metrics if k not in keys]  # a metric some replications lack
+            keys += new
+            for row in rows:
+                row += [None] * len(new)
+        rows.append([sc.scenario.name, res.replication, *(res.metrics.get(k) for k in keys)])
+        m = res.monthly
+        month_cols = m.dtypes if month_cols is None else month_cols
+        block = np.empty((len(m), len(month_cols) + 1))
+        block[:, 0] = res.replication
+        block[:, 1:] = m[month_cols.index].to_numpy(dtype=float)  # counts < 2^53 stay exact
+        months.append(block)
         f = res.funnel.set_index(["motion", "stage_index", "stage", "owner"])
         funnel_sum = f if funnel_sum is None else funnel_sum + f
         events += res.events
@@ -90,12 +107,15 @@ def run_scenario(
             first = res.opportunities
         if progress:
             progress(1)
-    reps = pd.DataFrame(rows)
-    month_tab = pd.concat(monthly, ignore_index=True)
-    cols = ["scenario", "replication"] + [
-        c for c in month_tab.columns if c not in ("scenario", "replication")
-    ]
-    month_tab = month_tab[cols]
+    reps = pd.DataFrame(rows, columns=["scenario", "replication", *(keys or [])])
+    stacked = np.concatenate(months)
+    month_tab = pd.DataFrame(
+        {
+            "scenario": sc.scenario.name,
+            "replication": stacked[:, 0].astype(np.int64),
+            **{c: stacked[:, j + 1].astype(t) for j, (c, t) in enumerate(month_cols.items())},
+        }
+    )
     funnel = funnel_sum.reset_index()
     counts = [c for c in ("advanced", "dropped", "stage_days", "open_at_end") if c in funnel]
     funnel[counts] /= sc.replications  # mean per replication
