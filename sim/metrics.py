@@ -28,55 +28,6 @@ from sim.records import (
 NAN = float("nan")
 S_AND_M = ("marketing", "product", "sdr", "ae", "tools", "plays")  # cost categories in CAC
 
-HEADLINE = ("win_rate", "cycle_days", "cac", "clv")
-
-# Which way is better, by metric name before the first dot (`cac.plg` -> `cac`): +1 higher, -1 lower.
-# Metrics not listed (costs, utilisation, staffing shares) have no good direction: comparisons report
-# their difference but no `p_better`.
-GOOD_DIRECTION: dict[str, int] = {
-    **dict.fromkeys(
-        (
-            "win_rate",
-            "new_customers",
-            "bookings",
-            "bookings_new",
-            "bookings_expansion",
-            "arr_end",
-            "customers_end",
-            "nrr",
-            "grr",
-            "clv",
-            "clv_in_horizon",
-            "ltv_to_cac",
-            "arpa_month",
-            "leads",
-            "sla_met_share",
-        ),
-        1,
-    ),
-    **dict.fromkeys(
-        (
-            "cac",
-            "cac_payback_months",
-            "cycle_days",
-            "cycle_days_mean",
-            "lead_to_close_days",
-            "logo_churn",
-            "logo_churn_month",
-            "sdr_wait_days",
-            "ae_wait_days",
-            "sdr_waited_share",
-            "sdr_queue_length",
-        ),
-        -1,
-    ),
-}
-
-
-def good_direction(metric: str) -> int | None:
-    """+1 if higher is better, -1 if lower is better, None if the metric has no good direction."""
-    return GOOD_DIRECTION.get(metric.split(".")[0])
-
 
 def _div(a: float, b: float) -> float:
     return a / b if b and not math.isnan(b) else NAN

@@ -10,7 +10,7 @@ and the SDR stage, decide each stage by the one rule in `stage_step`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,10 +29,13 @@ class CStage:
     seats_at_least: int | None
     seats_below: int | None
     dist_lost: object = None  # sim.config.Dist for a drop's duration (`days_lost`), or None
+    guarded: bool = field(init=False)  # a seat guard decides whether the stage applies to a lead
+    instant: bool = field(init=False)  # no duration distribution: the stage takes no time
 
-    @property
-    def guarded(self) -> bool:
-        return self.seats_at_least is not None or self.seats_below is not None
+    def __post_init__(self) -> None:
+        guarded = self.seats_at_least is not None or self.seats_below is not None
+        object.__setattr__(self, "guarded", guarded)  # frozen: set once, read on every stage
+        object.__setattr__(self, "instant", self.dist is None)
 
     def lost_factor(self, d):
         """A dropped lead's duration / its drawn duration, for unit draws d (days_lost)."""
@@ -141,7 +144,7 @@ def stage_step(st: CStage, p, u, d, scale, dmult=1.0):
     (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
     has `days_lost`. Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides here."""
     ok = u < p
-    dk = d * scale * dmult if st.dist is not None else d * 0.0
+    dk = d * 0.0 if st.instant else d * scale * dmult
     if st.dist_lost is not None:  # a drop takes its own time (days_lost)
         if isinstance(ok, np.ndarray):
             dk = np.where(ok, dk, dk * st.lost_factor(d))
@@ -203,8 +206,12 @@ def walk_batch(
         stage[open_now] = k
         alive &= ~open_now
         app = alive & (st.applies(seats) if st.guarded else True)
-        c = book.codes(pu, seg, t)
-        ok, dj = stage_step(st, P[c, k, seg], u[:, j], d[:, j], seg_scale, D[c, k])
+        if pu is None:  # no per-lead plays: every lead works under code 0
+            p, dm = P[0, k][seg], D[0, k]
+        else:
+            c = book.codes(pu, seg, t)
+            p, dm = P[c, k, seg], D[c, k]
+        ok, dj = stage_step(st, p, u[:, j], d[:, j], seg_scale, dm)
         end = t + dj
         decided = app & (end < horizon)
         still = app & ~decided  # in progress at the horizon
@@ -245,22 +252,26 @@ def walk_one(
     """
     opp_t = float("nan")
     mult = first_p_mult
-    P, D = book.p_list[cm.index], book.d_list[cm.index]
+    mi, opp_stage, stages = cm.index, cm.opp_stage, cm.stages
+    P, D = book.p_list[mi], book.d_list[mi]
+    record = funnel.one
+    c = 0  # the plays the lead works under: none without per-lead plays
     for k in range(start, stop):
-        st = cm.stages[k]
-        if k == cm.opp_stage:
+        st = stages[k]
+        if k == opp_stage:
             opp_t = t
         if t >= horizon:
             return OPEN, k, t, opp_t
         if st.guarded and not st.applies_one(seats):
             continue
-        c = book.code(pu, seg, t)
+        if pu is not None:
+            c = book.code(pu, seg, t)
         ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k])
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t
         mult = 1.0
-        funnel.one(cm.index, k, end, ok, dk)
+        record(mi, k, end, ok, dk)
         t = end
         if not ok:
             return DROPPED, k, t, opp_t

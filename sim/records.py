@@ -339,7 +339,7 @@ class Recorder:
         self._adv = np.zeros((len(motions), max_k, n_months))
         self._drop = np.zeros((len(motions), max_k, n_months))
         self._days = np.zeros((len(motions), max_k, n_months))
-        self._max_k = max_k
+        self._max_k, self._n_m = max_k, n_months
         self._one_key, self._one_days = array("q"), array("d")  # single outcomes, see `one`
         self.open_at_end = np.zeros(
             (len(motions), max_k), dtype=int
@@ -366,7 +366,7 @@ class Recorder:
         """One stage outcome decided at time t, logged as a flat key (folded into the funnel arrays
         by `_fold`: no numpy call per event)."""
         self._one_key.append(
-            ((motion * self._max_k + stage) * self.n_months + int(t // MONTH_DAYS)) * 2 + advanced
+            ((motion * self._max_k + stage) * self._n_m + int(t // MONTH_DAYS)) * 2 + advanced
         )
         self._one_days.append(days)
 
@@ -468,6 +468,16 @@ class Recorder:
         self._cust_int["segment"].append(seg)
         self._cust_int["motion"].append(motion)
         return len(self._cust["acv"]) - 1
+
+    def customers(self, seg, motion: int, start, acv, term_days) -> np.ndarray:
+        """Record a batch of customers (arrays, in order); returns their ids."""
+        first = len(self._cust["acv"])
+        self._cust["start_day"].extend(np.asarray(start, dtype=float).tolist())
+        self._cust["acv"].extend(np.asarray(acv, dtype=float).tolist())
+        self._cust["term_days"].extend(np.asarray(term_days, dtype=float).tolist())
+        self._cust_int["segment"].extend(np.asarray(seg, dtype=int).tolist())
+        self._cust_int["motion"].extend([motion] * len(seg))
+        return np.arange(first, len(self._cust["acv"]))
 
     def customers_so_far(self) -> dict[str, np.ndarray]:
         out = {k: np.frombuffer(v, dtype=float).copy() for k, v in self._cust.items()}

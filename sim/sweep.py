@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.compose import experiment_namespaces
 from sim.config import ConfigError
+from sim.stats import SUMMARY_KEYS
 
 JOB_FILE = "job.json"
 FAILURE_FILE = "failure.json"
@@ -36,7 +37,7 @@ TABLE = "sweep_summary"
 # Run settings that change how a job runs but never its results (docs/configuration.md): a re-run
 # with another executor or worker count still skips the jobs already complete.
 NOT_FINGERPRINTED = ("executor", "workers", "progress")
-STATS = ("mean", "std", "p5", "p10", "p50", "p90", "p95", "ci95_low", "ci95_high")
+STATS = SUMMARY_KEYS
 
 
 # --- the job side -------------------------------------------------------------------------------

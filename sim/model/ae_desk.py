@@ -5,6 +5,7 @@ probability (wait_decay_days)."""
 from __future__ import annotations
 
 import math
+from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,9 @@ class AeDesk(Desk):
         super().__init__(w.env, self.slots.tolist())
         self.w = w
         self._turn = 0
+        self._active, self._last_month = w.staff["ae"].active, w.n_months - 1
+        self._waits, self._waits_at = w.rec.waits["ae"], w.rec.waits["ae_at"]
+        self._held_from, self._held_to = array("d"), array("d")  # slots held, see `hold`
 
     def arrive(self, lead: Lead) -> None:
         self.request(lead)
@@ -40,10 +44,10 @@ class AeDesk(Desk):
         now, end, book, cm = self.env.now, w.end, w.book, lead.cm
         b = cm.blocks[lead.block]
         wait = now - lead.t
-        w.rec.waits["ae"].append(wait)
-        w.rec.waits["ae_at"].append(now)
+        self._waits.append(wait)
+        self._waits_at.append(now)
         lead.owner = self.owner()
-        decay = book.decay[book.code(lead.pu, lead.seg, now)]
+        decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
         status, k, t_end, ot = walk_one(
             cm,
             max(b.start, lead.first),
@@ -76,21 +80,22 @@ class AeDesk(Desk):
 
     def owner(self) -> str:
         """The rep who takes the next deal: round-robin over the reps employed this month."""
-        w = self.w
-        m = min(int(w.env.now // MONTH_DAYS), w.n_months - 1)
-        reps = w.staff["ae"].active[m]
+        m = min(int(self.env.now // MONTH_DAYS), self._last_month)
+        reps = self._active[m]
         if not reps:
             return "AE-unassigned"
         self._turn += 1
         return reps[self._turn % len(reps)]
 
     def hold(self, a: float, b: float) -> None:
-        """Spread slot-days [a, b) over months."""
-        arr, n = self.w.rec.ae_slot_days, self.w.n_months
-        while a < b:
-            m = int(a // MONTH_DAYS)
-            if m >= n:
-                break
-            e = min(b, (m + 1) * MONTH_DAYS)
-            arr[m] += e - a
-            a = e
+        """A slot held over days [a, b): logged, spread over months by `slot_days`."""
+        self._held_from.append(a)
+        self._held_to.append(b)
+
+    def slot_days(self) -> np.ndarray:
+        """Slot-days held in each month of the run."""
+        a, b = np.frombuffer(self._held_from), np.frombuffer(self._held_to)
+        months = np.arange(self.w.n_months)
+        lo, hi = months * MONTH_DAYS, (months + 1) * MONTH_DAYS
+        overlap = np.minimum(b[:, None], hi) - np.maximum(a[:, None], lo)
+        return np.maximum(overlap, 0.0).sum(axis=0)

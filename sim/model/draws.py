@@ -26,6 +26,17 @@ class Pool:
         self._i += 1
         return self._buf[self._i - 1]
 
+    def take(self, n: int) -> list[float]:
+        """The next n values, exactly those n calls of `next` would give."""
+        out: list[float] = []
+        while len(out) < n:
+            if self._i == len(self._buf):
+                self._buf, self._i = self._draw(self._chunk).tolist(), 0
+            j = min(len(self._buf), self._i + n - len(out))
+            out += self._buf[self._i : j]
+            self._i = j
+        return out
+
 
 class RowPool:
     """Pre-drawn stage uniforms and durations for leads born one at a time (outbound meetings)."""
@@ -54,9 +65,20 @@ class SegmentDraws:
         self._pools: dict[tuple[str, str, int], Pool] = {}
 
     def __call__(self, what: str, motion: str, seg: int) -> float:
+        return self._pool(what, motion, seg).next()
+
+    def many(self, what: str, motion: str, seg: np.ndarray) -> np.ndarray:
+        """One draw for each entry of `seg`, in order: the values as many single calls would give."""
+        out = np.empty(len(seg))
+        for s in np.unique(seg).tolist():
+            idx = np.flatnonzero(seg == s)
+            out[idx] = self._pool(what, motion, s).take(len(idx))
+        return out
+
+    def _pool(self, what: str, motion: str, seg: int) -> Pool:
         pool = self._pools.get((what, motion, seg))
         if pool is None:
             dist = getattr(self._segments[seg], what)
             rng = self._streams(f"{what}/{motion}/{self._names[seg]}")
             pool = self._pools[what, motion, seg] = Pool(lambda n: sample(dist, rng, n))
-        return pool.next()
+        return pool

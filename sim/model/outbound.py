@@ -88,18 +88,21 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
     pick = Pool(lambda n: streams("outbound/target").random(n))
     rows = {cm.index: RowPool(cm, streams) for cm, _ in pairs}
     last = w.n_months - 1
+    timeout, next_gap, next_keep, draws = env.timeout, gap.next, keep.next, w.draws
+    per_lead = book.per_lead
     while True:
-        yield env.timeout(gap.next())
-        m = min(int(env.now // MONTH_DAYS), last)
+        yield timeout(next_gap())
+        now = env.now
+        m = min(int(now // MONTH_DAYS), last)
         spare = seats[m] - sdr.busy
-        if spare <= 0 or keep.next() * top >= spare * prod[m] * thin[m]:
+        if spare <= 0 or next_keep() * top >= spare * prod[m] * thin[m]:
             continue
         cum = cums[m]
         if cum is None:  # plays moved every outbound target out of the mix this month
             continue
         cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
-        rec.lead_one(cm.index, "outbound", s, env.now)
+        rec.lead_one(cm.index, "outbound", s, now)
         u, d = rows[cm.index].next()
-        pu = [p.next() for p in play_u[cm.index]] if book.per_lead else None
-        seats_ = max(1.0, round(w.draws("seats", cm.name, s)))
-        advance(w, Lead(cm, "outbound", s, seats_, u, d, env.now, t=env.now, pu=pu), env.now)
+        pu = [p.next() for p in play_u[cm.index]] if per_lead else None
+        seats_ = max(1.0, round(draws("seats", cm.name, s)))
+        advance(w, Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu), now)

@@ -33,6 +33,13 @@ class SdrDesk(Desk):
         self._stl_m = list(sdr.speed_to_lead_multiplier)
         self._attempts = sdr.max_attempts
         self._spacing = sdr.attempt_spacing_days
+        waits = w.rec.waits
+        self._waits, self._waits_at, self._waits_fit = (
+            waits["sdr"],
+            waits["sdr_at"],
+            waits["sdr_fit"],
+        )
+        self._last_month = w.n_months - 1
 
     def seen_at(self, lead: Lead, t: float) -> float:
         """When a lead that reaches the SDR stage at t is first looked at: at once, or, while SDRs
@@ -61,12 +68,12 @@ class SdrDesk(Desk):
         contacted and then qualifies (the stage's rule)."""
         w = self.w
         now, rec, book, cm, seg = self.env.now, w.rec, w.book, lead.cm, lead.seg
-        c = book.code(lead.pu, seg, lead.t)  # the plays the lead works under
+        c = book.code(lead.pu, seg, lead.t) if lead.pu is not None else 0  # plays it works under
         wait = now - lead.t
-        rec.waits["sdr"].append(wait)
-        rec.waits["sdr_at"].append(now)  # waits count when service starts
-        rec.waits["sdr_fit"].append(lead.fit)
-        m = min(int(now // MONTH_DAYS), w.n_months - 1)
+        self._waits.append(wait)
+        self._waits_at.append(now)  # waits count when service starts
+        self._waits_fit.append(lead.fit)
+        m = min(int(now // MONTH_DAYS), self._last_month)
         contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
         work = attempts * lead.sdr_w / self.prod[m]
         rec.sdr_busy[m] += work

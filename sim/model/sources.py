@@ -11,7 +11,8 @@ import numpy as np
 from sim.agents.marketing import channel_leads
 from sim.agents.product import signups
 from sim.distributions import sample
-from sim.model.customers import amount, close_batch
+from sim.model.customers import amounts, close_batch
+from sim.model.desk import Call
 from sim.model.journey import advance
 from sim.model.lead import Lead
 from sim.motions import PASSED, CMotion, draw_stages, walk_batch
@@ -149,18 +150,29 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
             strict=True,
         )
     ]
-    w.env.process(_feeder(w, wake[order].tolist(), leads))
+    _Feeder(w, wake[order].tolist(), leads)
 
 
-def _feeder(w: World, wake: list[float], leads: list[Lead]):
-    """Move each lead on at its wake time (sorted): when it reaches its block, or, bound for
-    prospecting SDRs, at their next inbound check, with the time it reached the block kept in
-    `lead.t` for the wait, so the check costs no extra event (leads woken together share one)."""
-    env = w.env
-    for wi, lead in zip(wake, leads, strict=True):
-        if wi > env.now:
-            yield env.timeout(wi - env.now)
-        advance(w, lead, lead.t)
+class _Feeder:
+    """Moves each lead of a batch on at its wake time (sorted): when it reaches its block, or, bound
+    for prospecting SDRs, at their next inbound check, with the time it reached the block kept in
+    `lead.t` for the wait, so the check costs no extra event. One scheduled call per distinct wake
+    time: leads woken together share it."""
+
+    def __init__(self, w: World, wake: list[float], leads: list[Lead]) -> None:
+        self.w, self.wake, self.leads, self.i = w, wake, leads, 0
+        Call(w.env, wake[0] - w.env.now, self.step)
+
+    def step(self) -> None:
+        w, wake, leads, i = self.w, self.wake, self.leads, self.i
+        now, n = w.env.now, len(wake)
+        while i < n and wake[i] <= now:
+            lead = leads[i]
+            advance(w, lead, lead.t)
+            i += 1
+        self.i = i
+        if i < n:
+            Call(w.env, wake[i] - now, self.step)
 
 
 def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> None:
@@ -178,9 +190,7 @@ def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> Non
     stage = np.where(
         status == PASSED, last_applied[idx], np.minimum(walk.stage[idx], cm.n_stages - 1)
     )
-    amounts = np.array(
-        [amount(w, cm, int(s), float(x)) for s, x in zip(seg[idx], seats[idx], strict=True)]
-    )
+    values = amounts(w, cm, seg[idx], seats[idx])
     close_batch(
-        w, cm, source, seg[idx], t[idx], created[idx], status, walk.t_out[idx], stage, amounts
+        w, cm, source, seg[idx], t[idx], created[idx], status, walk.t_out[idx], stage, values
     )

@@ -35,7 +35,7 @@ from sim.compose import compose_config, experiment_namespaces
 from sim.config import load_run
 from sim.metrics import scalar_metrics
 from sim.model import simulate_replication
-from sim.records import OPP_COLUMNS, crm_export
+from sim.records import MONTH_DAYS, OPP_COLUMNS, crm_export
 from sim.stats import first_stage_p  # its home; checks and tests also reach it from here
 from sim.streams import Streams
 from sim.validate import CheckRow
@@ -45,7 +45,6 @@ MAX_ROWS = 20  # rows a check may have (tests/test_validation_funnel.py holds ev
 ALPHA = FAMILY_ALPHA / MAX_ROWS  # per row, two-sided: 5e-6
 Z = float(stats.norm.isf(ALPHA / 2))  # 4.5648
 MOTION = "funnel_algebra"
-MONTH_DAYS = 365.25 / 12
 
 # replications x expected cohort leads per replication
 SIZES = {
