@@ -378,27 +378,30 @@ class Recorder:
         shape = (*self._adv.shape, 2)
         size = int(np.prod(shape))
         counts = np.bincount(key, minlength=size).reshape(shape)
-        days = np.bincount(key, weights=np.frombuffer(self._one_days), minlength=size)
+        days = np.bincount(key >> 1, weights=np.frombuffer(self._one_days), minlength=size // 2)
         self._adv += counts[..., 1]
         self._drop += counts[..., 0]
-        self._days += days.reshape(shape).sum(axis=-1)
+        self._days += days.reshape(shape[:-1])
         self._one_key, self._one_days = array("q"), array("d")
 
     def batch(self, motion: int, start: int, walk) -> None:
+        """The stage outcomes of a batch walk (sim.motions.BatchWalk of stages from `start`), added
+        to the funnel arrays with one bincount for all its stages."""
         np.add.at(self.open_at_end[motion], walk.stage[walk.status == 2], 1)  # 2: OPEN
-        for j in range(walk.applied.shape[1]):
-            app = walk.applied[:, j]
-            if not app.any():
-                continue
-            t_dec = walk.entry[app, j] + walk.dur[app, j]
-            mo = month_of(t_dec)
-            adv = walk.advanced[app, j]
-            k = start + j
-            self._adv[motion, k] += np.bincount(mo[adv], minlength=self.n_months)[: self.n_months]
-            self._drop[motion, k] += np.bincount(mo[~adv], minlength=self.n_months)[: self.n_months]
-            self._days[motion, k] += np.bincount(
-                mo, weights=walk.dur[app, j], minlength=self.n_months
-            )[: self.n_months]
+        lead, j = np.nonzero(walk.applied)  # lead by lead: each bin sums in lead order
+        if not len(lead):
+            return
+        dur = walk.dur[lead, j]
+        mo = np.floor_divide(walk.entry[lead, j] + dur, MONTH_DAYS).astype(np.int64)
+        ok = mo < self.n_months
+        key = (((start + j) * self.n_months + mo) * 2 + walk.advanced[lead, j])[ok]
+        shape = (*self._adv.shape[1:], 2)
+        size = shape[0] * shape[1] * 2
+        counts = np.bincount(key, minlength=size).reshape(shape)
+        days = np.bincount(key >> 1, weights=dur[ok], minlength=size // 2).reshape(shape[:2])
+        self._adv[motion] += counts[..., 1]
+        self._drop[motion] += counts[..., 0]
+        self._days[motion] += days
 
     # -- leads, opportunities, customers ----------------------------------------------------------
     def leads(self, motion: int, source: str, seg: np.ndarray, t: np.ndarray) -> None:

@@ -40,6 +40,7 @@ class SdrDesk(Desk):
             waits["sdr_fit"],
         )
         self._last_month = w.n_months - 1
+        self.busy_days = [0.0] * w.n_months  # SDR-days on inbound leads by month (to the records)
 
     def seen_at(self, lead: Lead, t: float) -> float:
         """When a lead that reaches the SDR stage at t is first looked at: at once, or, while SDRs
@@ -76,7 +77,7 @@ class SdrDesk(Desk):
         m = min(int(now // MONTH_DAYS), self._last_month)
         contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
         work = attempts * lead.sdr_w / self.prod[m]
-        rec.sdr_busy[m] += work
+        self.busy_days[m] += work
         j = cm.blocks[lead.block].start
         if now + work >= w.end:  # still being worked when the run ends: holds the SDR to the end
             close(w, lead, OPEN, j, w.end)

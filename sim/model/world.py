@@ -76,6 +76,7 @@ class World:
             lead.owner = ""
             close(self, lead, OPEN, lead.cm.blocks[lead.block].start, self.end)
         rec.ae_slot_days += self.ae.slot_days()
+        rec.sdr_busy += self.sdr.busy_days
         if self.sdr.check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
             rec.sdr_prospecting[:] = np.maximum(
