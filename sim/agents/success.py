@@ -54,6 +54,7 @@ def run_success(
     renew = start + k * term
     u_cov, u_churn = streams("success/coverage"), streams("success/churn")
     u_exp = streams("success/expansion")
+    raised: list[tuple[np.ndarray, float, float]] = []  # expansion opportunities by month
     for m in range(n_months):
         t0, t1 = m * MONTH_DAYS, min((m + 1) * MONTH_DAYS, end)
         active = (start <= t0) & np.isnan(churn)
@@ -88,7 +89,12 @@ def run_success(
         raise_opp = active & ~leave & (u_exp.random(n) < rate)
         idx = np.flatnonzero(raise_opp)
         if len(idx):
-            _expand(rec, expansion, idx, seg, acv * uplift, t0, t1, streams, end, scale, book)
+            raised.append((idx, t0, t1))
+    if raised:  # every month's expansion opportunities walked in one batch, in month order
+        idx = np.concatenate([i for i, _, _ in raised])
+        t0 = np.concatenate([np.full(len(i), a) for i, a, _ in raised])
+        t1 = np.concatenate([np.full(len(i), b) for i, _, b in raised])
+        _expand(rec, expansion, idx, seg, acv * uplift, t0, t1, streams, end, scale, book)
     return churn
 
 
@@ -110,6 +116,9 @@ def _monthly_paths(sc: Scenario, book) -> dict[str, np.ndarray]:
 
 
 def _expand(rec, cm: CMotion, idx, seg, amount, t0, t1, streams, end, scale, book) -> None:
+    """Expansion opportunities of customers `idx`, raised uniformly in [t0, t1) (their month), walked
+    through the expansion motion. The outcomes feed nothing back into churn, so all months go in one
+    batch; each stream is drawn in month order, the same values as month by month."""
     n = len(idx)
     t = t0 + streams("success/expansion_day").random(n) * (t1 - t0)
     u, d = draw_stages(cm, streams, n, source="customers")
