@@ -50,7 +50,7 @@ class Bug:
 
 BUGS = {
     "sdr_serves_two": Bug(
-        "an SDR works two leads at once (the SDR pool has twice its headcount's capacity)",
+        "an SDR works two leads at once (the SDR desk has twice its headcount's seats)",
         # not check_littles_law: L = lambda W holds for any number of servers, so it cannot tell
         ("check_erlang_c", "check_tandem", "check_peer_ciw"),
         _sdr_serves_two,

@@ -14,7 +14,7 @@ is a contiguous range of customers.
 The replays mirror the validation presets (configs/experiment/mmc.yaml, tandem.yaml): Poisson arrivals
 from time 0 on an empty system, a warm-up of warm / lambda days, a window [lo, hi) of leads / lambda
 days, and the run's end at hi (customers arriving later are generated only to release departures; no
-statistic uses them). Waits count at service start, as in the engine (sim/model.py).
+statistic uses them). Waits count at service start, as in the engine (sim/model/sdr_desk.py).
 
 Random numbers come from numpy, a block of 256 customers for all runs at a time; the per-customer
 steps and the per-run statistics are numba kernels (a Python loop over 440,000 customers per run was
