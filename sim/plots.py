@@ -25,6 +25,39 @@ def mpl() -> ModuleType:
     return matplotlib
 
 
+DPI = 110  # every figure's resolution
+
+
+def save(fig, path: Path, tight: bool = True, rect: tuple[float, ...] = (0, 0, 1, 1)) -> None:
+    """Write a figure as PNG and close it: the one ending of every figure. `tight` runs
+    tight_layout (within `rect`), which measures every artist once more before the drawing and
+    costs about a third of it; figures that set their margins with `margins` pass False."""
+    if tight:
+        fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=DPI)
+    mpl().pyplot.close(fig)
+
+
+def text_width(fig, texts, size: float) -> float:
+    """Width in inches of the widest of `texts` at font `size` (one measurement each, no drawing)."""
+    renderer = fig.canvas.get_renderer()
+    prop = mpl().font_manager.FontProperties(size=size)
+    widest = max(
+        (renderer.get_text_width_height_descent(t, prop, ismath=False)[0] for t in texts),
+        default=0.0,
+    )
+    return widest / fig.dpi
+
+
+def margins(fig, left: float, right: float, top: float, bottom: float, **space: float) -> None:
+    """Fixed margins in inches (and wspace/hspace as fractions), the layout tight_layout would find
+    for this figure without measuring every tick label a second time."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h, **space
+    )
+
+
 PLOT_FORMATS = {"pct": "{:.1%}", "money": "money", "count": "{:,.0f}", "num": "{:.1f}"}
 
 
@@ -101,9 +134,12 @@ def distributions(reps: pd.DataFrame, path: Path) -> None:
         ax.legend(fontsize=8, loc="upper right")
         ax.set_ylabel("replications")
     fig.suptitle(f"Headline metrics over {len(reps)} replications")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    # the y tick labels are counts no wider than the highest limit's digits
+    ymax = max(ax.get_ylim()[1] for ax in axes.flat)
+    left = 0.47 + text_width(fig, [f"{ymax:.0f}"], 10)
+    gap, right = left + 0.15, 0.25  # beside the right column's labels, the left's last x tick
+    margins(fig, left, right, 0.68, 0.36, wspace=gap / ((10 - left - right - gap) / 2), hspace=0.22)
+    save(fig, path, tight=False)
 
 
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
@@ -147,9 +183,8 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")  # where it covers the fewest of the bands and lines
     fig.suptitle("Forecast across replications")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    margins(fig, 0.8, 0.15, 0.68, 0.65, wspace=0.18)  # room for money ticks, rotated months
+    save(fig, path, tight=False)
 
 
 def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
@@ -169,6 +204,7 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         figsize=(10, 2.2 + 1.0 * f.groupby("motion").size().max() * len(motions) / 2),
         squeeze=False,
     )
+    notes, names = [], []  # (share of the axis where a note starts, its text); stage labels
     for ax, m in zip(axes[:, 0], motions, strict=True):
         s = f[f["motion"] == m].sort_values("stage_index")
         y = np.arange(len(s))[::-1]
@@ -182,6 +218,12 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
                 bottleneck and bottleneck["motion"] == m and bottleneck["stage"] == row["stage"]
             )
             note = "  (bottleneck: lowest conversion)" if worst else ""
+            notes.append(
+                (
+                    total / ((s["advanced"] + s["dropped"]).max() * 1.35 or 1),
+                    f"  {conv}{days}{note}",
+                )
+            )
             ax.text(
                 total,
                 yi,
@@ -193,14 +235,24 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
             if worst:
                 ax.barh(yi, total, fill=False, edgecolor="red", lw=2)
         ax.set_yticks(y)
-        ax.set_yticklabels([f"{r.stage} ({r.owner})" for r in s.itertuples()], fontsize=8)
+        names += [f"{r.stage} ({r.owner})" for r in s.itertuples()]
+        ax.set_yticklabels(names[-len(s) :], fontsize=8)
         ax.set_title(f"{m}: stage outcomes per replication in the window", fontsize=10)
         ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.35 or 1)
         ax.set_xlabel("leads or deals deciding the stage, per replication (mean)", fontsize=8)
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    w, h = fig.get_size_inches()
+    left = text_width(fig, names, 8) + 0.2
+    # a note that runs past the axis (the bottleneck's) widens the right margin r until it fits:
+    # it starts at share x of the axis width (w - left - r) and must end before the figure's edge
+    right = max(
+        [0.15]
+        + [(text_width(fig, [t], 8) + 0.1 - (1 - x) * (w - left)) / x for x, t in notes if x > 0]
+    )
+    n = len(motions)
+    gap = 0.8  # a title above, tick labels and an axis label below each panel
+    margins(fig, left, right, 0.34, 0.56, hspace=gap / ((h - 0.9 - (n - 1) * gap) / n))
+    save(fig, path, tight=False)
 
 
 COMPARED = ("win_rate", "cycle_days", "cac", "bookings", "arr_end")
@@ -284,9 +336,7 @@ def comparison(reps: pd.DataFrame, summary: dict, path: Path) -> None:
         " (solid: interval excludes 0; hollow: noise)",
         fontsize=11,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def tornado(sens: dict, path: Path) -> None:
@@ -330,6 +380,4 @@ def tornado(sens: dict, path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle("Sensitivity: one input at a time, paired on common random numbers", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)

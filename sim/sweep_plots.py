@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim import metric_registry as registry
-from sim.plots import PALETTE, colors, money_text, mpl
+from sim.plots import PALETTE, colors, money_text, mpl, save
 
 # The metrics a sweep's figures show: (name, title, number format) from sim.metric_registry.
 KEY_METRICS = tuple(
@@ -136,9 +136,7 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
     if note:
         fig.text(0.01, 0.005, note, fontsize=8, color="#C44E52")
         bottom = max(bottom, 0.03) + (0.03 if len(scenarios) > 1 else 0)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, rect=(0, bottom, 1, 1))
 
 
 def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: Path) -> None:
@@ -217,9 +215,7 @@ def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: 
     note = _failed_note(sel, [px, py])
     if note:
         fig.text(0.01, 0.005, note, fontsize=8, color="#C44E52")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, rect=(0, 0.03 if note else 0, 1, 1))
 
 
 def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path:
@@ -296,10 +292,8 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
         f"Optimisation: {len(d)} trials, {int(ok.sum())} meet the constraints; "
         "bottom: the objective against each searched value"
     )
-    fig.tight_layout()
     path = sweep_dir / "optimisation.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from sim.plots import mpl, save
 
 TITLES = {"won_deals": "Won deals", "won_value": "Won value ($)"}
 NAIVE = {
@@ -20,7 +18,7 @@ NAIVE = {
 
 def _money(ax) -> None:
     ax.yaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(
+        mpl().ticker.FuncFormatter(
             lambda v, _: rf"\${v / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${v / 1e3:.0f}K"
         )
     )
@@ -29,7 +27,7 @@ def _money(ax) -> None:
 def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) -> None:
     """Per metric: the simulated P10-P90 band and median per calendar month, the actual as points."""
     metrics = list(result["metrics"])
-    fig, axes = plt.subplots(
+    fig, axes = mpl().pyplot.subplots(
         1, len(metrics), figsize=(max(7.5, 5.5 * len(metrics)), 4.3), squeeze=False
     )
     for ax, m in zip(axes[0], metrics, strict=True):
@@ -61,15 +59,15 @@ def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) ->
         f"simulated P10-P90 {e['p10']:,.0f}..{e['p90']:,.0f} (months may be partial)",
         fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def rolling_plot(table: pd.DataFrame, name: str, horizon_days: int, path: Path) -> None:
     """Per metric and cutoff: the P10-P90 interval and median, the actual, and the naive forecasts."""
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 3.6 * len(metrics)), squeeze=False)
+    fig, axes = mpl().pyplot.subplots(
+        len(metrics), 1, figsize=(9, 3.6 * len(metrics)), squeeze=False
+    )
     for ax, m in zip(axes[:, 0], metrics, strict=True):
         g = table[table["metric"] == m].reset_index(drop=True)
         x = np.arange(len(g))
@@ -91,6 +89,4 @@ def rolling_plot(table: pd.DataFrame, name: str, horizon_days: int, path: Path) 
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8, ncol=3, loc="lower left")
     fig.suptitle(f"{name}: rolling-origin backtest", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
