@@ -23,6 +23,7 @@ import yaml  # noqa: E402
 from sim.calibrate.fit import Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
+from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
 from sim.stats import mean_ci95  # noqa: E402
 
@@ -165,9 +166,7 @@ def plot_cycle_times(cal: Calibration, path: Path) -> None:
         "Time to close: cumulative incidence, observed (Aalen-Johansen, open deals censored) vs fitted",
         fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_win_rates(cal: Calibration, path: Path) -> None:
@@ -192,9 +191,7 @@ def plot_win_rates(cal: Calibration, path: Path) -> None:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Win probability per segment", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_arrivals(cal: Calibration, path: Path) -> None:
@@ -239,9 +236,7 @@ def plot_arrivals(cal: Calibration, path: Path) -> None:
         )
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 # -- text -----------------------------------------------------------------------------------------
