@@ -12,8 +12,8 @@ import numpy as np
 
 from sim.model.customers import close
 from sim.model.desk import Desk
-from sim.model.journey import advance
-from sim.motions import OPEN, PASSED, walk_one
+from sim.model.journey import advance, walk_block
+from sim.motions import OPEN, PASSED
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -42,30 +42,12 @@ class AeDesk(Desk):
         stage's chance); returns when the slot frees up, at the block's outcome."""
         w = self.w
         now, end, book, cm = self.env.now, w.end, w.book, lead.cm
-        b = cm.blocks[lead.block]
         wait = now - lead.t
         self._waits.append(wait)
         self._waits_at.append(now)
         lead.owner = self.owner()
         decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
-        status, k, t_end, ot = walk_one(
-            cm,
-            max(b.start, lead.first),
-            b.stop,
-            lead.seg,
-            lead.seats,
-            now,
-            lead.u,
-            lead.d,
-            w.scale_l[lead.seg],
-            end,
-            math.exp(-wait / decay),
-            w.rec,
-            book,
-            lead.pu,
-        )
-        if lead.opp_t != lead.opp_t:
-            lead.opp_t = ot
+        status, k, t_end = walk_block(w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay))
         if status == OPEN:  # keeps the slot to the end of the run
             self.hold(now, end)
             close(w, lead, OPEN, k, t_end)

@@ -8,11 +8,38 @@ from typing import TYPE_CHECKING
 
 from sim.model.customers import close
 from sim.model.desk import Call
-from sim.motions import OPEN, PASSED, walk_one
+from sim.motions import OPEN, PASSED, Block, walk_one
 
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.lead import Lead
     from sim.model.world import World
+
+
+def walk_block(
+    w: World, lead: Lead, b: Block, t: float, mult: float = 1.0
+) -> tuple[int, int, float]:
+    """Walk the lead through the stages of block `b` from time t (`sim.motions.walk_one`; `mult`
+    scales the first stage's probability), noting when it became an opportunity. Returns (status,
+    stage, time)."""
+    status, k, t, ot = walk_one(
+        lead.cm,
+        max(b.start, lead.first),
+        b.stop,
+        lead.seg,
+        lead.seats,
+        t,
+        lead.u,
+        lead.d,
+        w.scale_l[lead.seg],
+        w.end,
+        mult,
+        w.rec,
+        w.book,
+        lead.pu,
+    )
+    if lead.opp_t != lead.opp_t:
+        lead.opp_t = ot
+    return status, k, t
 
 
 def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
@@ -29,24 +56,7 @@ def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
         ):
             continue
         if b.kind == "free":
-            status, k, t, ot = walk_one(
-                cm,
-                max(b.start, lead.first),
-                b.stop,
-                lead.seg,
-                lead.seats,
-                t,
-                lead.u,
-                lead.d,
-                w.scale_l[lead.seg],
-                w.end,
-                1.0,
-                w.rec,
-                w.book,
-                lead.pu,
-            )
-            if lead.opp_t != lead.opp_t:
-                lead.opp_t = ot
+            status, k, t = walk_block(w, lead, b, t)
             if status != PASSED:
                 close(w, lead, status, k, t)
                 return
