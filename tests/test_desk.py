@@ -71,3 +71,30 @@ def test_a_seat_held_to_the_end_is_never_given_back():
     desk.request(("waiter", 1.0))
     env.run(until=1000)
     assert desk.started == [("forever", 0.0)] and desk.waiting() == [("waiter", 1.0)]
+
+
+def test_ae_slot_days_by_month_equal_the_month_by_month_spread():
+    """AeDesk.slot_days (a difference array) gives what spreading each hold month by month gives."""
+    from array import array
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from sim.model.ae_desk import AeDesk
+
+    n = 13
+    desk = AeDesk.__new__(AeDesk)  # only the hold log and the month count are needed
+    desk.w = SimpleNamespace(n_months=n)
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 390, 2000)
+    b = np.minimum(a + rng.exponential(40, 2000), n * MONTH_DAYS)
+    b[:5] = a[:5]  # empty holds
+    desk._held_from, desk._held_to = array("d", a), array("d", b)
+    expected = np.zeros(n)
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        while x < y:
+            m = int(x // MONTH_DAYS)
+            e = min(y, (m + 1) * MONTH_DAYS)
+            expected[m] += e - x
+            x = e
+    np.testing.assert_allclose(desk.slot_days(), expected, rtol=1e-12)

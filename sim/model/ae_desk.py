@@ -75,9 +75,22 @@ class AeDesk(Desk):
         self._held_to.append(b)
 
     def slot_days(self) -> np.ndarray:
-        """Slot-days held in each month of the run."""
+        """Slot-days held in each month of the run: each hold's first and last month get their
+        part, the months in between a whole month each (a difference array: no deals x months
+        table, which a long run could not afford)."""
+        n = self.w.n_months
         a, b = np.frombuffer(self._held_from), np.frombuffer(self._held_to)
-        months = np.arange(self.w.n_months)
-        lo, hi = months * MONTH_DAYS, (months + 1) * MONTH_DAYS
-        overlap = np.minimum(b[:, None], hi) - np.maximum(a[:, None], lo)
-        return np.maximum(overlap, 0.0).sum(axis=0)
+        ma = np.floor_divide(a, MONTH_DAYS).astype(np.int64)
+        mb = np.floor_divide(b, MONTH_DAYS).astype(np.int64)
+        out = np.zeros(n + 1)  # the last bin takes what lies past the run's months
+        one = ma == mb
+        np.add.at(out, np.minimum(ma[one], n), b[one] - a[one])
+        many = ~one
+        ma, mb, a, b = ma[many], mb[many], a[many], b[many]
+        np.add.at(out, np.minimum(ma, n), (ma + 1) * MONTH_DAYS - a)
+        np.add.at(out, np.minimum(mb, n), b - mb * MONTH_DAYS)
+        whole = np.zeros(n + 2)  # months strictly between: +1 from ma + 1, -1 from mb
+        np.add.at(whole, np.minimum(ma + 1, n + 1), 1.0)
+        np.add.at(whole, np.minimum(mb, n + 1), -1.0)
+        out += np.cumsum(whole)[: n + 1] * MONTH_DAYS
+        return out[:n]
