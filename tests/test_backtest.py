@@ -373,6 +373,7 @@ def test_synthetic_crm_backtest_covers_the_actual_at_the_expected_rate(tmp_path)
     assert json.loads((tmp_path / "rolling_backtest.json").read_text())["horizon_days"] == 60
 
 
+@pytest.mark.skipif(not (DATA / "maven_crm").is_dir(), reason="../shared/data is not present")
 def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     """A real-data backtest (one maven_crm product, so the fit is quick): backtest.json has exactly
     the issue's shape, and its actuals are what the file records in (cutoff, cutoff + 60 days]."""
