@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from types import ModuleType
 
@@ -181,7 +182,11 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
         ax.set_xticklabels([start_label[i] for i in x], rotation=45, ha="right", fontsize=8)
         _money(ax)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")  # where it covers the fewest of the bands and lines
+        # headroom above the data for the legend, a row of it per two entries: nothing hidden
+        rows = math.ceil(len(ax.get_legend_handles_labels()[1]) / 2)
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + (hi - lo) * 0.11 * rows)
+        ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.suptitle("Forecast across replications")
     margins(fig, 0.8, 0.15, 0.68, 0.65, wspace=0.18)  # room for money ticks, rotated months
     save(fig, path, tight=False)
