@@ -149,6 +149,13 @@ def write_compare_outputs(
     return outdir / "summary.json"
 
 
+def _interval(key: str, s: dict, sep: str = "..") -> str:
+    """The 95 % interval of a mean, or why there is none (one replication cannot give one)."""
+    if s.get("ci95_low") is None or s.get("ci95_high") is None:
+        return "n/a: 1 replication" if s.get("n") == 1 else "n/a"
+    return f"{_fmt(key, s['ci95_low'])}{sep}{_fmt(key, s['ci95_high'])}"
+
+
 def _fmt(key: str, v) -> str:
     """A value as the report prints it, by the metric's number format (sim.metric_registry)."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -188,11 +195,7 @@ def terminal_table(summary: dict) -> str:
             s = scen["metrics"].get(k)
             if not s:
                 continue
-            ci = (
-                f"{_fmt(k, s['mean'])} ({_fmt(k, s['ci95_low'])}..{_fmt(k, s['ci95_high'])})"
-                if s.get("mean") is not None
-                else "n/a"
-            )
+            ci = f"{_fmt(k, s['mean'])} ({_interval(k, s)})" if s.get("mean") is not None else "n/a"
             lines.append(
                 f"  {k:<20}{_fmt(k, s['p10']):>12}{_fmt(k, s['p50']):>12}"
                 f"{_fmt(k, s['p90']):>12}   {ci}"
@@ -463,7 +466,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         if s:
             out.append(
                 f"| {k} | {_fmt(k, s['p10'])} | {_fmt(k, s['p50'])} | {_fmt(k, s['p90'])} | "
-                f"{_fmt(k, s['mean'])} | {_fmt(k, s['ci95_low'])} .. {_fmt(k, s['ci95_high'])} |"
+                f"{_fmt(k, s['mean'])} | {_interval(k, s, ' .. ')} |"
             )
     out += [
         "",

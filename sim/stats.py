@@ -56,15 +56,21 @@ def summarise(values: np.ndarray) -> dict[str, float | int | None]:
     """Mean, std, percentiles and the 95% t-interval of the mean over replications.
 
     Replications where the metric does not apply (NaN) are left out; `n` says how many counted.
-    With no value at all every statistic is None (JSON null).
+    With no value at all every statistic is None (JSON null); with one, the std and the interval are
+    (one replication cannot measure the spread), not a zero-width interval that reads as certainty.
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     out: dict[str, float | int | None] = {"n": int(len(v))}
     if not len(v):
         return out | dict.fromkeys(SUMMARY_KEYS)
+    if len(v) == 1:  # one replication says nothing of the spread: no std, no interval
+        x = float(v[0])
+        return (
+            out | dict.fromkeys(SUMMARY_KEYS) | {k: x for k in SUMMARY_KEYS[:1] + SUMMARY_KEYS[2:7]}
+        )
     mean = float(v.mean())
-    std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    std = float(v.std(ddof=1))
     p = np.percentile(v, [5, 10, 50, 90, 95])
     out |= {
         "mean": mean,

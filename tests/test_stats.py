@@ -23,3 +23,9 @@ def test_a_non_negative_metric_never_gets_a_negative_low_end():
 def test_a_metric_with_negative_values_keeps_its_interval():
     s = summarise(np.array([-1.0, 0.5, 2.0]))
     assert s["ci95_low"] < -1.0
+
+
+def test_one_replication_gives_no_std_and_no_interval():
+    s = summarise(np.array([0.26]))
+    assert s["n"] == 1 and s["mean"] == s["p50"] == 0.26
+    assert s["std"] is None and s["ci95_low"] is None and s["ci95_high"] is None
