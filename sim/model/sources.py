@@ -1,6 +1,6 @@
 """Where inbound leads come from: marketing channels (spend -> leads) and product sign-ups. Leads are
 born in batches and walk their motion's first free block in numpy; only those that reach a queued
-stage become simpy processes, started by one feeder process per batch at the time they are seen."""
+stage enter simpy, moved on by one feeder per batch (a scheduled call per distinct wake time)."""
 
 from __future__ import annotations
 
