@@ -93,10 +93,6 @@ def cpu_per_replication(root: Path, scale: int, reps: int, overrides: list[str])
     return json.loads(out.splitlines()[-1])
 
 
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
-
-
 def memory_child(reps: int) -> None:
     from sim.compose import compose_config, resolve
     from sim.experiment import run_scenario
@@ -173,7 +169,7 @@ def main() -> None:
             now.append(cpu_per_replication(ROOT, scale, reps, a.overrides))
             if base:
                 then.append(cpu_per_replication(base, scale, reps, a.overrides))
-        cpu = median([r["cpu_s"] for r in now])
+        cpu = statistics.median([r["cpu_s"] for r in now])
         leads = now[0]["window_leads"]
         name = "default" if scale == 1 else f"{scale}x"
         line = (
@@ -181,7 +177,7 @@ def main() -> None:
             f"{leads / cpu / ref:>12.2f}x"
         )
         if base:
-            b_cpu = median([r["cpu_s"] for r in then])
+            b_cpu = statistics.median([r["cpu_s"] for r in then])
             line += f"{b_cpu * 1e3:>13.1f}{cpu / b_cpu:>8.2f}"
         print(line)
     if a.memory_reps:

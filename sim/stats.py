@@ -66,9 +66,8 @@ def summarise(values: np.ndarray) -> dict[str, float | int | None]:
         return out | dict.fromkeys(SUMMARY_KEYS)
     if len(v) == 1:  # one replication says nothing of the spread: no std, no interval
         x = float(v[0])
-        return (
-            out | dict.fromkeys(SUMMARY_KEYS) | {k: x for k in SUMMARY_KEYS[:1] + SUMMARY_KEYS[2:7]}
-        )
+        point = dict.fromkeys(("mean", "p5", "p10", "p50", "p90", "p95"), x)
+        return out | dict.fromkeys(SUMMARY_KEYS) | point
     mean = float(v.mean())
     std = float(v.std(ddof=1))
     p = np.percentile(v, [5, 10, 50, 90, 95])

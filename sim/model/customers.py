@@ -24,9 +24,10 @@ def installed_base(w: World) -> None:
         if not n:
             continue
         term = s.contract_months * MONTH_DAYS
-        starts = -rng.random(n) * term
-        for t0 in np.sort(starts).tolist():
-            w.rec.customer(i, base, t0, w.draws("acv", "installed_base", i), term)
+        starts = np.sort(-rng.random(n) * term)
+        seg = np.full(n, i)
+        acv = w.draws.many("acv", "installed_base", seg)  # the pool's values, in customer order
+        w.rec.customers(seg, base, starts, acv, np.full(n, term))
 
 
 def amount(w: World, cm: CMotion, seg: int, seats: float) -> float:

@@ -8,6 +8,8 @@ import bisect
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from sim.model.customers import close
 from sim.model.desk import Desk
 from sim.model.journey import advance
@@ -52,6 +54,17 @@ class SdrDesk(Desk):
         if every == math.inf:
             every = self.check
         return math.ceil(t / every) * every if every > 0 else t
+
+    def seen_at_many(self, pu: np.ndarray | None, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """`seen_at` for a batch of leads (adoption uniforms `pu` or None), the same values."""
+        if not self.check:
+            return t
+        if pu is None:  # no per-lead plays: no SLA, the next inbound check
+            return np.ceil(t / self.check) * self.check
+        book = self.w.book
+        sla = np.asarray(book.sla_days)[book.codes(pu, seg, t)]
+        every = np.where(np.isfinite(sla), sla, self.check)
+        return np.where(every > 0, np.ceil(t / np.where(every > 0, every, 1.0)) * every, t)
 
     def arrive(self, lead: Lead) -> None:
         """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits."""

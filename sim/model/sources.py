@@ -109,17 +109,9 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
     block = 1 if first.kind == "free" else 0
     if block >= len(cm.blocks):  # the whole motion was walked in numpy
         return
-    wake = walk.t_out
-    check = w.sdr.check
-    if cm.blocks[block].kind == "sdr" and check:
-        if pu is None:  # seen at the next inbound check
-            wake = np.ceil(walk.t_out / check) * check
-        else:  # leads under an SLA are seen at the SLA's check instead
-            sla = np.asarray(book.sla_days)[book.codes(pu, seg, walk.t_out)]
-            every = np.where(np.isfinite(sla), sla, check)
-            wake = np.where(
-                every > 0, np.ceil(walk.t_out / np.where(every > 0, every, 1.0)) * every, walk.t_out
-            )
+    wake = walk.t_out  # when each lead is first looked at: at once, or at the SDRs' next check
+    if cm.blocks[block].kind == "sdr":
+        wake = w.sdr.seen_at_many(pu, seg, walk.t_out)
     go = (walk.status == PASSED) & (walk.t_out < w.end) & rest
     late = go & (wake >= w.end)  # reached the queue but nobody looks before the end
     rec.open_at_end[cm.index, stop] += int(late.sum())

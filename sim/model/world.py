@@ -48,9 +48,8 @@ class World:
         self.draws = SegmentDraws(sc.segments, self.streams)
         self.terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
         self.price = sc.product.price_per_seat_month
-        self.book = compile_plays(
-            sc, self.motions, self.n_months
-        )  # the identity book without plays
+        # the play book: without plays, the identity (code 0, the scenario's own parameters)
+        self.book = compile_plays(sc, self.motions, self.n_months)
         self.rec.sla_hours = self.book.sla_hours
         self.sdr = SdrDesk(self)
         self.ae = AeDesk(self)
