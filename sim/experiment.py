@@ -86,14 +86,9 @@ def run_scenario(
     month_cols: pd.Series | None = None  # its columns and their dtypes
     funnel_sum, first, events = None, None, 0
     for res in iterate(sc, executor, workers):
-        if keys is None:
+        if keys is None:  # every replication of a scenario reports the same metrics
             keys = list(res.metrics)
-        elif len(res.metrics) != len(keys) or any(k not in res.metrics for k in keys):
-            new = [k for k in res.metrics if k not in keys]  # a metric some replications lack
-            keys += new
-            for row in rows:
-                row += [None] * len(new)
-        rows.append([sc.scenario.name, res.replication, *(res.metrics.get(k) for k in keys)])
+        rows.append([sc.scenario.name, res.replication, *(res.metrics[k] for k in keys)])
         m = res.monthly
         month_cols = m.dtypes if month_cols is None else month_cols
         block = np.empty((len(m), len(month_cols) + 1))
