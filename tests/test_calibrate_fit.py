@@ -243,3 +243,29 @@ def test_arrivals_report_flags_a_tail_far_below_the_level():
         months, np.full(10, 700), np.ones(10), 700.0, 1.0, (0.9, 1.1), None, [1.0] * 12, True, {}
     )
     assert "below half" not in "\n".join(_arrival_notes(flat))
+
+
+def test_a_cutoff_before_the_first_record_is_one_config_error_naming_both_dates(tmp_path):
+    from sim.calibrate.cli import prepare
+    from sim.config import ConfigError
+
+    from .test_backtest import calibrate_config
+
+    table, _, _ = synthetic(n=200)
+    rows = table.assign(
+        sales_agent=table["owner"],
+        product="GTXPro",
+        deal_stage=table["outcome"].map({"won": "Won", "lost": "Lost", "open": "Engaging"}),
+        engage_date=table["created_date"].dt.strftime("%Y-%m-%d"),
+        close_date=table["close_date"].dt.strftime("%Y-%m-%d"),
+        close_value=table["amount"].fillna(0).round(),
+        account="Acme",
+    )[["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date",
+       "close_date", "close_value"]]  # fmt: skip
+    rows.to_csv(tmp_path / "sales_pipeline.csv", index=False)
+    cfg = calibrate_config(["data=maven_crm", f"data.dir={tmp_path}", "+cutoff=1990-01-01"])
+    first = table["created_date"].min().date()
+    with pytest.raises(
+        ConfigError, match=f"cutoff = 1990-01-01: before the first record \\({first}\\)"
+    ):
+        prepare(cfg)

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.importer import day_of
+from sim.calibrate.importer import day_of, reopen
 from sim.metrics import bookings, closed_in, cycle_days, opportunity_columns, win_rate
 from sim.records import WON
 
@@ -73,11 +73,8 @@ def known_at(opp: pd.DataFrame, cutoff) -> pd.DataFrame:
     created, in whole days."""
     c = _day(cutoff)
     out = opp[opp["created_date"] <= c].copy()
-    later = out["close_date"].isna() | (out["close_date"] > c)
-    out.loc[later, "outcome"] = "open"
     out.loc[out["close_date"] > c, "amount"] = np.nan  # a close value is not known before the close
-    out.loc[later, "close_date"] = pd.NaT
-    out.loc[later, "closed_day"] = np.nan
+    reopen(out, out["close_date"].isna() | (out["close_date"] > c))
     out["age_days"] = (c - out["created_date"]).dt.days.astype(float)
     return out
 

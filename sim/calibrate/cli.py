@@ -26,7 +26,7 @@ from sim.cli import check_output_dirs
 from sim.compose import CONFIG_DIR
 from sim.config import ConfigError, load_scenario
 
-__all__ = ["app", "calibrate", "fit_options", "main", "prepare"]
+__all__ = ["app", "calibrate", "main", "prepare"]
 
 
 def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
@@ -49,7 +49,7 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
     if cutoff is not None and cutoff < crm.opportunities["created_date"].min():
         raise ConfigError(
             f"config error: cutoff = {cutoff.date()}: before the first record "
-            f"({crm.opportunities['created'].min().date()})"
+            f"({crm.opportunities['created_date'].min().date()})"
         )
     return crm, cutoff, opts, reps
 

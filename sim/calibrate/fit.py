@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from sim.calibrate.importer import CrmData
+from sim.calibrate.importer import CrmData, reopen
 from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
 from sim.stats import first_stage_p
@@ -554,8 +554,7 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
         return None
     g = closed.groupby("owner", observed=True)["outcome"]
     tab = pd.DataFrame({"closed": g.size(), "won": g.apply(lambda s: int((s == "won").sum()))})
-    owner = closed["owner"].to_numpy(dtype=object)
-    tab["rate"] = [win_rate(closed, where=owner == o) for o in tab.index]
+    tab["rate"] = tab["won"] / tab["closed"]
     if not (tab["won"] < tab["closed"]).any():  # no losses: a win rate per rep is meaningless
         return None
     lost = tab["closed"] - tab["won"]
@@ -585,10 +584,7 @@ def known_at(crm: CrmData, cutoff: pd.Timestamp | None) -> tuple[pd.DataFrame, p
     opp = crm.opportunities
     end = crm.as_of if cutoff is None else min(pd.Timestamp(cutoff), crm.as_of)
     opp = opp[opp["created_date"] <= end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")].copy()
-    late = opp["close_date"] > end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    opp.loc[late, "close_date"] = pd.NaT
-    opp.loc[late, "closed_day"] = np.nan
-    opp.loc[late, "outcome"] = "open"
+    reopen(opp, opp["close_date"] > end + pd.Timedelta(days=1) - pd.Timedelta(1, "ns"))
     return opp, end
 
 

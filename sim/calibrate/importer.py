@@ -314,6 +314,14 @@ def day_of(when) -> np.ndarray | float:
     return d.to_numpy(dtype=float) if isinstance(d, pd.Series) else float(d)
 
 
+def reopen(opp: pd.DataFrame, rows: pd.Series) -> None:
+    """Turn `rows` of an opportunity table back into open deals, in place: outcome, close date and
+    its day offset together (the table carries both; metrics read the offset, calibration the date)."""
+    opp.loc[rows, "outcome"] = "open"
+    opp.loc[rows, "close_date"] = pd.NaT
+    opp.loc[rows, "closed_day"] = np.nan
+
+
 def table(rows: pd.DataFrame, missing_label: str = "unknown") -> pd.DataFrame:
     """The opportunity table in the simulator's schema (CRM_COLUMNS, then `account`) from rows with
     the mapping's fields: opportunity_id, created, closed (timestamps), outcome, and optionally
