@@ -15,7 +15,7 @@ from sim import sweep
 from sim.compose import CONFIG_DIR, resolve, setup_text
 from sim.config import ConfigError
 
-__all__ = ["CONFIG_DIR", "app", "check_output_dirs", "main", "resolve"]
+__all__ = ["app", "check_output_dirs", "main"]
 
 # days: a shorter metrics window gets a warning (the run still goes ahead)
 MIN_SENSIBLE_HORIZON = 30

@@ -26,9 +26,6 @@ from sim import distributions
 from sim.config import open_deal_motions
 from sim.distributions import remap, sample
 from sim.motions import draw_stages
-from sim.pipeline_file import COLUMNS, REQUIRED, read_rows
-
-__all__ = ["COLUMNS", "REQUIRED", "SOURCE", "assign_motions", "prepare", "read_rows"]
 
 SOURCE = "open_pipeline"  # the opportunities' source column, and the prefix of its random streams
 

@@ -93,12 +93,9 @@ class PlayBook:
             u[:, j] = streams(f"play/{name}/{motion}/{source}").random(n)
         return u
 
-    def codes(self, u: np.ndarray | None, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """The combination of plays each lead works under at times t (0 for every lead when no
-        per-lead play is in the book: `u` is then None)."""
+    def codes(self, u: np.ndarray, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The combination of plays each lead works under at times t."""
         c = np.zeros(len(seg), dtype=np.int64)
-        if u is None:
-            return c
         for j, ramp in enumerate(self.lead_ramps):
             on = (u[:, j] < ramp.at_array(t)) & np.asarray(self.seg_mask[j])[seg]
             c |= on.astype(np.int64) << j
@@ -117,7 +114,8 @@ class PlayBook:
 def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> PlayBook:
     """The scenario's plays compiled for a run of n_months. Without plays this is the identity book:
     one parameter set (code 0) equal to the scenario's own, no monthly paths and no costs, so the
-    engine reads every stage parameter through the book and never branches on plays."""
+    engine reads every stage parameter through the book, with or without plays (a lead with no
+    per-lead play adoption uniforms works under code 0)."""
     changes = resolve(sc) if sc.plays else []
     plays = list(sc.plays.items())
     segs = list(sc.segments)

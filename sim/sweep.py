@@ -37,7 +37,6 @@ TABLE = "sweep_summary"
 # Run settings that change how a job runs but never its results (docs/configuration.md): a re-run
 # with another executor or worker count still skips the jobs already complete.
 NOT_FINGERPRINTED = ("executor", "workers", "progress")
-STATS = SUMMARY_KEYS
 
 
 # --- the job side -------------------------------------------------------------------------------
@@ -139,8 +138,10 @@ def objective_spec(cfg: DictConfig) -> Objective | None:
                 "supported (the penalty for a broken constraint relies on it)"
             )
         st = spec.get("stat", "mean")
-        if st not in STATS:
-            raise ConfigError(f"config error: {key}.stat = {st!r}: allowed are {', '.join(STATS)}")
+        if st not in SUMMARY_KEYS:
+            raise ConfigError(
+                f"config error: {key}.stat = {st!r}: allowed are {', '.join(SUMMARY_KEYS)}"
+            )
         cons = []
         for i, c in enumerate(spec.get("constraints") or []):
             ck = f"{key}.constraints[{i}]"
@@ -148,9 +149,9 @@ def objective_spec(cfg: DictConfig) -> Objective | None:
                 raise ConfigError(
                     f"config error: {ck} = {c!r}: needs `metric` and `max` and/or `min`"
                 )
-            if c.get("stat", "p50") not in STATS:
+            if c.get("stat", "p50") not in SUMMARY_KEYS:
                 raise ConfigError(
-                    f"config error: {ck}.stat = {c['stat']!r}: allowed are {', '.join(STATS)}"
+                    f"config error: {ck}.stat = {c['stat']!r}: allowed are {', '.join(SUMMARY_KEYS)}"
                 )
             for b in ("max", "min"):
                 if b in c and (not isinstance(c[b], int | float) or isinstance(c[b], bool)):

@@ -12,11 +12,9 @@ import pandas as pd
 from sim import metric_registry as registry
 from sim.plots import PALETTE, colors, money_text, mpl, save
 
-# The metrics a sweep's figures show: (name, title, number format) from sim.metric_registry.
-KEY_METRICS = tuple(
-    (m, registry.label(m), registry.fmt(m))
-    for m in ("arr_end", "bookings", "new_customers", "win_rate", "cac", "cac_payback_months")
-)
+# The metrics a sweep's figures show; their titles and formats come from sim.metric_registry when
+# a figure is drawn.
+KEY_METRICS = ("arr_end", "bookings", "new_customers", "win_rate", "cac", "cac_payback_months")
 DONE = ("ok", "skipped-complete")
 
 
@@ -84,7 +82,7 @@ def lines(table: pd.DataFrame, param: str, path: Path) -> None:
     """One panel per key metric: median against the parameter, P10-P90 band, a line per scenario."""
     plt = mpl().pyplot
     done = table[table["status"].isin(DONE)]
-    metrics = [m for m in KEY_METRICS if f"{m[0]}.p50" in done]
+    metrics = [(m, registry.label(m), registry.fmt(m)) for m in KEY_METRICS if f"{m}.p50" in done]
     xs, numeric = _axis(table[param])
     ncol = 3
     nrow = -(-len(metrics) // ncol)
@@ -145,7 +143,7 @@ def heatmaps(table: pd.DataFrame, px: str, py: str, scenario: str | None, path: 
     plt = mpl().pyplot
     sel = table if scenario is None else table[table["scenario"].isin([scenario, pd.NA])]
     done = sel[sel["status"].isin(DONE)]
-    metrics = [m for m in KEY_METRICS if f"{m[0]}.p50" in done]
+    metrics = [(m, registry.label(m), registry.fmt(m)) for m in KEY_METRICS if f"{m}.p50" in done]
     xs, _ = _axis(table[px])
     ys, _ = _axis(table[py])
     ncol = 3

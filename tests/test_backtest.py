@@ -338,7 +338,7 @@ def calibrate_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
     import sim.calibrate.importer  # noqa: F401  (registers the ${repo_root:} resolver)
-    from sim.cli import CONFIG_DIR
+    from sim.compose import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="test"):
         return compose(config_name="calibrate", overrides=overrides)

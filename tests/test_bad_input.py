@@ -4,7 +4,7 @@ Each bad value must give one clear line naming the key, the value and what is al
 (`config error: <key> = <value>: <rule>`), exit status 2, no Python traceback, and no results
 directory. Hydra's own errors (unknown override key, unknown config-group option) exit 1.
 
-Most cases run in-process through Hydra's compose API and `sim.cli.resolve`, the same path the CLI
+Most cases run in-process through Hydra's compose API and `sim.compose.resolve`, the same path the CLI
 takes; a handful run the real `python -m sim` to check exit status, stderr and the run directory.
 """
 

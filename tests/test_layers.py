@@ -127,9 +127,15 @@ def band(module: str) -> int:
     best, where = "", -1
     for i, (_, names) in enumerate(LAYERS):
         for n in names:
-            if (module == n or module.startswith(n + ".")) and len(n) > len(best):
+            covers = module == n or (n != "sim" and module.startswith(n + "."))  # "sim": __init__
+            if covers and len(n) > len(best):
                 best, where = n, i
     return where
+
+
+def test_a_module_nobody_declared_has_no_layer():
+    assert band("sim.no_such_module") == -1
+    assert LAYERS[band("sim.model.world")][0] == "engine"
 
 
 def test_every_module_has_a_declared_layer():

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from sim import compare, metric_registry, plots, report, sweep_plots
+from sim import compare, metric_registry, plots, report
 from sim.experiment import run_replication
 from tests.conftest import scenario
 
@@ -37,9 +37,6 @@ def test_figures_report_and_comparisons_read_the_registry(monkeypatch):
     assert plots.title_and_format("leads") == ("Leads (registry)", "{:.1%}")
     assert report._fmt("leads", 0.5) == "50.0%"
     assert compare.good_direction("leads") == -1
-    assert dict((m, t) for m, t, _ in sweep_plots.KEY_METRICS)["arr_end"] == (
-        metric_registry.METRICS["arr_end"].label
-    )
 
 
 @pytest.mark.parametrize("name", sorted(metric_registry.METRICS))
