@@ -67,7 +67,9 @@ def closed_in(opp, lo: float = -math.inf, hi: float = math.inf) -> np.ndarray:
 def win_rate(
     opp, lo: float = -math.inf, hi: float = math.inf, where: np.ndarray | None = None
 ) -> float:
-    """won / (won + lost) over opportunities closed in [lo, hi) (and `where`, a row mask)."""
+    """won / (won + lost) over opportunities closed in [lo, hi) (and `where`, a row mask). The
+    `win_rate` metric is this over new business (`where` = type new); an imported CRM table is all
+    new business."""
     c = opportunity_columns(opp)
     sel = closed_in(c, lo, hi) if where is None else closed_in(c, lo, hi) & where
     return _rate(sel & (c["outcome"] == WON), sel & (c["outcome"] == LOST))
@@ -128,8 +130,9 @@ def scalar_metrics(
         sm_cost = float(cw[np.isin(costs["category"], S_AND_M)].sum())
 
     m: dict[str, float] = {}
-    m["win_rate"] = _rate(won & is_new, lost & is_new)
-    m["cycle_days"], m["cycle_days_mean"] = _median(cycle[won_new]), _mean(cycle[won_new])
+    m["win_rate"] = win_rate(o, lo, hi, where=is_new)  # the definitions shared with calibration
+    new_cycles = cycle_days(o, lo, hi, where=is_new)
+    m["cycle_days"], m["cycle_days_mean"] = _median(new_cycles), _mean(new_cycles)
     if "lead_day" in o:
         m["lead_to_close_days"] = _median((closed_day - o["lead_day"])[won_new])
     n_new = int(won_new.sum())
