@@ -183,11 +183,9 @@ def test_engine_draws_lost_deals_from_days_lost():
     assert abs(lost.mean() - 12) < 4 * 0.8 * 12 / math.sqrt(len(lost))
 
 
-@pytest.mark.slow  # two subprocesses (calibrate, then salesim): about 20 s alone, 60 s on a busy box
-def test_app_end_to_end_on_a_small_export(tmp_path):
-    """salesim-calibrate on a maven-shaped file, then salesim runs the calibrated preset."""
-    table, _, _ = synthetic(n=500)
-    rows = table.assign(
+def maven_shaped(table: pd.DataFrame) -> pd.DataFrame:
+    """A synthetic opportunity table written the way maven_crm's sales_pipeline.csv is laid out."""
+    return table.assign(
         sales_agent=table["owner"],
         product=np.where(np.arange(len(table)) % 2, "GTXPro", "MG Special"),
         deal_stage=table["outcome"].map({"won": "Won", "lost": "Lost", "open": "Engaging"}),
@@ -197,6 +195,13 @@ def test_app_end_to_end_on_a_small_export(tmp_path):
         account="Acme",
     )[["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date",
        "close_date", "close_value"]]  # fmt: skip
+
+
+@pytest.mark.slow  # two subprocesses (calibrate, then salesim): about 20 s alone, 60 s on a busy box
+def test_app_end_to_end_on_a_small_export(tmp_path):
+    """salesim-calibrate on a maven-shaped file, then salesim runs the calibrated preset."""
+    table, _, _ = synthetic(n=500)
+    rows = maven_shaped(table)
     data = tmp_path / "export"
     data.mkdir()
     rows.to_csv(data / "sales_pipeline.csv", index=False, lineterminator="\r\n")
@@ -252,16 +257,7 @@ def test_a_cutoff_before_the_first_record_is_one_config_error_naming_both_dates(
     from .test_backtest import calibrate_config
 
     table, _, _ = synthetic(n=200)
-    rows = table.assign(
-        sales_agent=table["owner"],
-        product="GTXPro",
-        deal_stage=table["outcome"].map({"won": "Won", "lost": "Lost", "open": "Engaging"}),
-        engage_date=table["created_date"].dt.strftime("%Y-%m-%d"),
-        close_date=table["close_date"].dt.strftime("%Y-%m-%d"),
-        close_value=table["amount"].fillna(0).round(),
-        account="Acme",
-    )[["opportunity_id", "sales_agent", "product", "account", "deal_stage", "engage_date",
-       "close_date", "close_value"]]  # fmt: skip
+    rows = maven_shaped(table)
     rows.to_csv(tmp_path / "sales_pipeline.csv", index=False)
     cfg = calibrate_config(["data=maven_crm", f"data.dir={tmp_path}", "+cutoff=1990-01-01"])
     first = table["created_date"].min().date()
