@@ -221,8 +221,14 @@ def _mean_in(values: np.ndarray, at: np.ndarray, lo: float, hi: float) -> float:
 
 
 def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
-    """Busy share of each role's capacity in the window (SDR inbound work, AE pipeline slots)."""
-    out = {"ae_utilization": NAN, "sdr_utilization": NAN, "sdr_prospecting_share": NAN}
+    """Busy share of each role's capacity in the window: AE pipeline slots; SDR work of every kind
+    (`sdr_utilization`: inbound leads plus outbound prospecting), and each kind's share of it."""
+    out = {
+        "ae_utilization": NAN,
+        "sdr_utilization": NAN,
+        "sdr_inbound_share": NAN,
+        "sdr_prospecting_share": NAN,
+    }
     st = r.columns["staff"]
     if not len(st["month"]):
         return out
@@ -235,7 +241,8 @@ def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
         else:
             busy = float((st["sdr_inbound_days"][mine] * wm).sum())
             pros = float((st["sdr_prospecting_days"][mine] * wm).sum())
-            out["sdr_utilization"] = _div(busy, cap)
+            out["sdr_utilization"] = _div(busy + pros, cap)
+            out["sdr_inbound_share"] = _div(busy, cap)
             out["sdr_prospecting_share"] = _div(pros, cap)
     return out
 

@@ -297,12 +297,17 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         v = (bm.get(k) or {}).get("p50")
         if v is not None:
             out.append(f"{what}: {v * 24:.1f} hours.")
-    inbound, prospecting = (
-        (bm.get(k) or {}).get("p50") for k in ("sdr_utilization", "sdr_prospecting_share")
+    busy, inbound, prospecting = (
+        (bm.get(k) or {}).get("p50")
+        for k in ("sdr_utilization", "sdr_inbound_share", "sdr_prospecting_share")
     )
-    if inbound is not None:  # inbound work alone understates SDRs who also prospect
-        extra = f", {prospecting:.0%} prospecting" if prospecting is not None else ""
-        out.append(f"SDR time (median): {inbound:.0%} on inbound leads{extra}.")
+    if busy is not None:  # all SDR work; inbound alone understates SDRs who also prospect
+        parts = [
+            f"{v:.0%} {what}"
+            for v, what in ((inbound, "on inbound leads"), (prospecting, "prospecting"))
+            if v is not None
+        ]
+        out.append(f"SDR time in use (median): {busy:.0%} ({', '.join(parts)}).")
     v = (bm.get("ae_utilization") or {}).get("p50")
     if v is not None:
         out.append(f"AE slots in use: {v:.0%} (median).")
@@ -460,6 +465,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "grr",
         "leads",
         "sdr_utilization",
+        "sdr_inbound_share",
         "sdr_prospecting_share",
     ):
         s = m.get(k)

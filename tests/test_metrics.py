@@ -146,6 +146,27 @@ def test_utilisation_is_busy_over_capacity(rec):
     assert scalar_metrics(rec, 0.8)["ae_utilization"] == pytest.approx(0.5)
 
 
+def test_sdr_utilisation_counts_inbound_and_prospecting_work(rec):
+    """2 SDRs for a whole window: 10 % of their days on inbound leads, 60 % prospecting."""
+    st = rec.columns["staff"]
+    n = len(st["month"])
+    sdr = {
+        "role": np.array(["sdr"] * n, dtype=object),
+        "month": st["month"],
+        "headcount": np.full(n, 2),
+        "fte": np.full(n, 2.0),
+        "capacity": np.full(n, 2.0),
+        "sdr_inbound_days": np.full(n, 0.2 * MONTH_DAYS),
+        "sdr_prospecting_days": np.full(n, 1.2 * MONTH_DAYS),
+        "ae_slot_days": np.zeros(n),
+    }
+    rec.columns["staff"] = {k: np.concatenate([st[k], sdr[k]]) for k in st}
+    m = scalar_metrics(rec, 0.8)
+    assert m["sdr_inbound_share"] == pytest.approx(0.1)
+    assert m["sdr_prospecting_share"] == pytest.approx(0.6)
+    assert m["sdr_utilization"] == pytest.approx(0.7)
+
+
 def test_monthly_bookings_sum_to_window_bookings(rec):
     ms = monthly_series(rec)
     assert len(ms) == 12
