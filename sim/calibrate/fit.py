@@ -24,6 +24,7 @@ still open when it starts), so the fit uses deals created from that date on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import warnings
@@ -56,25 +57,46 @@ def _frozen(family: str, mean: float, cv: float):
     raise ValueError(f"unknown family {family!r}")
 
 
-def _logpdf_sf(family: str, t: np.ndarray, mean: float, cv: float) -> tuple[np.ndarray, np.ndarray]:
-    """log density and log survival at t, written with scipy.special (the likelihood's hot path;
-    the same as `_frozen(...).logpdf/logsf`, an order of magnitude faster)."""
+def _cdf_sf(family: str, t: np.ndarray, mean: float, cv: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distribution and survival function at t, written with scipy.special (the likelihood's hot
+    path; the same as `_frozen(...).cdf/sf`, an order of magnitude faster)."""
     if family == "gamma":
         k = 1.0 / (cv * cv)
-        theta = mean / k
-        z = t / theta
-        logpdf = (k - 1.0) * np.log(z) - z - special.gammaln(k) - math.log(theta)
-        with np.errstate(divide="ignore"):
-            logsf = np.log(special.gammaincc(k, z))
-        return logpdf, logsf
+        z = t / (mean / k)
+        return special.gammainc(k, z), special.gammaincc(k, z)
     if family == "lognormal":
         s2 = math.log1p(cv * cv)
         s, mu = math.sqrt(s2), math.log(mean) - s2 / 2.0
-        lt = np.log(t)
-        z = (lt - mu) / s
-        logpdf = -0.5 * z * z - lt - math.log(s) - 0.5 * math.log(2 * math.pi)
-        return logpdf, special.log_ndtr(-z)
+        with np.errstate(divide="ignore"):
+            z = (np.log(t) - mu) / s
+        return special.ndtr(z), special.ndtr(-z)
     raise ValueError(f"unknown family {family!r}")
+
+
+def _log_interval(
+    family: str, lo: np.ndarray, hi: np.ndarray, mean: float, cv: float
+) -> np.ndarray:
+    """log P(lo < T <= hi): a close seen at day resolution is known only to its day. Differences
+    are taken on whichever tail is small, so narrow intervals keep their precision. At most 0,
+    whatever the parameters: the likelihood is bounded, so no fit can run away to a spike."""
+    cdf_lo, sf_lo = _cdf_sf(family, lo, mean, cv)
+    cdf_hi, sf_hi = _cdf_sf(family, hi, mean, cv)
+    p = np.where(cdf_hi <= 0.5, cdf_hi - cdf_lo, sf_lo - sf_hi)
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(p, 1e-300))
+
+
+def _log_sf(family: str, t: np.ndarray, mean: float, cv: float) -> np.ndarray:
+    """log survival at t (an open deal of age t has not closed yet)."""
+    with np.errstate(divide="ignore"):
+        return np.log(_cdf_sf(family, t, mean, cv)[1])
+
+
+def intervals(t: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """The interval each observed time to close stands for at the given resolution (days): a close
+    on day d (d >= 1) lies in (d - 1, d], a same-day close in (0, 1)."""
+    hi = np.maximum(np.asarray(t, dtype=float), resolution)
+    return hi - resolution, hi
 
 
 @dataclass(frozen=True)
@@ -330,21 +352,24 @@ def _unpack(x: np.ndarray, k: int, losses: bool):
     return out, float(stuck)
 
 
-def _loglik_obs(x, t, kind, k: int, family: str, losses: bool) -> np.ndarray:
-    """Per-deal log likelihood; kind 1 won, 2 lost, 0 open (censored at age t)."""
+def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float = 1.0):
+    """Per-deal log likelihood; kind 1 won, 2 lost, 0 open (censored at age t). A close is
+    interval-censored to its `resolution` (days; see `intervals`), so each term is a log
+    probability, never a density: bounded above by 0."""
     won, lost, cens = kind == 1, kind == 2, kind == 0
-    tw, tl, tc = t[won], t[lost], t[cens]
+    lo, hi = intervals(t, resolution)
+    tc = t[cens]
     classes, stuck = _unpack(x, k, losses)
     total = None
     for w, p, wm, wc, lm, lc in classes:
         lw, lp, lq = math.log(w), math.log(max(p, 1e-300)), math.log(max(1 - p, 1e-300))
         term = np.empty(len(t))
-        pdf_w, _ = _logpdf_sf(family, tw, wm, wc)
-        _, sf_wc = _logpdf_sf(family, tc, wm, wc)
+        pdf_w = _log_interval(family, lo[won], hi[won], wm, wc)
+        sf_wc = _log_sf(family, tc, wm, wc)
         term[won] = lw + lp + pdf_w
         if losses:
-            pdf_l, _ = _logpdf_sf(family, tl, lm, lc)
-            _, sf_lc = _logpdf_sf(family, tc, lm, lc)
+            pdf_l = _log_interval(family, lo[lost], hi[lost], lm, lc)
+            sf_lc = _log_sf(family, tc, lm, lc)
             term[lost] = lw + lq + pdf_l
             term[cens] = lw + np.logaddexp(lp + sf_wc, lq + sf_lc)
         else:
@@ -380,18 +405,24 @@ def _start(t, kind, k: int, losses: bool, split: float = 30.0) -> np.ndarray:
 
 
 def fit_outcomes(
-    t: np.ndarray, kind: np.ndarray, k: int, family: str = "gamma", losses: bool = True
+    t: np.ndarray,
+    kind: np.ndarray,
+    k: int,
+    family: str = "gamma",
+    losses: bool = True,
+    resolution: float = 1.0,
 ) -> OutcomeFit:
-    """Maximum likelihood for the k-class competing-risks mixture (statsmodels GenericLikelihoodModel)."""
+    """Maximum likelihood for the k-class competing-risks mixture (statsmodels GenericLikelihoodModel),
+    closes interval-censored to `resolution` days."""
     from statsmodels.base.model import GenericLikelihoodModel
 
-    t = np.maximum(np.asarray(t, dtype=float), MIN_DAYS)
+    t = np.maximum(np.asarray(t, dtype=float), 0.0)
     kind = np.asarray(kind, dtype=int)
-    x0 = _start(t, kind, k, losses)
+    x0 = _start(np.maximum(t, MIN_DAYS), kind, k, losses)
 
     class Mixture(GenericLikelihoodModel):
         def loglikeobs(self, params):
-            return _loglik_obs(params, t, kind, k, family, losses)
+            return _loglik_obs(params, t, kind, k, family, losses, resolution)
 
     names = [f"x{i}" for i in range(len(x0))]
     model = Mixture(t, None, extra_params_names=names)
@@ -423,7 +454,7 @@ def fit_outcomes(
         tuple(classes),
         stuck,
         p,
-        (max(0.0, p - Z90 * se), min(1.0, p + Z90 * se)),
+        _ci(p, se),
         ll,
         2 * len(x) - 2 * ll,
         len(t),
@@ -445,15 +476,35 @@ def aalen_johansen(t: np.ndarray, kind: np.ndarray):
         with np.errstate(divide="ignore", invalid="ignore"):
             sf = SurvfuncRight(t, (kind == 1).astype(int))
         won = 1 - sf.surv_prob
-        se = sf.surv_prob_se[-1]
-        return sf.surv_times, won, np.zeros_like(won), _ci(won[-1], se)
+        return sf.surv_times, won, np.zeros_like(won), _ci(won[-1], _last_finite(sf.surv_prob_se))
     with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels' variance at the last time
         r = CumIncidenceRight(t, kind)
     won, lost = r.cinc[0], r.cinc[1]
-    return r.times, won, lost, _ci(won[-1], r.cinc_se[0][-1])
+    return r.times, won, lost, _ci(won[-1], _last_finite(r.cinc_se[0]))
+
+
+def plausible_p_win(t: np.ndarray, kind: np.ndarray) -> tuple[float, float]:
+    """The range of final P(won) the deals allow, from their own censoring-aware figures: at least
+    the lower 90 % bound of the Aalen-Johansen won incidence at the last follow-up (wins can only
+    add up from there), at most its upper bound plus every deal still unresolved then (the most
+    that could yet be won)."""
+    _, won, lost, (lo, hi) = aalen_johansen(t, kind)
+    if not math.isfinite(lo):
+        lo = hi = float(won[-1])
+    left = max(0.0, 1.0 - float(won[-1]) - float(lost[-1]))
+    return max(0.0, lo), min(1.0, hi + left)
+
+
+def _last_finite(se: np.ndarray) -> float:
+    """The standard error at the last time where it is defined (statsmodels leaves it NaN where
+    the risk set has run out, which would make every interval 0-100 %)."""
+    ok = np.isfinite(se)
+    return float(se[ok][-1]) if ok.any() else float("nan")
 
 
 def _ci(p: float, se: float) -> tuple[float, float]:
+    if not math.isfinite(se):  # unknown: the interval says so rather than claiming 0-100 %
+        return (float("nan"), float("nan"))
     return (max(0.0, p - Z90 * se), min(1.0, p + Z90 * se))
 
 
@@ -579,6 +630,13 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
 
 
 # -- the whole fit ---------------------------------------------------------------------------------
+def time_resolution(opp: pd.DataFrame) -> float:
+    """The resolution of the export's times to close, in days: 1 when every creation and close
+    date falls on midnight (dates without times, the usual CRM export), else one minute."""
+    stamps = pd.concat([opp["created_date"], opp["close_date"]]).dropna()
+    return 1.0 if (stamps == stamps.dt.normalize()).all() else 1.0 / 1440.0
+
+
 def known_at(crm: CrmData, cutoff: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Deals created by the cutoff, with outcomes after it turned back into open."""
     opp = crm.opportunities
@@ -614,11 +672,16 @@ def fit(
         raise ValueError(f"no opportunity created between {start.date()} and {end.date()}")
     has_losses = bool((use["outcome"] == "lost").any())
     close_t = (use["close_date"] - use["created_date"]).dt.total_seconds() / 86400
+    resolution = time_resolution(use)
     age = (end + pd.Timedelta(days=1) - use["created_date"]).dt.total_seconds() / 86400
     t_all = np.where(use["outcome"] == "open", age, close_t).astype(float)
     kind_all = use["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
 
-    def best(t, kind, ks):
+    notes: list[str] = []
+
+    def best(t, kind, ks, label="all segments"):
+        """The fit with the lowest AIC among those whose P(won) the data's own censoring-aware
+        figures allow (`plausible_p_win`); simpler models are tried when the best one is not."""
         fits = []
         for k in ks:
             n_par = k * (6 if has_losses else 3)
@@ -626,10 +689,28 @@ def fit(
                 continue
             for fam in families:
                 try:
-                    fits.append(fit_outcomes(t, kind, k, fam, has_losses))
+                    fits.append(fit_outcomes(t, kind, k, fam, has_losses, resolution))
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                     continue
-        return min(fits, key=lambda f: f.aic)
+        if not fits:
+            raise ValueError(f"{label}: no outcome model could be fitted")
+        fits.sort(key=lambda f: f.aic)
+        lo, hi = plausible_p_win(t, kind)
+        ok = [f for f in fits if lo <= f.p_win <= hi]
+        if ok and ok[0] is fits[0]:
+            return fits[0]
+        first = fits[0]
+        what = (
+            f"{label}: the best fit's P(won) {100 * first.p_win:.2f} % lies outside "
+            f"{100 * lo:.2f}-{100 * hi:.2f} %, what the deals allow (Aalen-Johansen, with open deals"
+            " censored)"
+        )
+        if not ok:
+            raise ValueError(what + "; no simpler model fits either")
+        notes.append(
+            f"{what}; replaced by the {len(ok[0].classes)}-class fit ({100 * ok[0].p_win:.2f} %)."
+        )
+        return ok[0]
 
     pooled = best(t_all, kind_all, (1,))
     segfits: dict[str, SegmentFit] = {}
@@ -643,10 +724,20 @@ def fit(
         t, kind = t_all[sel], kind_all[sel]
         n_closed = int((kind > 0).sum())
         if n_closed >= min_closed:
-            of, pooled_shape = best(t, kind, classes), False
+            of, pooled_shape = best(t, kind, classes, name), False
         else:  # too few closes for a shape: pooled durations, own win probability
-            of, pooled_shape = _own_p(pooled, t, kind, has_losses), True
+            of, pooled_shape = _own_p(pooled, t, kind, has_losses, resolution), True
         times, aw, al, aci = aalen_johansen(t, kind)
+        if not math.isfinite(of.p_win_ci[0]) and math.isfinite(aci[0]):
+            # a singular Hessian leaves the fit's own interval unknown: borrow the width of the
+            # censoring-aware estimate's, around the fitted value, and say so
+            half = ((aw[-1] - aci[0]), (aci[1] - aw[-1]))
+            ci = (max(0.0, of.p_win - half[0]), min(1.0, of.p_win + half[1]))
+            of = dataclasses.replace(of, p_win_ci=ci)
+            notes.append(
+                f"{name}: the fit's 90 % interval of P(won) could not be computed (singular "
+                "Hessian); the report shows the Aalen-Johansen interval's width around it."
+            )
         seg_rows = use[sel]
         won_amt = seg_rows.loc[seg_rows["outcome"] == "won", "amount"]
         segfits[name] = SegmentFit(
@@ -679,7 +770,6 @@ def fit(
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)
         closes = fit_arrivals(won["close_date"], won["segment"].astype(str), start, arr_end, False)
-    notes = []
     if truncated:
         notes.append(
             f"{truncated} deals created before {start.date()} (the first close in the file) are "
@@ -707,7 +797,7 @@ def fit(
     )
 
 
-def _own_p(pooled: OutcomeFit, t, kind, losses: bool) -> OutcomeFit:
+def _own_p(pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0) -> OutcomeFit:
     """The pooled one-class durations with this segment's own shares of won, lost and stuck."""
     from scipy.optimize import minimize
     from statsmodels.tools.numdiff import approx_hess
@@ -717,14 +807,14 @@ def _own_p(pooled: OutcomeFit, t, kind, losses: bool) -> OutcomeFit:
     shape = [math.log(c.won.mean), math.log(c.won.cv)]
     if losses:
         shape += [math.log(c.lost.mean), math.log(c.lost.cv)]
-    t = np.maximum(np.asarray(t, float), MIN_DAYS)
+    t = np.maximum(np.asarray(t, float), 0.0)
     kind = np.asarray(kind)
 
     def full(z):
         return np.array([z[0], *z[1:], *shape])
 
     def nll(z):
-        return -float(_loglik_obs(full(z), t, kind, 1, fam, losses).sum())
+        return -float(_loglik_obs(full(z), t, kind, 1, fam, losses, resolution).sum())
 
     z0 = np.array([1.0, 0.0] if losses else [1.0])
     z = minimize(nll, z0, method="Nelder-Mead").x
@@ -750,7 +840,7 @@ def _own_p(pooled: OutcomeFit, t, kind, losses: bool) -> OutcomeFit:
         (fitc,),
         stuck,
         p,
-        (max(0.0, p - Z90 * se), min(1.0, p + Z90 * se)),
+        _ci(p, se),
         ll,
         2 * len(z) - 2 * ll,
         len(t),
