@@ -555,7 +555,10 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
     s = settings if isinstance(settings, DataSettings) else settings_from(settings)
     root = data_dir(s)
     if not root.is_dir():
-        raise CrmError(f"data error: data.dir = {str(root)!r}: no such folder")
+        raise CrmError(
+            f"data error: data.dir = {str(root)!r}: no such folder; set data.dir=PATH to the "
+            "export's folder (data=crm_example needs none: it ships with salesim)"
+        )
     rejected: dict[str, int] = {}
     notes: dict[str, int] = {}
     if not (root / s.opportunities.file).is_file():
