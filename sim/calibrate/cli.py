@@ -19,7 +19,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim.calibrate.importer import CrmData, load, settings_from, summary_lines
+from sim.calibrate.importer import CrmData, check_fittable, load, settings_from, summary_lines
 from sim.calibrate.options import container, date, fit_options
 from sim.cli import _abandon as abandon
 from sim.cli import check_output_dirs
@@ -46,6 +46,7 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
     bt = container(cfg, "backtest") or {}
     date(bt.get("cutoff"), "backtest.cutoff")
     crm = load(settings)
+    check_fittable(crm, settings)
     if cutoff is not None and cutoff < crm.opportunities["created_date"].min():
         raise ConfigError(
             f"config error: cutoff = {cutoff.date()}: before the first record "
@@ -76,7 +77,16 @@ def calibrate(crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path) -> Path
 
     cal = fit(crm, cutoff, **opts)
     scenario = cal.scenario()
-    load_scenario(scenario)  # calibrated.yaml must be a scenario salesim accepts
+    try:
+        load_scenario(scenario)  # calibrated.yaml must be a scenario salesim accepts
+    except ConfigError as exc:  # the fit's fault, not a key the user wrote: say so in one line
+        first, *more = str(exc).splitlines()
+        raise ConfigError(
+            f"fit error: the fit of {crm.name} gives a scenario salesim refuses "
+            f"({first.removeprefix('config error: ')}"
+            + (f"; {len(more)} more" if more else "")
+            + "); try fit.classes=[1] or a longer export"
+        ) from None
     check = simulate_check(cal, scenario, reps) if reps else None
     return write_outputs(crm, cal, scenario, check, outdir)
 

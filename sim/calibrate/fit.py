@@ -606,7 +606,8 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
     g = closed.groupby("owner", observed=True)["outcome"]
     tab = pd.DataFrame({"closed": g.size(), "won": g.apply(lambda s: int((s == "won").sum()))})
     tab["rate"] = tab["won"] / tab["closed"]
-    if not (tab["won"] < tab["closed"]).any():  # no losses: a win rate per rep is meaningless
+    if not (tab["won"] < tab["closed"]).any() or not tab["won"].any():  # no losses or no wins:
+        # a win rate per rep is meaningless (and the chi-square table has an empty column)
         return None
     lost = tab["closed"] - tab["won"]
     chi2, pval, dof, _ = stats.chi2_contingency(np.column_stack([tab["won"], lost]))

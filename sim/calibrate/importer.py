@@ -18,6 +18,7 @@ a stage the mapping does not know) raises `CrmError` with one line naming file, 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.config import ConfigError
 from sim.records import CRM_COLUMNS, OUTCOMES
@@ -85,6 +86,17 @@ class DataSettings(_Model):
     opportunities: OppTable
     leads: LeadTable | None = None
     missing_label: str = "unknown"  # segment/source label for empty cells
+    # the export date: no record can be dated after it (default: the newest file's modification
+    # time, an upper bound even after a copy); rows dated later are rejected and counted
+    as_of: dt.date | None = None
+    # dates cut off from the rest of the file by more than this many days without a record are
+    # outside the export's span (1900-01-01 placeholders, typos like 2071): rejected and counted
+    span_gap_days: int = Field(365, ge=1)
+    # reject: such rows (after the export date or outside the span) are left out of the fit and
+    # counted; keep: they are used as they are (still counted)
+    out_of_span: Literal["reject", "keep"] = "reject"
+    # a deal amount above this is implausible (a typo, a sentinel, 1e300): set to unknown, counted
+    max_amount: float = Field(1e9, gt=0)
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,12 @@ def _column(df: pd.DataFrame, path: Path, field_: str, col: str, key: str) -> pd
 def _dates(s: pd.Series, fmt: str | None, path: Path, col: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.astype("datetime64[ns]")
-    out = pd.to_datetime(s, format=fmt, errors="coerce")
+    try:
+        out = pd.to_datetime(s, format=fmt, errors="coerce")
+        if out.dtype != "datetime64[ns]":  # some value beyond what nanoseconds hold
+            out.astype("datetime64[ns]")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        _out_of_bounds(s, fmt, path, col)
     bad = s.notna() & out.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -177,6 +194,28 @@ def _dates(s: pd.Series, fmt: str | None, path: Path, col: str) -> pd.Series:
             f"({want}); {int(bad.sum())} such row(s)"
         )
     return out.astype("datetime64[ns]")
+
+
+def _out_of_bounds(s: pd.Series, fmt: str | None, path: Path, col: str) -> None:
+    """Some value is a date pandas cannot hold: name the first such row and count them all (slow,
+    one value at a time, but only on the way to the error)."""
+    first, k = None, 0
+    for i, v in enumerate(s.to_numpy()):
+        if v is None or v is pd.NA:
+            continue
+        try:
+            pd.Timestamp(pd.to_datetime(v, format=fmt)).as_unit("ns")
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            k += 1
+            first = i if first is None else first
+        except ValueError:
+            continue  # not a date at all: the caller names it once these are fixed
+    i = 0 if first is None else first
+    raise CrmError(
+        f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is outside the "
+        f"dates that can be held ({pd.Timestamp.min.date()} .. {pd.Timestamp.max.date()}); "
+        f"{max(k, 1)} such row(s)"
+    )
 
 
 def _numbers(s: pd.Series, path: Path, col: str) -> pd.Series:
@@ -204,7 +243,9 @@ def _require(columns: dict, key: str, fields: tuple[str, ...]) -> None:
             raise ConfigError(f"config error: {key}.{req}: required key is missing")
 
 
-def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> pd.DataFrame:
+def _opportunities(
+    s: DataSettings, root: Path, rejected: dict, notes: dict, export: tuple[pd.Timestamp, str]
+) -> pd.DataFrame:
     t = s.opportunities
     path = root / t.file
     raw = _read(path, "data.opportunities.file")
@@ -289,6 +330,7 @@ def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> 
     backwards = out["closed"].notna() & (out["closed"] < out["created"].dt.normalize())
     _count(rejected, "closed before created", backwards.sum())
     out = out[~backwards]
+    out = _dated_rows(out, s, export, rejected, notes)
     open_dated = (out["outcome"] == "open") & out["closed"].notna()
     _count(notes, "open deal with a close date (date ignored)", open_dated.sum())
     out.loc[open_dated, "closed"] = pd.NaT
@@ -301,11 +343,92 @@ def _opportunities(s: DataSettings, root: Path, rejected: dict, notes: dict) -> 
     if t.zero_amount_is_missing:
         amount = amount.where(amount != 0)
     amount = amount.where(out["outcome"].isin(t.amount_for))
-    out["amount"] = amount
+    out["amount"] = _plausible(amount, out["outcome"], s.max_amount, notes)
     _count(notes, "rows read", n)
     if t.stage is not None:
         out["stage"] = stage.loc[out.index]
     return table(out.reset_index(drop=True), s.missing_label)
+
+
+def _export_date(s: DataSettings, root: Path) -> tuple[pd.Timestamp, str]:
+    """The export date and where it came from: `data.as_of`, or the newest modification time of
+    the files read (a copy only makes it later, so it stays an upper bound)."""
+    if s.as_of is not None:
+        return pd.Timestamp(s.as_of), "data.as_of"
+    files = [s.opportunities.file]
+    if s.opportunities.closes is not None:
+        files.append(s.opportunities.closes.file)
+    mtime = max((root / f).stat().st_mtime for f in files if (root / f).is_file())
+    when = pd.Timestamp(dt.datetime.fromtimestamp(mtime, dt.UTC).date())
+    return when, "the file's modification date; set data.as_of=YYYY-MM-DD to change it"
+
+
+def span(days: np.ndarray, centre: float, gap: int) -> tuple[float, float]:
+    """The run of dates (day numbers) around `centre` with no gap longer than `gap` days between
+    neighbours: the export's span. Dates beyond such a gap are placeholders or typos."""
+    u = np.unique(days[np.isfinite(days)])
+    if not len(u):
+        return -np.inf, np.inf
+    i = int(np.clip(np.searchsorted(u, centre), 0, len(u) - 1))
+    breaks = np.flatnonzero(np.diff(u) > gap)  # a break between u[b] and u[b + 1]
+    lo = breaks[breaks < i]
+    hi = breaks[breaks >= i]
+    return float(u[lo[-1] + 1] if len(lo) else u[0]), float(u[hi[0]] if len(hi) else u[-1])
+
+
+def _dated_rows(
+    out: pd.DataFrame,
+    s: DataSettings,
+    export: tuple[pd.Timestamp, str],
+    rejected: dict,
+    notes: dict,
+) -> pd.DataFrame:
+    """Rows dated after the export date or outside the export's span: counted by reason, and left
+    out unless `data.out_of_span` is keep (a quarter of rows dated 2031 would otherwise stretch the
+    fit window to 2031 and thin the fitted arrivals without a word)."""
+    when, why = export
+    keep = s.out_of_span == "keep"
+    into = notes if keep else rejected
+    verb = "kept though" if keep else ""
+    last = when + pd.Timedelta(days=1)
+    future = (out["created"] >= last) | (out["closed"] >= last)
+    _count(into, f"{verb} dated after the export date {when.date()} ({why})".strip(), future.sum())
+    if not keep:
+        out = out[~future]
+    counted = future.to_numpy() if keep else np.zeros(len(out), bool)  # one reason per row
+    created = day_of(out["created"])
+    closed = day_of(out["closed"])
+    ok = np.isfinite(created)
+    if ok.any():
+        lo, hi = span(
+            np.concatenate([created, closed]), float(np.median(created[ok])), s.span_gap_days
+        )
+        outside = (
+            (created < lo)
+            | (created > hi)
+            | (np.isfinite(closed) & ((closed < lo) | (closed > hi)))
+        )
+        a, b = (DAY0 + pd.Timedelta(days=lo)).date(), (DAY0 + pd.Timedelta(days=hi)).date()
+        _count(into, f"{verb} dated outside the export's span {a} .. {b} (more than "
+               f"data.span_gap_days = {s.span_gap_days} days from any other record)".strip(),
+               (outside & ~counted).sum())  # fmt: skip
+        if not keep:
+            out = out[~outside]
+    return out
+
+
+def _plausible(amount: pd.Series, outcome: pd.Series, bound: float, notes: dict) -> pd.Series:
+    """Negative, infinite and implausibly large amounts become unknown (the deal is kept), counted
+    by reason; a won deal's zero amount is counted as not usable for the deal size."""
+    inf = np.isinf(amount)
+    neg = (amount < 0) & ~inf
+    big = (amount > bound) & ~inf
+    _count(notes, "amount infinite (set to unknown)", inf.sum())
+    _count(notes, "amount negative (set to unknown)", neg.sum())
+    _count(notes, f"amount above data.max_amount = {bound:g} (set to unknown)", big.sum())
+    _count(notes, "won with amount 0 (not used for the deal size)",
+           ((amount == 0) & (outcome == "won")).sum())  # fmt: skip
+    return amount.mask(inf | neg | big)
 
 
 def day_of(when) -> np.ndarray | float:
@@ -432,11 +555,21 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
     s = settings if isinstance(settings, DataSettings) else settings_from(settings)
     root = data_dir(s)
     if not root.is_dir():
-        raise CrmError(f"data error: data.dir = {str(root)!r}: no such folder")
+        raise CrmError(
+            f"data error: data.dir = {str(root)!r}: no such folder; set data.dir=PATH to the "
+            "export's folder (data=crm_example needs none: it ships with salesim)"
+        )
     rejected: dict[str, int] = {}
     notes: dict[str, int] = {}
-    opp = _opportunities(s, root, rejected, notes)
+    if not (root / s.opportunities.file).is_file():
+        _read(root / s.opportunities.file, "data.opportunities.file")  # names the missing file
+    export = _export_date(s, root)
+    opp = _opportunities(s, root, rejected, notes, export)
     leads = _leads(s, root, rejected)
+    if leads is not None and s.out_of_span == "reject":
+        late = leads["created"] >= export[0] + pd.Timedelta(days=1)
+        _count(rejected, f"lead dated after the export date {export[0].date()}", late.sum())
+        leads = leads[~late].reset_index(drop=True)
     if not len(opp):
         raise CrmError(f"data error: {root / s.opportunities.file}: no usable opportunity rows")
     dates = [opp["created_date"].max(), opp["close_date"].max()]
@@ -477,3 +610,72 @@ def summary_lines(crm: CrmData) -> list[str]:
     for reason, k in crm.notes.items():
         lines.append(f"  repaired/kept {k} row(s): {reason}")
     return lines
+
+
+MIN_OPPORTUNITIES = 10  # fewer usable rows than this cannot carry a fit of arrivals and outcomes
+
+
+def check_fittable(crm: CrmData, settings: DataSettings | dict[str, Any]) -> None:
+    """A file that reads but cannot be fitted (one row, one shared id, no wins, one date, no usable
+    won amount) raises CrmError with one line naming the file, the column and the rows, instead of
+    a traceback or a meaningless scenario deep inside the fit."""
+    s = settings if isinstance(settings, DataSettings) else settings_from(settings)
+    t = s.opportunities
+    path = data_dir(s) / t.file
+    o = crm.opportunities
+    rows = f"rows 1..{crm.rows_read}" if crm.rows_read > 1 else "row 1"
+    id_col = t.columns["opportunity_id"]
+    if len(o) < MIN_OPPORTUNITIES:
+        why = ", ".join(f"{k} {r}" for r, k in crm.rejected.items()) or "none rejected"
+        if (
+            len(o) == 1
+            and crm.rows_read > 1
+            and crm.rejected.get("missing or duplicate opportunity id", 0) == crm.rows_read - 1
+        ):
+            raise CrmError(
+                f"data error: {path}: column '{id_col}': every row ({rows}) has the same id "
+                f"{o['opportunity_id'].iloc[0]!r}; each opportunity needs an id of its own"
+            )
+        raise CrmError(
+            f"data error: {path}: column '{id_col}': {len(o)} usable opportunity row(s) of "
+            f"{crm.rows_read} ({rows}; rejected: {why}); the fit needs at least {MIN_OPPORTUNITIES}"
+        )
+    won = o["outcome"] == "won"
+    if not won.any():
+        if t.stage is not None:
+            where = f"column '{t.stage}'"
+        elif t.closes is not None:
+            where = f"{t.closes.file}, column '{t.closes.key}'"
+        else:
+            where = f"column '{t.columns.get('closed', '?')}'"
+        counts = o["outcome"].value_counts()
+        raise CrmError(
+            f"data error: {path}: {where}: no won deal in {rows} ({counts.get('lost', 0)} lost, "
+            f"{counts.get('open', 0)} open); the fit needs at least one won deal"
+        )
+    created = o["created_date"].dt.normalize()
+    if created.nunique() < 2:
+        raise CrmError(
+            f"data error: {path}: column '{t.columns['created']}': every usable row ({rows}) was "
+            f"created on {created.iloc[0].date()}; arrivals need opportunities created on at least "
+            "two different days"
+        )
+    closed = o[o["outcome"].isin(["won", "lost"])]
+    took = (closed["close_date"] - closed["created_date"]).dt.total_seconds()
+    if took.nunique() < 2:
+        col = t.columns.get("closed") or (t.closes.columns["closed"] if t.closes else "?")
+        raise CrmError(
+            f"data error: {path}: column '{col}': every closed deal ({len(closed)} in {rows}) took "
+            f"the same time to close ({took.iloc[0] / 86400:g} days); the fit needs times that vary"
+        )
+    amount_col = t.columns.get("amount") or (t.closes.columns.get("amount") if t.closes else None)
+    if amount_col is not None and "won" in t.amount_for:
+        usable = o.loc[won, "amount"]
+        if not (usable > 0).any():
+            why = ", ".join(
+                f"{k} {r}" for r, k in crm.notes.items() if r.startswith(("amount", "won"))
+            )
+            raise CrmError(
+                f"data error: {path}: column '{amount_col}': none of the {int(won.sum())} won deals "
+                f"in {rows} has a usable amount ({why or 'all empty'}); a deal size cannot be fitted"
+            )
