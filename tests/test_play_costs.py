@@ -223,6 +223,14 @@ def test_heavy_training_in_an_ae_bound_team_loses_bookings():
             ("plays.cadence_333.focus.days_scale", "1.5", "less than or equal to 1"),
         ),
         (
+            ("plays=[cadence_333]", "plays.cadence_333.focus.stages=nosuch"),
+            ("plays.cadence_333.focus.stages", "nosuch", "stages are"),
+        ),
+        (
+            ("plays=[cadence_333]", "plays.cadence_333.focus.motions=nosuch"),
+            ("plays.cadence_333.focus.motions", "nosuch", "motions are"),
+        ),
+        (
             ("plays=[sales_marketing_alignment]", "plays.sales_marketing_alignment.mql_fit_min=2"),
             ("plays.sales_marketing_alignment.mql_fit_min", "less than or equal to 1"),
         ),
