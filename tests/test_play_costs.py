@@ -243,3 +243,31 @@ def test_bad_play_cost_input_gives_one_clear_line(overrides, needles):
     assert text.startswith("config error: ") and "\n" not in text, text
     for n in needles:
         assert n in text, text
+
+
+def test_backsliding_returns_deals_to_the_old_way_at_later_stage_entries():
+    # adoption decays to nothing from day 30 (half-life 10 days) unless coaching reinforces it; each
+    # stage entry decides anew, so late-stage conversion falls back towards the no-play level
+    play = (
+        "plays=[objection_training]",
+        "plays.objection_training.start_day=0",
+        "plays.objection_training.ramp_days=0",
+        "plays.objection_training.adoption=1",
+        "plays.objection_training.knobs.lift=1.2",
+        "plays.objection_training.dip=0",
+        "plays.objection_training.backslide_after_days=30",
+        "plays.objection_training.backslide_half_life_days=10",
+        "plays.objection_training.backslide_floor=0",
+    )
+
+    def proposal(r):
+        f = r.funnel[(r.funnel["motion"] == "mlg") & (r.funnel["stage"] == "proposal")]
+        return float(f["advanced"].sum() / (f["advanced"].sum() + f["dropped"].sum()))
+
+    kept = [proposal(r) for r in _runs(*play)]
+    faded = [
+        proposal(r)
+        for r in _runs(*play, "plays.objection_training.training.reinforcement_days_month=0")
+    ]
+    hi = stats.ttest_rel(np.asarray(faded), np.asarray(kept)).confidence_interval(0.95).high
+    assert hi < 0, f"proposal conversion should fall without reinforcement; CI upper {hi:.4g}"
