@@ -241,9 +241,32 @@ class Change(_Model):
         return self
 
 
+class Training(_Model):
+    """Training a play needs (docs/plays.md#training-takes-selling-time): every rep of `role` spends
+    `days` working days once at start_day and `reinforcement_days_month` a month from then on away
+    from selling. Reinforcement also stops backsliding."""
+
+    role: Literal["sdr", "ae"]
+    days: NonNeg = 0.0
+    reinforcement_days_month: NonNeg = 0.0
+
+
+class Focus(_Model):
+    """Focus (docs/plays.md#cadence_333): a `share` of the adopting leads is worked as key accounts,
+    their `stages` (a pattern) taking `days_scale` of the time (and converting at `p_scale` times the
+    rate); the rest wait longer so that the expected time over all adopting leads is conserved."""
+
+    share: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    days_scale: Annotated[float, Field(gt=0, le=1)] = 0.7
+    p_scale: NonNeg = 1.0  # key accounts' stage probability x this (clipped to 1)
+    stages: str = "*"
+    motions: str = "*"
+
+
 class Play(_Model):
     """A sales play (sim.plays, docs/plays.md): parameter changes from `start_day` (days from
-    start_date), adopted by a share rising linearly to `adoption` over `ramp_days`, with costs."""
+    start_date), adopted by a share rising along an S-curve to `adoption` over `ramp_days` (and
+    backsliding without reinforcement), with costs in money and in selling time."""
 
     description: str = ""
     start_day: NonNeg = 0.0
@@ -256,6 +279,25 @@ class Play(_Model):
     queue_by_fit: bool = False  # SDRs take the waiting lead of highest fit first
     knobs: dict[str, float] = Field(default_factory=dict)  # named numbers the changes interpolate
     changes: list[Change] = Field(default_factory=list)
+    # resistance to change (sim.plays.Adoption): S-curve steepness (0: linear), learning dip,
+    # backsliding; training time; focus. Defaults: assumptions, docs/plays.md#adoption-and-timing
+    steepness: NonNeg = 4.4
+    training: Training | None = None
+    dip: Prob = 0.0  # new adopters of the trained role lose this share of capacity ...
+    dip_days: NonNeg = 30.0  # ... for this long after they adopt
+    backslide_after_days: NonNeg | None = None  # adoption starts to decay this long after start
+    backslide_half_life_days: Pos = 90.0
+    backslide_floor: Prob = 0.5  # share of the adoption kept in the long run
+    focus: Focus | None = None
+    mql_fit_min: Prob | None = (
+        None  # adopting leads below this fit are not MQLs (shared definition)
+    )
+
+    @model_validator(mode="after")
+    def _dip_needs_a_role(self) -> Play:
+        if self.dip > 0 and self.training is None:
+            raise ValueError(f"dip = {self.dip}: a learning dip needs `training.role` (whose time)")
+        return self
 
 
 class OpenDeal(_Model):

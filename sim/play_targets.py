@@ -84,15 +84,36 @@ def resolve(sc: Scenario) -> list[Resolved]:
                     )
         for ci, ch in enumerate(play.changes):
             out += _resolve_one(sc, pi, f"plays.{name}.changes.{ci}", ch)
+        if play.focus is not None:
+            _check_focus(sc, name, play.focus)
     lead = {r.play for r in out if r.kind in ("p", "days", "contact", "decay")}
     lead |= {
-        i for i, p in enumerate(sc.plays.values()) if p.sla_hours is not None or p.queue_by_fit
+        i
+        for i, p in enumerate(sc.plays.values())
+        if p.sla_hours is not None
+        or p.queue_by_fit
+        or p.focus is not None
+        or p.mql_fit_min is not None
     }
     if len(lead) > MAX_LEAD_PLAYS:
         raise ValueError(
             f"plays: {len(lead)} plays change leads' parameters; at most {MAX_LEAD_PLAYS} at once"
         )
     return out
+
+
+def _check_focus(sc: Scenario, name: str, f) -> None:
+    """A focus must match some stage of some motion, or the play would silently do nothing."""
+    where = f"plays.{name}.focus"
+    names = list(sc.motions)
+    hits = [m for m in names if fnmatch.fnmatchcase(m, f.motions)]
+    if not hits:
+        raise ValueError(f"{where}.motions = {f.motions!r}: no motion matches; motions are {names}")
+    stages = sorted({s for m in hits for s in sc.motions[m].stages})
+    if not any(fnmatch.fnmatchcase(s, f.stages) for s in stages):
+        raise ValueError(
+            f"{where}.stages = {f.stages!r}: no stage matches in motion(s) {hits}; stages are {stages}"
+        )
 
 
 def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:

@@ -20,7 +20,9 @@ play never shifts the draws of anything it does not change (common random number
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import fnmatch
+import math
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,28 +31,70 @@ from sim.play_targets import PROB_KINDS, resolve
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:
-    from sim.config import Scenario
+    from sim.config import Play, Scenario
     from sim.motions import CMotion
 
 
 @dataclass(frozen=True)
 class Ramp:
-    """Adoption over time: 0 before `start`, rising linearly to `top` over `days`."""
+    """Adoption over time (docs/plays.md#adoption-and-timing): 0 before `start`, rising along an
+    S-curve to `top` at `start + days` (a logistic in (t - start) / days with its midpoint halfway,
+    rescaled to run exactly from 0 to `top`; `steepness` 0: linear), then, when `backslide_after` is
+    set, decaying from `start + backslide_after` towards `floor * top` with half-life `half_life`.
+    `lo`, `hi`: a lead with adoption uniform u is in this band when lo * a(t) <= u < hi * a(t) (the
+    focus split of one play into key accounts and the rest; 0, 1 for a plain play)."""
 
     start: float
     days: float
     top: float
+    steepness: float = 0.0
+    backslide_after: float | None = None
+    half_life: float = 90.0
+    floor: float = 1.0
+    lo: float = 0.0
+    hi: float = 1.0
+
+    def _shape(self, x: float) -> float:
+        s = self.steepness
+        if s <= 1e-9:
+            return x
+        l0 = 1.0 / (1.0 + math.exp(s / 2))
+        return (1.0 / (1.0 + math.exp(-s * (x - 0.5))) - l0) / (1.0 - 2.0 * l0)
 
     def at(self, t: float) -> float:
         if t < self.start:
             return 0.0
-        if self.days <= 0.0 or t >= self.start + self.days:
-            return self.top
-        return self.top * (t - self.start) / self.days
+        a = self.top
+        if self.days > 0.0 and t < self.start + self.days:
+            a *= self._shape((t - self.start) / self.days)
+        if self.backslide_after is not None and t > self.start + self.backslide_after:
+            k = 0.5 ** ((t - self.start - self.backslide_after) / self.half_life)
+            a *= self.floor + (1.0 - self.floor) * k
+        return a
 
     def at_array(self, t: np.ndarray) -> np.ndarray:
-        x = (t - self.start) / self.days if self.days > 0 else np.where(t >= self.start, 1.0, 0.0)
-        return np.where(t < self.start, 0.0, self.top * np.clip(x, 0.0, 1.0))
+        t = np.asarray(t, dtype=float)
+        if self.days > 0:
+            x = np.clip((t - self.start) / self.days, 0.0, 1.0)
+        else:
+            x = np.ones_like(t)
+        s = self.steepness
+        if s > 1e-9:
+            l0 = 1.0 / (1.0 + math.exp(s / 2))
+            x = (1.0 / (1.0 + np.exp(-s * (x - 0.5))) - l0) / (1.0 - 2.0 * l0)
+        a = np.where(t < self.start, 0.0, self.top * x)
+        if self.backslide_after is not None:
+            dt = np.maximum(0.0, t - self.start - self.backslide_after)
+            a = a * (self.floor + (1.0 - self.floor) * 0.5 ** (dt / self.half_life))
+        return a
+
+    def on(self, u: float, t: float) -> bool:
+        a = self.at(t)
+        return self.lo * a <= u < self.hi * a
+
+    def on_array(self, u: np.ndarray, t: np.ndarray) -> np.ndarray:
+        a = self.at_array(t)
+        return (u >= self.lo * a) & (u < self.hi * a)
 
 
 def _apply(op: str, value: float, before: float | np.ndarray, prob: bool):
@@ -58,16 +102,23 @@ def _apply(op: str, value: float, before: float | np.ndarray, prob: bool):
     return np.clip(after, 0.0, 1.0) if prob else after
 
 
+WORKING_DAYS_MONTH = (
+    21.0  # selling days in a month (252 a year): training days are counted in these
+)
+
+
 @dataclass
 class PlayBook:
     """Every play of a scenario compiled for one run: adoption ramps, per-lead parameter tables for
-    each combination of plays (code = bit j set when the lead works under per-lead play j), monthly
-    parameter paths and the cost ledger entries."""
+    each combination of plays (code = bit j set when the lead works under per-lead band j: one band
+    per play, two for a play with focus), monthly parameter paths, capacity factors and the cost
+    ledger entries."""
 
     names: tuple[str, ...]
-    lead_names: tuple[str, ...]
-    lead_ramps: tuple[Ramp, ...]
-    seg_mask: list[list[bool]]  # [j][segment]: leads of that segment may adopt per-lead play j
+    lead_names: tuple[str, ...]  # plays that draw an adoption uniform per lead (its column)
+    lead_ramps: tuple[Ramp, ...]  # by band
+    lead_col: tuple[int, ...]  # by band: its play's uniform column
+    seg_mask: list[list[bool]]  # [band][segment]: leads of that segment may adopt band j
     p: list[np.ndarray]  # by motion: (codes, stages, segments)
     dscale: list[np.ndarray]  # by motion: (codes, stages)
     p_list: list[list]  # the same as nested lists, for one lead at a time
@@ -78,13 +129,19 @@ class PlayBook:
     by_fit: list[bool]
     has_fit: bool
     sla_hours: float | None  # the tightest SLA of any play (for the sla_met_share metric)
+    fit_min: list[float] = field(default_factory=lambda: [0.0])  # by code: MQL fit threshold
     monthly: dict[tuple, np.ndarray] = field(default_factory=dict)  # (kind, key) -> values by month
     mix: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # segment -> motion -> w_m
     costs: list[tuple[int, float]] = field(default_factory=list)  # (month, amount)
+    capacity: dict[str, np.ndarray] = field(default_factory=dict)  # role -> selling-time factor
 
     @property
     def per_lead(self) -> bool:
         return bool(self.lead_names)
+
+    @property
+    def has_fit_min(self) -> bool:
+        return max(self.fit_min) > 0.0
 
     def draw(self, streams, motion: str, source: str, n: int) -> np.ndarray:
         """(n, plays) adoption uniforms for n leads of one motion and source."""
@@ -97,7 +154,7 @@ class PlayBook:
         """The combination of plays each lead works under at times t."""
         c = np.zeros(len(seg), dtype=np.int64)
         for j, ramp in enumerate(self.lead_ramps):
-            on = (u[:, j] < ramp.at_array(t)) & np.asarray(self.seg_mask[j])[seg]
+            on = ramp.on_array(u[:, self.lead_col[j]], t) & np.asarray(self.seg_mask[j])[seg]
             c |= on.astype(np.int64) << j
         return c
 
@@ -106,9 +163,39 @@ class PlayBook:
             return 0
         c = 0
         for j, ramp in enumerate(self.lead_ramps):
-            if u[j] < ramp.at(t) and self.seg_mask[j][seg]:
+            if self.seg_mask[j][seg] and ramp.on(u[self.lead_col[j]], t):
                 c |= 1 << j
         return c
+
+    def train(self, staff: dict) -> dict:
+        """The staff plans with each trained role's FTE (its selling time) times its monthly
+        capacity factor: training days, reinforcement and the learning dip are time not sold."""
+        return {
+            r: replace(plan, fte=plan.fte * self.capacity[r]) if r in self.capacity else plan
+            for r, plan in staff.items()
+        }
+
+
+def ramp_of(p: Play, lo: float = 0.0, hi: float = 1.0) -> Ramp:
+    """A play's adoption curve: backsliding applies unless the play reinforces its training."""
+    reinforced = p.training is not None and p.training.reinforcement_days_month > 0
+    return Ramp(
+        p.start_day,
+        p.ramp_days,
+        p.adoption,
+        p.steepness,
+        None if reinforced else p.backslide_after_days,
+        p.backslide_half_life_days,
+        p.backslide_floor,
+        lo,
+        hi,
+    )
+
+
+def rest_days_scale(share: float, days_scale: float) -> float:
+    """Duration factor for the leads outside the focus, so that expected time is conserved:
+    share * days_scale + (1 - share) * rest = 1."""
+    return (1.0 - share * days_scale) / (1.0 - share)
 
 
 def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> PlayBook:
@@ -124,10 +211,19 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         for i, (_, p) in enumerate(plays)
         if p.sla_hours is not None
         or p.queue_by_fit
+        or p.focus is not None
+        or p.mql_fit_min is not None
         or any(r.play == i and r.kind in ("p", "days", "contact", "decay") for r in changes)
     ]
-    ramps = [Ramp(p.start_day, p.ramp_days, p.adoption) for _, p in plays]
-    n_codes = 1 << len(lead_idx)
+    ramps = [ramp_of(p) for _, p in plays]
+    # bands: (play, column, focus part: None, True for key accounts, False for the rest)
+    bands: list[tuple[int, int, bool | None]] = []
+    for col, i in enumerate(lead_idx):
+        if plays[i][1].focus is None:
+            bands.append((i, col, None))
+        else:
+            bands += [(i, col, True), (i, col, False)]
+    n_codes = 1 << len(bands)
     base_p = [np.array([st.p for st in cm.stages], dtype=float) for cm in motions]
     P = [np.repeat(b[None], n_codes, axis=0) for b in base_p]
     D = [np.ones((n_codes, cm.n_stages)) for cm in motions]
@@ -135,14 +231,28 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
     decay = np.full(n_codes, sc.team.ae.wait_decay_days)
     sla = np.full(n_codes, np.inf)
     by_fit = np.zeros(n_codes, dtype=bool)
+    fit_min = np.zeros(n_codes)
     for c in range(n_codes):
-        for j, i in enumerate(lead_idx):
+        for j, (i, _, part) in enumerate(bands):
             if not c >> j & 1:
                 continue
             play = plays[i][1]
             if play.sla_hours is not None:
                 sla[c] = min(sla[c], play.sla_hours / 24.0)
             by_fit[c] |= play.queue_by_fit
+            if play.mql_fit_min is not None:
+                fit_min[c] = max(fit_min[c], play.mql_fit_min)
+            if part is not None:
+                f = play.focus
+                k = f.days_scale if part else rest_days_scale(f.share, f.days_scale)
+                for mi, cm in enumerate(motions):
+                    if not fnmatch.fnmatchcase(cm.name, f.motions):
+                        continue
+                    for si, st in enumerate(cm.stages):
+                        if fnmatch.fnmatchcase(st.name, f.stages):
+                            D[mi][c, si] *= k
+                            if part:
+                                P[mi][c, si] = _apply("scale", f.p_scale, P[mi][c, si], True)
             for r in changes:
                 if r.play != i:
                     continue
@@ -156,13 +266,19 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
                     contact[c] = _apply(r.op, r.value, contact[c], True)
                 elif r.kind == "decay":
                     decay[c] = _apply(r.op, r.value, decay[c], False)
+    lead_ramps = []
+    for i, _, part in bands:
+        share = plays[i][1].focus.share if part is not None else 1.0
+        lo, hi = (0.0, 1.0) if part is None else ((0.0, share) if part else (share, 1.0))
+        lead_ramps.append(ramp_of(plays[i][1], lo, hi))
     book = PlayBook(
         names=tuple(n for n, _ in plays),
         lead_names=tuple(plays[i][0] for i in lead_idx),
-        lead_ramps=tuple(ramps[i] for i in lead_idx),
+        lead_ramps=tuple(lead_ramps),
+        lead_col=tuple(col for _, col, _ in bands),
         seg_mask=[
             [plays[i][1].segments is None or s in plays[i][1].segments for s in segs]
-            for i in lead_idx
+            for i, _, _ in bands
         ],
         p=P,
         dscale=D,
@@ -174,10 +290,44 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         by_fit=by_fit.tolist(),
         has_fit=any(plays[i][1].queue_by_fit for i in lead_idx),
         sla_hours=min((p.sla_hours for _, p in plays if p.sla_hours is not None), default=None),
+        fit_min=fit_min.tolist(),
     )
     _monthly(sc, book, changes, ramps, n_months)
     _costs(sc, book, n_months)
+    _capacity(sc, book, ramps, n_months)
     return book
+
+
+def capacity_factor(p: Play, ramp: Ramp, n_months: int, end: float) -> np.ndarray:
+    """Share of the trained role's selling time left in each month under play p: one minus the
+    working days per rep spent in training (`days` in the month of start_day), in reinforcement
+    (`reinforcement_days_month`, pro rata from start_day) and lost to the learning dip (`dip` times
+    the share of reps who adopted within the last `dip_days`, averaged over the month)."""
+    tr = p.training
+    lost = np.zeros(n_months)
+    if tr is None or p.start_day >= end:
+        return np.ones(n_months)
+    m0 = int(p.start_day // MONTH_DAYS)
+    if m0 < n_months:
+        lost[m0] += tr.days / WORKING_DAYS_MONTH
+    lo = np.arange(n_months) * MONTH_DAYS
+    hi = np.minimum(lo + MONTH_DAYS, end)
+    after = np.clip(hi - np.maximum(lo, p.start_day), 0.0, None) / MONTH_DAYS
+    lost += after * tr.reinforcement_days_month / WORKING_DAYS_MONTH
+    if p.dip > 0 and p.dip_days > 0:
+        t = lo[:, None] + (np.arange(16)[None, :] + 0.5) * MONTH_DAYS / 16
+        fresh = np.maximum(0.0, ramp.at_array(t) - ramp.at_array(t - p.dip_days))
+        lost += p.dip * fresh.mean(axis=1)
+    return np.clip(1.0 - lost, 0.0, 1.0)
+
+
+def _capacity(sc: Scenario, book: PlayBook, ramps, n_months: int) -> None:
+    for (_, p), ramp in zip(sc.plays.items(), ramps, strict=True):
+        if p.training is None:
+            continue
+        f = capacity_factor(p, ramp, n_months, sc.total_days)
+        role = p.training.role
+        book.capacity[role] = book.capacity.get(role, np.ones(n_months)) * f
 
 
 def _base_monthly(sc: Scenario, kind: str, key: tuple) -> float:

@@ -99,6 +99,8 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
     u, d = draw_stages(cm, w.streams, n, 0, stop, source)
     if p_mult is not None and stop:
         u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
+    if fit is not None and pu is not None and stop and book.has_fit_min:  # a shared MQL bar
+        u[:, 0] = np.where(fit < np.asarray(book.fit_min)[book.codes(pu, seg, t)], np.inf, u[:, 0])
     walk = walk_batch(cm, 0, stop, seg, seats, t, u, d, w.scale, w.end, book, pu)
     rec.batch(cm.index, 0, walk)
     rest = np.zeros(n, dtype=bool)  # some later stage applies: the journey goes on in simpy

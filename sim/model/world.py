@@ -51,6 +51,7 @@ class World:
         # the play book: without plays, the identity (code 0, the scenario's own parameters)
         self.book = compile_plays(sc, self.motions, self.n_months)
         self.rec.sla_hours = self.book.sla_hours
+        self.staff = self.book.train(self.staff)  # training and learning take selling time
         self.sdr = SdrDesk(self)
         self.ae = AeDesk(self)
 
