@@ -216,10 +216,26 @@ class Motion(_Model):
 class Costs(_Model):
     gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.78
     tools_month: NonNeg = 0.0
-    allocation: Literal["activity", "customers"] = "activity"
+    # S&M cost is attributed by activity (docs/metrics.md#cost-attribution); `activity` is the only
+    # rule left: the customer-count split inverted payback by motion
+    allocation: str = "activity"
+    overhead: Literal["direct_cost", "new_customers"] = "direct_cost"  # rule for unexplained cost
+    clv_years: Pos = 5.0  # CLV horizon
+    discount_rate_year: Annotated[float, Field(ge=0, le=1)] = 0.10  # CLV discount rate
     # false: the scenario has no cost data (a calibrated CRM export), so the cost metrics (CAC,
     # payback, LTV:CAC, S&M cost) are null rather than computed from placeholder budgets
     known: bool = True
+
+    @field_validator("allocation")
+    @classmethod
+    def _activity_only(cls, v: str) -> str:
+        if v != "activity":
+            raise ValueError(
+                "only 'activity' is allowed; S&M cost is attributed to motions and "
+                "segments by the time and spend they used, and costs.overhead sets how the rest "
+                "(tools, plays) is split ('direct_cost' or 'new_customers')"
+            )
+        return v
 
 
 class ScenarioName(_Model):

@@ -49,7 +49,14 @@ def run_replication(sc: Scenario, r: int, keep_records: bool = False) -> Replica
     rec = simulate_replication(sc, r)
     return ReplicationResult(
         replication=r,
-        metrics=scalar_metrics(rec, sc.costs.gross_margin, sc.costs.allocation, sc.costs.known),
+        metrics=scalar_metrics(
+            rec,
+            sc.costs.gross_margin,
+            sc.costs.overhead,
+            sc.costs.known,
+            sc.costs.clv_years,
+            sc.costs.discount_rate_year,
+        ),
         monthly=monthly_series(rec),
         funnel=funnel_counts(rec),
         events=rec.events,

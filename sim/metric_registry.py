@@ -37,6 +37,13 @@ _ALL = (
     Metric("cac_payback_months", "CAC payback (months)", "months", -1),
     Metric("ltv_to_cac", "LTV:CAC", "ratio", 1),
     Metric("clv_in_horizon", "CLV earned in the window", "$ per customer", 1, "money"),
+    Metric(
+        "clv_steady_state",
+        "CLV, steady state (ARPA x margin / churn)",
+        "$ per customer",
+        1,
+        "money",
+    ),
     Metric("bookings", "Bookings in the window", "$", 1, "money"),
     Metric("bookings_new", "New-logo bookings", "$", 1, "money"),
     Metric("bookings_expansion", "Expansion bookings", "$", 1, "money"),

@@ -103,10 +103,17 @@ def bookings(
 
 
 def scalar_metrics(
-    r: Records, gross_margin: float, allocation: str = "activity", costs_known: bool = True
+    r: Records,
+    gross_margin: float,
+    overhead: str = "direct_cost",
+    costs_known: bool = True,
+    clv_years: float = 5.0,
+    discount_rate_year: float = 0.10,
 ) -> dict[str, float]:
     """Every scalar metric of one replication, blended, per motion (`win_rate.plg`) and per segment
-    (`win_rate.segment.smb`). Without cost data (costs_known false) the cost metrics are NaN."""
+    (`win_rate.segment.smb`). Without cost data (costs_known false) the cost metrics are NaN.
+    `overhead` is the rule for S&M cost no activity explains (costs.overhead, `attribute_costs`);
+    `clv_years` and `discount_rate_year` set the CLV horizon and discounting (`clv_by_customer`)."""
     lo, hi = r.window
     o = r.columns["opportunities"]
     closed_day = o["closed_day"]
@@ -145,7 +152,9 @@ def scalar_metrics(
     m["bookings"] = m["bookings_new"] + m["bookings_expansion"]
     ret = retention(r, lo, hi)
     m.update(ret)
-    m["clv"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
+    m["clv_steady_state"] = _div(ret["arpa_month"] * gross_margin, ret["logo_churn_month"])
+    clv_new, clv_seg, clv_motion = clv_by_customer(r, gross_margin, clv_years, discount_rate_year)
+    m["clv"] = _mean(clv_new)
     m["ltv_to_cac"] = _div(m["clv"], m["cac"])
     m["clv_in_horizon"] = _clv_in_horizon(r, lo, hi, gross_margin)
     leads = r.columns["leads"]
@@ -163,7 +172,11 @@ def scalar_metrics(
     m.update(utilisation(r, w))
     m["sm_cost"] = sm_cost
 
-    shares = _allocation(r, w, motion[won_new], allocation)
+    cell = attributed_costs(r, w, overhead).sum(axis=0)  # (motions, segments)
+    n_cell = np.zeros(cell.shape)
+    acv_cell = np.zeros(cell.shape)
+    np.add.at(n_cell, (motion[won_new], segment[won_new]), 1.0)
+    np.add.at(acv_cell, (motion[won_new], segment[won_new]), amount[won_new])
     for i, name in enumerate(r.motions):
         mine = motion == i
         # an expansion motion's opportunities are all expansions: its win rate counts them
@@ -173,7 +186,9 @@ def scalar_metrics(
         m[f"new_customers.{name}"] = float(sel.sum())
         m[f"cycle_days.{name}"] = _median(cycle[sel])
         m[f"bookings.{name}"] = float(amount[won & mine].sum())
-        m[f"cac.{name}"] = _div(shares.get(name, 0.0), float(sel.sum())) if sel.any() else NAN
+        _unit_economics(m, name, cell[i].sum(), n_cell[i].sum(), acv_cell[i].sum(), gross_margin)
+        m[f"clv.{name}"] = _mean(clv_new[clv_motion == i])
+        m[f"ltv_to_cac.{name}"] = _div(m[f"clv.{name}"], m[f"cac.{name}"])
     for i, seg in enumerate(r.segments):
         mine = is_new & (segment == i)
         sel = won & mine
@@ -181,11 +196,28 @@ def scalar_metrics(
         m[f"cycle_days.segment.{seg}"] = _median(cycle[sel])
         m[f"new_customers.segment.{seg}"] = float(sel.sum())
         m[f"bookings.segment.{seg}"] = float(amount[won & (segment == i)].sum())
+        key = f"segment.{seg}"
+        _unit_economics(
+            m, key, cell[:, i].sum(), n_cell[:, i].sum(), acv_cell[:, i].sum(), gross_margin
+        )
+        m[f"clv.{key}"] = _mean(clv_new[clv_seg == i])
+        m[f"ltv_to_cac.{key}"] = _div(m[f"clv.{key}"], m[f"cac.{key}"])
     if not costs_known:
         for k in m:
             if k.split(".")[0] in COST_METRICS:
                 m[k] = NAN
     return m
+
+
+def _unit_economics(
+    m: dict[str, float], key: str, cost: float, n: float, acv: float, gross_margin: float
+) -> None:
+    """cac.<key> (attributed S&M cost / new customers) and cac_payback_months.<key> (CAC / the
+    new customers' mean MRR x gross margin) for one motion or segment."""
+    m[f"cac.{key}"] = _div(cost, n) if n else NAN
+    m[f"cac_payback_months.{key}"] = (
+        _div(m[f"cac.{key}"], acv / n / 12.0 * gross_margin) if n else NAN
+    )
 
 
 def _clv_in_horizon(r: Records, lo: float, hi: float, gross_margin: float) -> float:
@@ -326,39 +358,171 @@ def _per_customer_arr(r: Records, t: float) -> np.ndarray:
     return arr
 
 
-def _allocation(r: Records, w: np.ndarray, won_motions: np.ndarray, rule: str) -> dict[str, float]:
-    """S&M cost in the window per motion: direct costs plus shared costs split by the rule in
-    costs.allocation ('activity': SDR cost by SDR-stage outcomes, AE cost by AE-stage outcomes,
-    tools by new customers; 'customers': every shared cost by new customers). A shared cost with no
-    activity to split by (SDRs in a product-led run) falls back to new customers, so per-motion
-    costs add up to the blended S&M cost whenever there is any new customer."""
+def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -> np.ndarray:
+    """S&M cost of the window attributed by activity: an array (categories of S_AND_M, motions,
+    segments) whose sum is the window's S&M cost (docs/metrics.md#cost-attribution).
+
+    Direct costs carry their motion and segment (channel spend split by the leads the channel
+    sends each, product cost by sign-up). SDR and AE pay are split month by month by their time
+    in the work table (SDR-days on inbound leads; SDR prospecting time by the outbound meetings
+    it booked; AE slot-days held on deals). What no activity explains (tools, plays, a month
+    nobody worked, spend no motion used) is overhead, split pro rata to the attributed cost
+    ('direct_cost') or to new customers ('new_customers')."""
+    nm, ns = len(r.motions), len(r.segments)
+    out = np.zeros((len(S_AND_M), nm, ns))
     costs = r.columns["costs"]
-    out: dict[str, float] = {}
-    if not len(costs["amount"]):
+    n = len(costs["amount"])
+    if not n:
         return out
-    weighted = costs["amount"] * w[costs["month"]]
-    sm = np.isin(costs["category"], S_AND_M)
-    shared = costs["motion"] == "shared"
-    for name, v in _sum_by(costs["motion"][sm & ~shared], weighted[sm & ~shared]):
-        out[str(name)] = out.get(str(name), 0.0) + v
-    names = np.asarray(r.motions, dtype=object)
-    counts = np.bincount(won_motions, minlength=len(names))
-    by_customers = [(names[i], float(counts[i])) for i in np.flatnonzero(counts)]
-    f = r.columns["funnel"]
-    n = (f["advanced"] + f["dropped"]) * w[f["month"]] if len(f["month"]) else None
-    for cat, amount in _sum_by(costs["category"][sm & shared], weighted[sm & shared]):
-        basis = by_customers
-        if rule == "activity" and cat in ("sdr", "ae") and n is not None:
-            mine = f["owner"] == cat
-            activity = _sum_by(names[f["motion"][mine]], n[mine])
-            if sum(v for _, v in activity) > 0:
-                basis = activity
-        total = float(sum(v for _, v in basis))
-        if total <= 0:
-            continue
-        for k, v in basis:
-            out[str(k)] = out.get(str(k), 0.0) + float(amount) * float(v) / total
+    n_months = len(w)
+    cat = np.array([S_AND_M.index(c) if c in S_AND_M else -1 for c in costs["category"].tolist()])
+    index = {name: i for i, name in enumerate(r.motions)}
+    mot = np.array([index.get(x, -1) for x in costs["motion"].tolist()], dtype=int)
+    seg = np.asarray(costs.get("segment", np.full(n, -1)), dtype=int)
+    month = np.minimum(costs["month"], n_months - 1)
+    amount = costs["amount"] * w[costs["month"]]
+    time = _time_by_role(r, n_months)
+    won = _new_customer_cells(r)
+    pending = np.zeros(len(S_AND_M))  # overhead, by category
+    for i in np.flatnonzero((cat >= 0) & (amount != 0)).tolist():
+        c, a = cat[i], float(amount[i])
+        if mot[i] >= 0 and seg[i] >= 0:
+            out[c, mot[i], seg[i]] += a
+        elif mot[i] >= 0 and won[mot[i]].sum() > 0:  # a motion's cost with no segment
+            out[c, mot[i]] += a * won[mot[i]] / won[mot[i]].sum()
+        elif S_AND_M[c] in time and time[S_AND_M[c]][month[i]].sum() > 0:
+            t = time[S_AND_M[c]][month[i]]
+            out[c] += a * t / t.sum()
+        else:
+            pending[c] += a
+    basis = out.sum(axis=0) if overhead == "direct_cost" else won
+    if basis.sum() <= 0:
+        basis = won if won.sum() > 0 else out.sum(axis=0)
+    if basis.sum() > 0:
+        out += pending[:, None, None] * (basis / basis.sum())[None]
     return out
+
+
+def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
+    """People's time by role as (months, motions, segments) arrays: the work table, plus SDR
+    prospecting time spread over the outbound meetings (leads of source 'outbound') of its month."""
+    nm, ns = len(r.motions), len(r.segments)
+    out = {role: np.zeros((n_months, nm, ns)) for role in ("sdr", "ae")}
+    wk = r.columns.get("work")
+    if wk is not None and len(wk["days"]):
+        for role, t in out.items():
+            sel = (wk["role"] == role) & (wk["month"] < n_months)
+            np.add.at(t, (wk["month"][sel], wk["motion"][sel], wk["segment"][sel]), wk["days"][sel])
+    st = r.columns["staff"]
+    pros = np.zeros(n_months)
+    sel = (st["role"] == "sdr") & (st["month"] < n_months) if len(st["month"]) else []
+    if len(st["month"]) and "sdr_prospecting_days" in st:
+        pros[st["month"][sel]] = np.nan_to_num(st["sdr_prospecting_days"][sel])
+    leads = r.columns["leads"]
+    out_l = (leads["source"] == "outbound") & (leads["month"] < n_months)
+    meet = np.zeros((n_months, nm, ns))
+    np.add.at(meet, (leads["month"][out_l], leads["motion"][out_l], leads["segment"][out_l]),
+              leads["leads"][out_l])  # fmt: skip
+    total = meet.sum(axis=(1, 2))
+    has = total > 0
+    out["sdr"][has] += pros[has, None, None] * meet[has] / total[has, None, None]
+    return out
+
+
+def _new_customer_cells(r: Records) -> np.ndarray:
+    """New customers won in the window by (motion, segment)."""
+    lo, hi = r.window
+    o = r.columns["opportunities"]
+    sel = _in(o["closed_day"], lo, hi) & (o["outcome"] == WON) & (o["type"] == NEW)
+    out = np.zeros((len(r.motions), len(r.segments)))
+    np.add.at(out, (o["motion"][sel], o["segment"][sel]), 1.0)
+    return out
+
+
+def clv_by_customer(
+    r: Records, gross_margin: float, years: float = 5.0, discount_rate_year: float = 0.10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CLV of each new customer of the window, with its segment and motion codes.
+
+    CLV = ACV / 12 x gross margin x sum over months t < 12 x years of q^t, q = (1 - churn)
+    x (1 + expansion) / (1 + discount_rate_year)^(1/12): the expected discounted gross margin over
+    a finite horizon, with the monthly logo churn and expansion rate the run produced for the
+    customer's segment in the window (`segment_rates`)."""
+    c = r.columns["customers"]
+    lo, hi = r.window
+    start = c["start_day"]
+    new = (start >= lo) & (start < hi) & (c["motion"] < len(r.motions))  # not installed_base
+    churn, growth = segment_rates(r)
+    seg = c["segment"][new]
+    q = (1.0 - churn[seg]) * (1.0 + growth[seg]) / (1.0 + discount_rate_year) ** (1.0 / 12.0)
+    months = 12.0 * years
+    annuity = np.where(np.isclose(q, 1.0), months, (1.0 - q**months) / np.where(q == 1, 2, 1 - q))
+    clv = c["acv"][new] / 12.0 * gross_margin * annuity
+    return clv, seg, c["motion"][new]
+
+
+def segment_rates(r: Records) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly logo churn and monthly expansion rate of each segment over the window: churned logos
+    / customer-months, and expansion ACV won / ARR-months (contract ACV x months active). A segment
+    with no exposure gets 0 for both."""
+    lo, hi = r.window
+    c = r.columns["customers"]
+    ns = len(r.segments)
+    start, seg = c["start_day"], c["segment"]
+    churn_f = np.where(np.isnan(c["churn_day"]), np.inf, c["churn_day"])
+    months = np.clip(np.minimum(churn_f, hi) - np.maximum(start, lo), 0.0, None) / MONTH_DAYS
+    exposure = np.bincount(seg, weights=months, minlength=ns)
+    churned = np.bincount(seg, weights=((churn_f >= lo) & (churn_f < hi)), minlength=ns)
+    arr_months = np.bincount(seg, weights=months * c["acv"], minlength=ns)
+    cid, when, amt = _won_expansions(r)
+    inw = _in(when, lo, hi)
+    exp = np.bincount(seg[cid[inw]], weights=amt[inw], minlength=ns) if inw.any() else np.zeros(ns)
+    churn = np.divide(churned, exposure, out=np.zeros(ns), where=exposure > 0)
+    growth = np.divide(exp, arr_months, out=np.zeros(ns), where=arr_months > 0)
+    return np.minimum(churn, 1.0), growth
+
+
+def economics_table(
+    r: Records,
+    gross_margin: float,
+    overhead: str = "direct_cost",
+    clv_years: float = 5.0,
+    discount_rate_year: float = 0.10,
+) -> pd.DataFrame:
+    """Unit economics of one replication by motion and segment: attributed S&M cost (and its
+    parts), new customers, CAC, new MRR, payback, CLV and LTV:CAC (rows with neither cost nor
+    customers are left out)."""
+    lo, hi = r.window
+    staff = r.columns["staff"]
+    n_months = int(staff["month"].max()) + 1 if len(staff["month"]) else math.ceil(hi / MONTH_DAYS)
+    cost = attributed_costs(r, month_weights(n_months, lo, hi), overhead)
+    won = _new_customer_cells(r)
+    o = r.columns["opportunities"]
+    sel = _in(o["closed_day"], lo, hi) & (o["outcome"] == WON) & (o["type"] == NEW)
+    acv = np.zeros(won.shape)
+    np.add.at(acv, (o["motion"][sel], o["segment"][sel]), o["amount"][sel])
+    clv, cseg, cmot = clv_by_customer(r, gross_margin, clv_years, discount_rate_year)
+    rows = []
+    for i, name in enumerate(r.motions):
+        for j, seg in enumerate(r.segments):
+            total, n = float(cost[:, i, j].sum()), float(won[i, j])
+            if total == 0 and n == 0:
+                continue
+            cac = _div(total, n) if n else NAN
+            mrr = acv[i, j] / n / 12.0 if n else NAN
+            mine = (cmot == i) & (cseg == j)
+            row = {"motion": name, "segment": seg, "sm_cost": total}
+            row.update({f"cost_{c}": float(cost[k, i, j]) for k, c in enumerate(S_AND_M)})
+            row.update(
+                new_customers=n,
+                cac=cac,
+                new_mrr=mrr,
+                cac_payback_months=_div(cac, mrr * gross_margin),
+                clv=_mean(clv[mine]),
+                ltv_to_cac=_div(_mean(clv[mine]), cac),
+            )
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _sum_by(keys: np.ndarray, values: np.ndarray) -> list[tuple[str, float]]:

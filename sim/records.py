@@ -55,7 +55,8 @@ def month_of(t: np.ndarray | float) -> np.ndarray | int:
 
 
 Columns = dict[str, np.ndarray]
-TABLES = ("opportunities", "customers", "funnel", "leads", "costs", "staff", "open_at_end")
+TABLES = ("opportunities", "customers", "funnel", "leads", "costs", "staff", "open_at_end", "work")
+WORK_ROLES = ("sdr", "ae")  # roles whose time is logged by motion and segment (`Recorder.work`)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Records:
         costs: pd.DataFrame,
         staff: pd.DataFrame,
         open_at_end: pd.DataFrame | None = None,
+        work: pd.DataFrame | None = None,
         **fields,
     ) -> Records:
         """Records from tables with labels (the DataFrame attributes' shape), e.g. hand-made or read
@@ -110,6 +112,8 @@ class Records:
             "staff": staff,
             "open_at_end": open_at_end,
         }
+        if work is not None:
+            frames["work"] = work
         o = opportunities
         opp = opp_columns(o, motions, segments)
         opp["stage"] = np.array(
@@ -157,6 +161,12 @@ class Records:
                 "category": costs["category"].to_numpy(dtype=object),
                 "motion": costs["motion"].to_numpy(dtype=object),
                 "amount": costs["amount"].to_numpy(dtype=float),
+                "segment": np.array(
+                    [segments.index(x) if x in segments else -1 for x in costs["segment"]]
+                    if "segment" in costs
+                    else [-1] * len(costs),
+                    dtype=int,
+                ),
             },
             "staff": {
                 c: staff[c].to_numpy(dtype=object if c == "role" else float) for c in staff.columns
@@ -168,6 +178,15 @@ class Records:
             }
             if open_at_end is not None
             else None,
+            "work": {
+                "role": work["role"].to_numpy(dtype=object),
+                "motion": codes(work["motion"], motions),
+                "segment": codes(work["segment"], segments),
+                "month": work["month"].to_numpy(dtype=int),
+                "days": work["days"].to_numpy(dtype=float),
+            }
+            if work is not None
+            else _no_work(),
         }
         cols["staff"]["month"] = staff["month"].to_numpy(dtype=int)
         rec = cls(columns=cols, **fields)
@@ -248,9 +267,30 @@ class Records:
 
     @cached_property
     def costs(self) -> pd.DataFrame:
+        """The cost ledger: month, category, motion ('shared' for a cost no motion incurred
+        directly), amount, and the segment a direct cost was spent on ('' when none)."""
         c = self.columns["costs"]
-        rows = zip(*(c[k].tolist() for k in ("month", "category", "motion", "amount")), strict=True)
-        return pd.DataFrame(list(rows), columns=["month", "category", "motion", "amount"])
+        cols = ("month", "category", "motion", "amount")
+        rows = zip(*(c[k].tolist() for k in cols), strict=True)
+        out = pd.DataFrame(list(rows), columns=list(cols))
+        seg = c.get("segment", np.full(len(c["amount"]), -1))
+        out["segment"] = [self.segments[i] if i >= 0 else "" for i in seg.tolist()]
+        return out
+
+    @cached_property
+    def work(self) -> pd.DataFrame:
+        """People's time by role, motion, segment and month (days: SDR-days working inbound
+        leads, AE slot-days holding deals): what activity-based cost attribution splits by."""
+        c = self.columns.get("work") or _no_work()
+        return pd.DataFrame(
+            {
+                "role": c["role"].tolist(),
+                "motion": [self.motions[i] for i in c["motion"].tolist()],
+                "segment": [self.segments[i] for i in c["segment"].tolist()],
+                "month": c["month"].tolist(),
+                "days": c["days"].tolist(),
+            }
+        )
 
     @cached_property
     def staff(self) -> pd.DataFrame:
@@ -285,6 +325,34 @@ STAFF_COLUMNS = (
     "sdr_prospecting_days",
     "ae_slot_days",
 )
+
+
+def _no_work() -> Columns:
+    return {
+        "role": np.zeros(0, dtype=object),
+        "motion": np.zeros(0, dtype=int),
+        "segment": np.zeros(0, dtype=int),
+        "month": np.zeros(0, dtype=int),
+        "days": np.zeros(0),
+    }
+
+
+def spread_over_months(a: np.ndarray, b: np.ndarray, n: int, key: np.ndarray, n_keys: int):
+    """Days of spans [a, b) in each month (n months; time past them is dropped), summed by key:
+    an (n_keys, n) array. A difference array, no spans x months table."""
+    out = np.zeros((n_keys, n + 2))
+    ma = np.floor_divide(a, MONTH_DAYS).astype(np.int64)
+    mb = np.floor_divide(b, MONTH_DAYS).astype(np.int64)
+    one = ma == mb
+    np.add.at(out, (key[one], np.minimum(ma[one], n)), b[one] - a[one])
+    k, ma, mb, a, b = key[~one], ma[~one], mb[~one], a[~one], b[~one]
+    np.add.at(out, (k, np.minimum(ma, n)), (ma + 1) * MONTH_DAYS - a)
+    np.add.at(out, (k, np.minimum(mb, n)), b - mb * MONTH_DAYS)
+    whole = np.zeros((n_keys, n + 2))  # months strictly between: +1 from ma + 1, -1 from mb
+    np.add.at(whole, (k, np.minimum(ma + 1, n + 1)), 1.0)
+    np.add.at(whole, (k, np.minimum(mb, n + 1)), -1.0)
+    out += np.cumsum(whole, axis=1) * MONTH_DAYS
+    return out[:, :n]
 
 
 def _index(labels: tuple[str, ...], label: str) -> int:
@@ -349,7 +417,8 @@ class Recorder:
         self._cust = {k: array("d") for k in ("start_day", "acv", "term_days")}
         self._cust_int = {k: array("l") for k in ("segment", "motion")}
         self._leads: dict[tuple[int, str, int, int], int] = {}
-        self._costs: dict[tuple[int, str, str], float] = {}
+        self._costs: dict[tuple[int, str, str, int], float] = {}
+        self._work_key, self._work_a, self._work_b = array("q"), array("d"), array("d")
         self._staff: list[tuple] = []
         self.waits: dict[str, array] = {
             k: array("d")
@@ -493,10 +562,23 @@ class Recorder:
         return out
 
     # -- money and people -------------------------------------------------------------------------
-    def cost(self, month: int, category: str, motion: str, amount: float) -> None:
+    def cost(
+        self, month: int, category: str, motion: str, amount: float, segment: int = -1
+    ) -> None:
+        """A cost in a month: `motion` 'shared' when no one motion incurred it, `segment` the
+        segment a direct cost was spent on (-1: none; attributed later, sim.metrics)."""
         if amount:
-            k = (month, category, motion)
+            k = (month, category, motion, segment)
             self._costs[k] = self._costs.get(k, 0.0) + float(amount)
+
+    def work(self, role: str, motion: int, segment: int, a: float, b: float) -> None:
+        """Someone in `role` (WORK_ROLES) worked a lead or deal of `motion` and `segment` over days
+        [a, b): the time S&M people cost is attributed by (sim.metrics.attribute_costs)."""
+        self._work_key.append(
+            (WORK_ROLES.index(role) * len(self.motions) + motion) * len(self.segments) + segment
+        )
+        self._work_a.append(a)
+        self._work_b.append(b)
 
     def staff(self, role: str, month: int, headcount: int, fte: float, capacity: float) -> None:
         self._staff.append((role, month, headcount, fte, capacity))
@@ -542,6 +624,7 @@ class Recorder:
             "category": np.array([key[1] for key, _ in cost_items], dtype=object),
             "motion": np.array([key[2] for key, _ in cost_items], dtype=object),
             "amount": np.array([v for _, v in cost_items], dtype=float),
+            "segment": np.array([key[3] for key, _ in cost_items], dtype=int),
         }
         month = np.array([row[1] for row in self._staff], dtype=int)
         known = month < self.n_months  # a month without utilisation figures gets NaN (a left join)
@@ -575,6 +658,7 @@ class Recorder:
                 "costs": costs,
                 "staff": staff,
                 "open_at_end": open_at_end,
+                "work": self._work_columns(),
             },
             waits={k: np.frombuffer(v, dtype=float).copy() for k, v in self.waits.items()},
             warmup_days=warmup,
@@ -586,6 +670,28 @@ class Recorder:
             events=events,
             sla_hours=self.sla_hours,
         )
+
+    def _work_columns(self) -> Columns:
+        """The logged work spans as days by role, motion, segment and month (non-zero cells)."""
+        n_s, n_m = len(self.segments), len(self.motions)
+        n_keys = len(WORK_ROLES) * n_m * n_s
+        days = spread_over_months(
+            np.frombuffer(self._work_a),
+            np.frombuffer(self._work_b),
+            self.n_months,
+            np.frombuffer(self._work_key, dtype=np.int64),
+            n_keys,
+        )
+        key, month = np.nonzero(days > 0)
+        role, rest = np.divmod(key, n_m * n_s)
+        motion, seg = np.divmod(rest, n_s)
+        return {
+            "role": np.asarray(WORK_ROLES, dtype=object)[role],
+            "motion": motion.astype(int),
+            "segment": seg.astype(int),
+            "month": month.astype(int),
+            "days": days[key, month],
+        }
 
     def _opportunity_columns(self) -> Columns:
         """The opportunity batches and single rows as one set of columns, in order of creation."""

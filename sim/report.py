@@ -476,30 +476,48 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
             )
     out += [
         "",
-        "`cycle_days` is the median over every motion's won deals (by motion below). `clv` and "
-        "`ltv_to_cac` are steady state (ARPA x margin / monthly churn): they run high while many "
-        "customers are still in a first term that cannot churn; `clv_in_horizon` is what the "
-        "window's new customers earned (docs/metrics.md)."
+        "`cycle_days` is the median over every motion's won deals (by motion below). `clv` is the "
+        f"discounted gross margin of a new customer over {sc.costs.clv_years:g} years at "
+        f"{sc.costs.discount_rate_year:.0%} a year, with its segment's churn and expansion in the "
+        "run; `clv_steady_state` is the old infinite-life figure (docs/metrics.md#clv)."
         if sc.costs.known
         else "`cycle_days` is the median over every motion's won deals (by motion below). Costs "
         "are not modelled (`costs.known: false`), so CAC, payback and LTV:CAC are n/a.",
         "",
         "## By motion",
         "",
-        "| motion | win rate | new customers | cycle (median days) | bookings | CAC |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| motion | win rate | new customers | cycle (median days) | bookings | CAC | payback "
+        "(months) | CLV | LTV:CAC |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    per = ("cac", "cac_payback_months", "clv", "ltv_to_cac")
     for mot in sc.motions:
         cells = [
             _fmt(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
-            for k in ("win_rate", "new_customers", "cycle_days", "bookings", "cac")
+            for k in ("win_rate", "new_customers", "cycle_days", "bookings", *per)
         ]
         out.append(f"| {mot} | " + " | ".join(cells) + " |")
+    if sc.costs.known:
+        out += [
+            "",
+            "## Unit economics by segment",
+            "",
+            "| segment | new customers | CAC | payback (months) | CLV | LTV:CAC |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for seg in sc.segments:
+            cells = [
+                _fmt(f"{k}.segment.{seg}", (m.get(f"{k}.segment.{seg}") or {}).get("p50"))
+                for k in ("new_customers", *per)
+            ]
+            out.append(f"| {seg} | " + " | ".join(cells) + " |")
     out += [
         "",
         "Medians over replications."
         + (
-            f" CAC per motion splits shared costs by `costs.allocation = {sc.costs.allocation}`."
+            " Every dollar of S&M cost is attributed to a motion and a segment by the time and "
+            "spend it went to; overhead (tools, plays) pro rata by "
+            f"`costs.overhead = {sc.costs.overhead}` (docs/metrics.md#cost-attribution)."
             if sc.costs.known
             else ""
         ),

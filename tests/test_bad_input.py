@@ -492,3 +492,19 @@ def test_a_window_shorter_than_a_month_runs_with_a_warning(tmp_path: Path) -> No
         "in it and rates are mostly noise; 30+ days give readable figures"
     ], proc.stderr
     assert (run_dir / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "override,want",
+    [
+        (
+            "costs.allocation=customers",
+            "config error: costs.allocation = 'customers': only 'activity'",
+        ),
+        ("costs.overhead=tools", "config error: costs.overhead = 'tools'"),
+        ("costs.clv_years=0", "config error: costs.clv_years = 0"),
+        ("costs.discount_rate_year=1.5", "config error: costs.discount_rate_year = 1.5"),
+    ],
+)
+def test_bad_unit_economics_keys_are_rejected(override: str, want: str) -> None:
+    assert reject(override).startswith(want)

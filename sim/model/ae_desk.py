@@ -49,10 +49,10 @@ class AeDesk(Desk):
         decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
         status, k, t_end = walk_block(w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay))
         if status == OPEN:  # keeps the slot to the end of the run
-            self.hold(now, end)
+            self.hold(now, end, lead)
             close(w, lead, OPEN, k, t_end)
             return math.inf
-        self.hold(now, min(t_end, end))
+        self.hold(now, min(t_end, end), lead)
         if status == PASSED:
             lead.block += 1
             advance(w, lead, t_end, k)
@@ -69,8 +69,10 @@ class AeDesk(Desk):
         self._turn += 1
         return reps[self._turn % len(reps)]
 
-    def hold(self, a: float, b: float) -> None:
-        """A slot held over days [a, b): logged, spread over months by `slot_days`."""
+    def hold(self, a: float, b: float, lead: Lead) -> None:
+        """A slot held over days [a, b) for `lead`: logged, spread over months by `slot_days`, and
+        to the records by motion and segment (cost attribution)."""
+        self.w.rec.work("ae", lead.cm.index, lead.seg, a, b)
         self._held_from.append(a)
         self._held_to.append(b)
 

@@ -91,6 +91,7 @@ class SdrDesk(Desk):
         contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
         work = attempts * lead.sdr_w / self.prod[m]
         self.busy_days[m] += work
+        rec.work("sdr", cm.index, seg, now, now + work)  # for cost attribution
         j = cm.blocks[lead.block].start
         if now + work >= w.end:  # still being worked when the run ends: holds the SDR to the end
             close(w, lead, OPEN, j, w.end)

@@ -38,24 +38,41 @@ def _weights(w: World, cm: CMotion, seg_mix: dict[str, float]) -> np.ndarray:
 
 
 def marketing(w: World, cm: CMotion) -> None:
-    """Every channel's leads for a marketing-entry motion, and the spend they cost."""
+    """Every channel's leads for a marketing-entry motion, and the spend they cost.
+
+    The budget is money spent: a channel's leads (leads_month at ref_budget_month, diminishing with
+    elasticity) go to the segments its mix names that some marketing-entry motion serves, the mix
+    renormalised over them; this motion gets and pays for its share (its segment weights over the
+    channel's cover), so the shares of all marketing motions add up to the whole budget. A month
+    in which no marketing motion covers the channel's segments has no leads and no spend."""
     for name, ch in w.sc.channels.items():
         budget = w.book.monthly.get(("budget", name))
-        arr, coverage = channel_leads(
+        cover = np.asarray(_cover(w, ch.segment_mix), dtype=float)
+        share = _weights(w, cm, ch.segment_mix) / np.where(cover > 0, cover, np.inf)[..., None]
+        arr, _ = channel_leads(
             ch,
-            _weights(w, cm, ch.segment_mix),
+            share,
             w.sc.start_date,
             w.n_months,
             w.end,
             w.streams(f"arrivals/{name}/{cm.name}"),
             budget,
         )
-        spend = (ch.budget_month if budget is None else budget) * coverage
-        for m in range(w.n_months):
-            w.rec.cost(m, "marketing", cm.name, spend if np.ndim(spend) == 0 else spend[m])
+        spend = np.broadcast_to(ch.budget_month if budget is None else budget, w.n_months)
+        by_seg = np.broadcast_to(share, (w.n_months, len(w.segs))) * spend[:, None]
+        for m, s in zip(*np.nonzero(by_seg), strict=True):
+            w.rec.cost(int(m), "marketing", cm.name, float(by_seg[m, s]), int(s))
         if len(arr.t):
             # fit scales the first stage's probability by fit / 0.5, capped at 1 (docs/model.md)
             enter(w, cm, name, arr.t, arr.seg, arr.fit / 0.5, arr.fit)
+
+
+def _cover(w: World, seg_mix: dict[str, float]) -> np.ndarray | float:
+    """How much of a channel's segment mix the marketing-entry motions cover (segment share x mix
+    weight, summed over those motions and segments): a number, or one a month when plays move the
+    mix. The channel's leads and budget are spread over what is covered."""
+    parts = [_weights(w, cm, seg_mix).sum(axis=-1) for cm in w.motions if cm.entry == "marketing"]
+    return sum(parts) if parts else 0.0
 
 
 def product(w: World, cm: CMotion) -> None:
@@ -69,9 +86,11 @@ def product(w: World, cm: CMotion) -> None:
         w.streams(f"arrivals/signups/{cm.name}"),
     )
     if prod.infra_cost_per_signup:
-        months = np.bincount((arr.t // MONTH_DAYS).astype(int), minlength=w.n_months)
-        for m, k in enumerate(months.tolist()):
-            w.rec.cost(m, "product", cm.name, k * prod.infra_cost_per_signup)
+        month = np.minimum((arr.t // MONTH_DAYS).astype(int), w.n_months - 1)
+        k = np.bincount(month * len(w.segs) + arr.seg, minlength=w.n_months * len(w.segs))
+        for i in np.flatnonzero(k).tolist():  # by the segment each sign-up came from
+            m, s = divmod(i, len(w.segs))
+            w.rec.cost(m, "product", cm.name, int(k[i]) * prod.infra_cost_per_signup, s)
     if len(arr.t):
         enter(w, cm, "product", arr.t, arr.seg, None)
 

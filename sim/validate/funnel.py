@@ -260,7 +260,7 @@ def check_funnel_algebra(size: str = "fast", overrides: tuple[str, ...] = ()) ->
         for k in range(len(names)):
             if k in g.index:
                 dec[:, k] += g.loc[k, ["advanced", "dropped"]].to_numpy()
-        met = scalar_metrics(rec, sc.costs.gross_margin, sc.costs.allocation)
+        met = scalar_metrics(rec, sc.costs.gross_margin, sc.costs.overhead)
         nw = int(met["new_customers"])
         m_won += nw
         m_closed += round(nw / met["win_rate"]) if met["win_rate"] > 0 else 0
