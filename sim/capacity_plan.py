@@ -572,4 +572,8 @@ def _row_dict(row: pd.Series, search: Search) -> dict:
         "p_hit_ci95_high",
         "replications",
     ]
-    return {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in keys}
+    out = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in keys}
+    return out | {
+        "plan": describe(row, search.levers),
+        "added_cost": row["cost"] - search.base_cost,
+    }

@@ -16,6 +16,7 @@ from sim import capacity_plan as cp
 from sim.api import simulate
 from sim.compose import compose_config, resolve
 from sim.config import ConfigError
+from sim.report import terminal_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,7 +63,9 @@ def test_capacity_plan_writes_its_files(planned) -> None:
     report = (out / "report.md").read_text()
     assert "## The cheapest plans found" in report and "95 % interval" in report
     assert set(summary["capacity_plan"]["chosen"]) == {"p50", "p80"}
-    assert "today" in summary["scenarios"]
+    assert set(summary["scenarios"]) == {"today", "plan_p50", "plan_p80"}
+    lines = terminal_table(summary).splitlines()
+    assert any(line.startswith("  p80: +") and "replications" in line for line in lines), lines
 
 
 def test_each_goal_is_met_by_its_cheapest_evaluated_plan(planned, target: float) -> None:
