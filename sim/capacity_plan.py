@@ -253,7 +253,7 @@ class Search:
 
 def goals(settings: PlanSettings) -> dict[str, float]:
     """The two goals by name: p50 (half the replications) and p<probability> (e.g. p80)."""
-    return {"p50": 0.5, f"p{round(100 * settings.probability)}": settings.probability}
+    return {"p50": 0.5, f"p{100 * settings.probability:g}": settings.probability}
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
