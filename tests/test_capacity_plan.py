@@ -193,3 +193,8 @@ def test_cli_stops_on_an_unknown_lever_with_exit_2_and_no_results(tmp_path) -> N
     assert proc.returncode == 2, proc.stderr
     assert "unknown lever" in proc.stderr and "Traceback" not in proc.stderr
     assert not run_dir.exists() or not any(run_dir.iterdir())
+
+
+def test_a_plan_with_a_comparison_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match="capacity plan runs alone"):
+        simulate([*TINY, "+compare.baseline=a", "+compare.scenarios={a: [], b: []}"])
