@@ -13,11 +13,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from sim import capacity_plan
 from sim.compare import combined, run_planned
-from sim.compose import compose_config, resolve, scenario_composer, setup_of
+from sim.compose import (
+    compose_config,
+    experiment_namespaces,
+    resolve,
+    scenario_composer,
+    setup_of,
+)
 from sim.config import ConfigError, RunSettings, Scenario
 from sim.experiment import RunResult, run_scenario
 from sim.report import write_compare_outputs, write_outputs
@@ -50,6 +57,15 @@ def run(
     own) plus the scenario's, so it needs them; its result stacks every scenario's tables under the
     joint summary. Raises ConfigError for a bad config."""
     sc, rs = resolve(cfg)
+    if rs.plan is not None:  # experiment=capacity_plan: a search over plans (sim.capacity_plan)
+        if rs.compare is not None or rs.sensitivity is not None:
+            raise ConfigError(
+                "config error: plan: a capacity plan runs alone; remove compare / sensitivity"
+            )
+        base = OmegaConf.to_container(cfg, resolve=True)
+        return capacity_plan.run(
+            base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
+        )
     if (rs.compare is not None or rs.sensitivity is not None) and overrides is None:
         raise ConfigError(
             "config error: compare: a comparison re-composes each scenario from overrides; "

@@ -610,6 +610,47 @@ class SensitivitySettings(_Model):
         return v
 
 
+class PlanTarget(_Model):
+    """What the year must deliver: a metric of the forecast window and the value it must reach."""
+
+    metric: Literal["bookings", "bookings_new", "arr_end", "new_customers"] = "bookings"
+    value: Annotated[float, NoBool, Field(gt=0, allow_inf_nan=False)]
+
+
+class PlanLever(_Model):
+    """One thing a capacity plan may add, in whole `step`s up to `max` on top of the company's own
+    plan: hires of a role in one month (`role`, `month`: a month of the run, as in team.<role>.hires)
+    or a channel's monthly budget (`channel`). Neither given: read from the lever's name,
+    `<role>_hires` or `<channel>_budget` (sim.capacity_plan)."""
+
+    role: Literal["sdr", "ae", "csm"] | None = None
+    channel: str | None = None
+    month: Count = 0
+    step: Pos
+    max: Pos
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PlanLever:
+        if self.role is not None and self.channel is not None:
+            raise ValueError("give role (hires) or channel (budget), not both")
+        if self.max < self.step:
+            raise ValueError(f"max = {self.max:g} is below step = {self.step:g}: nothing to add")
+        return self
+
+
+class PlanSettings(_Model):
+    """A capacity plan (experiment=capacity_plan): the cheapest levers found that meet `target` in
+    half the replications and in `probability` of them; a greedy search of at most `max_steps`
+    additions per goal (docs/experiments.md)."""
+
+    target: PlanTarget
+    probability: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
+    max_steps: Annotated[int, NoBool, Field(ge=1, le=200)] = 12
+    cost: Literal["total", "sm_cost"] = "total"
+    refine: bool = True
+    levers: dict[str, PlanLever] = Field(min_length=1)
+
+
 class RunSettings(_Model):
     """How to run (not what to simulate): executor, workers, progress bar, table format, and an
     optional comparison of several scenarios."""
@@ -620,6 +661,7 @@ class RunSettings(_Model):
     tables: Literal["parquet", "csv", "both"] = "parquet"
     compare: CompareSettings | None = None
     sensitivity: SensitivitySettings | None = None
+    plan: PlanSettings | None = None  # experiment=capacity_plan (sim.capacity_plan)
 
 
 RUN_KEYS = tuple(RunSettings.model_fields)

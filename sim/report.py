@@ -227,6 +227,18 @@ def terminal_table(summary: dict) -> str:
                 for e in ("low", "high")
             )
             lines.append(f"  {r['input']:<40}{lo:>14}{hi:>14}")
+    plan = summary.get("capacity_plan")  # experiment=capacity_plan (sim.capacity_plan)
+    if plan:
+        t = plan["target"]
+        lines.append(f"capacity plan for {t['metric']} >= {_fmt(t['metric'], t['value'])}:")
+        for goal, c in plan["chosen"].items():
+            lines.append(
+                f"  {goal}: {c['plan']}; cost +{_fmt('sm_cost', c['added_cost'])}; meets the target "
+                f"in {c['p_hit']:.0%} of {c['replications']} replications "
+                f"({c['p_hit_ci95_low']:.0%}-{c['p_hit_ci95_high']:.0%})"
+            )
+        if len(plan["chosen"]) < 2:
+            lines.append("  a goal without a plan: no evaluated plan met it (report.md)")
     return "\n".join(lines)
 
 
