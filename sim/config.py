@@ -150,8 +150,16 @@ class SdrRole(Role):
 
 
 class AeRole(Role):
-    max_open_opps: Annotated[int, Field(ge=1)] = 20
+    max_open_opps: Annotated[int, Field(ge=1)] = 20  # open deals an AE can juggle (a cap on slots)
     wait_decay_days: Pos = 30.0
+    # Selling time (sim/model/ae_hours.py): a fully ramped AE's weekly selling hours, and the AE
+    # hours one deal takes over its AE stages, by segment (split equally over the motion's AE
+    # stages). No deal_hours: AE time is not modelled (slots only).
+    selling_hours_week: NonNeg = 12.0
+    deal_hours: dict[str, NonNeg] | None = None
+    # AE-sourced pipeline: meetings an AE books per selling hour left over, by segment (the leftover
+    # split by the outbound motions' mix weights). None or 0: leftover time is idle.
+    self_sourced_meetings_hour: dict[str, NonNeg] | None = None
 
 
 class CsmRole(Role):
@@ -371,6 +379,9 @@ class Scenario(_Model):
         _known("product.segment_mix", self.product.segment_mix, segs, "segment")
         if self.team.sdr.target_mix is not None:
             _known("team.sdr.target_mix", self.team.sdr.target_mix, segs, "segment")
+        for key in ("deal_hours", "self_sourced_meetings_hour"):
+            if getattr(self.team.ae, key) is not None:
+                _known(f"team.ae.{key}", getattr(self.team.ae, key), segs, "segment")
         for name, m in self.motions.items():
             _check_motion(name, m, segs, self.team)
         for seg, weights in self.mix.items():

@@ -62,13 +62,14 @@ _ALL = (
     Metric("sdr_waited_share", "Leads that waited for an SDR", "share of leads", -1),
     Metric("sdr_queue_length", "SDR queue length", "leads", -1),
     Metric("sdr_served_per_day", "Leads served a day", "leads a day", None),
-    Metric("ae_utilization", "AE slots in use", "share of slots", None, "pct"),
+    Metric("ae_utilization", "AE capacity in use", "share of hours (or slots)", None, "pct"),
     Metric(
         "sdr_utilization", "SDR time working (inbound + prospecting)", "share of time", None, "pct"
     ),
     Metric("sdr_inbound_share", "SDR time on inbound leads", "share of time", None, "pct"),
     Metric("sdr_prospecting_share", "SDR time prospecting", "share of time", None, "pct"),
     Metric("sla_met_share", "Leads contacted within the SLA", "share of leads", 1),
+    Metric("ae_prospecting_share", "AE time prospecting", "share of selling hours", None, "pct"),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 HEADLINE = tuple(m.name for m in _ALL if m.headline)

@@ -253,13 +253,14 @@ def _mean_in(values: np.ndarray, at: np.ndarray, lo: float, hi: float) -> float:
 
 
 def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
-    """Busy share of each role's capacity in the window: AE pipeline slots; SDR work of every kind
+    """Busy share of each role's capacity in the window: AE selling hours (or pipeline slots); SDR work of every kind
     (`sdr_utilization`: inbound leads plus outbound prospecting), and each kind's share of it."""
     out = {
         "ae_utilization": NAN,
         "sdr_utilization": NAN,
         "sdr_inbound_share": NAN,
         "sdr_prospecting_share": NAN,
+        "ae_prospecting_share": NAN,
     }
     st = r.columns["staff"]
     if not len(st["month"]):
@@ -270,6 +271,7 @@ def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
         cap = float((st["capacity"][mine] * (wm * MONTH_DAYS)).sum())
         if role == "ae":
             out["ae_utilization"] = _div(float((st["ae_slot_days"][mine] * wm).sum()), cap)
+            out.update(ae_hours_shares(st, mine, wm))
         else:
             busy = float((st["sdr_inbound_days"][mine] * wm).sum())
             pros = float((st["sdr_prospecting_days"][mine] * wm).sum())
@@ -277,6 +279,21 @@ def utilisation(r: Records, w: np.ndarray) -> dict[str, float]:
             out["sdr_inbound_share"] = _div(busy, cap)
             out["sdr_prospecting_share"] = _div(pros, cap)
     return out
+
+
+def ae_hours_shares(st, mine: np.ndarray, wm: np.ndarray) -> dict[str, float]:
+    """With AE selling time modelled: `ae_utilization` is hours worked on deals / selling hours
+    available in the window, `ae_prospecting_share` hours spent prospecting / available. Without it
+    (no such columns, or no hours): nothing (ae_utilization stays the share of slots in use)."""
+    if "ae_hours_available" not in st:
+        return {}
+    avail = float(np.nansum(st["ae_hours_available"][mine] * wm))
+    if avail <= 0:
+        return {}
+    return {
+        "ae_utilization": float(np.nansum(st["ae_hours_worked"][mine] * wm)) / avail,
+        "ae_prospecting_share": float(np.nansum(st["ae_hours_prospecting"][mine] * wm)) / avail,
+    }
 
 
 def _won_expansions(r: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -324,6 +324,9 @@ STAFF_COLUMNS = (
     "sdr_inbound_days",
     "sdr_prospecting_days",
     "ae_slot_days",
+    "ae_hours_available",
+    "ae_hours_worked",
+    "ae_hours_prospecting",
 )
 
 
@@ -428,6 +431,9 @@ class Recorder:
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
+        self.ae_hours_available = np.zeros(n_months)  # AE selling hours (0: time not modelled)
+        self.ae_hours_worked = np.zeros(n_months)  # AE hours booked by deals
+        self.ae_hours_prospecting = np.zeros(n_months)  # AE hours left over, spent prospecting
         self._next_opp = 0
 
     # -- funnel ---------------------------------------------------------------------------------
@@ -641,6 +647,9 @@ class Recorder:
             "sdr_inbound_days": per_month(self.sdr_busy),
             "sdr_prospecting_days": per_month(self.sdr_prospecting),
             "ae_slot_days": per_month(self.ae_slot_days),
+            "ae_hours_available": per_month(self.ae_hours_available),
+            "ae_hours_worked": per_month(self.ae_hours_worked),
+            "ae_hours_prospecting": per_month(self.ae_hours_prospecting),
         }
         om, ok = zip(*[(i, j) for i, m in enumerate(self.motions) for j in range(m.n_stages)],
                      strict=True)  # fmt: skip

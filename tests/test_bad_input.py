@@ -508,3 +508,13 @@ def test_a_window_shorter_than_a_month_runs_with_a_warning(tmp_path: Path) -> No
 )
 def test_bad_unit_economics_keys_are_rejected(override: str, want: str) -> None:
     assert reject(override).startswith(want)
+
+
+def test_ae_deal_hours_name_known_segments_and_are_not_negative() -> None:
+    assert reject("++team.ae.deal_hours.big=2") == (
+        "config error: team.ae.deal_hours.big: no such segment; segments are ['ent', 'mid', 'smb']"
+    )
+    msg = reject("team.ae.deal_hours.smb=-1")
+    assert msg == (
+        "config error: team.ae.deal_hours.smb = -1: Input should be greater than or equal to 0"
+    )

@@ -59,7 +59,10 @@ def test_funnel_conserves_leads_between_stages():
 
 
 def test_an_outbound_motion_needs_sdr_prospecting_time():
-    sc = scenario("motion=slg", "team.sdr.outbound_meetings_day=0")[0]
+    # AEs do not source pipeline of their own here (team.ae.self_sourced_meetings_hour)
+    sc = scenario(
+        "motion=slg", "team.sdr.outbound_meetings_day=0", "team.ae.self_sourced_meetings_hour=null"
+    )[0]
     r = simulate_replication(sc, 0)
     assert (r.opportunities["type"] == "new").sum() == 0
 
@@ -88,7 +91,7 @@ def test_self_serve_wins_are_recorded_at_the_purchase_stage():
 def test_a_saturated_ae_team_is_fully_utilised_and_never_over():
     from sim.metrics import scalar_metrics
 
-    sc = scenario("team.ae.count=1", "team.ae.max_open_opps=10")[0]
+    sc = scenario("team.ae.count=1", "team.ae.max_open_opps=10", "team.ae.deal_hours=null")[0]
     m = scalar_metrics(simulate_replication(sc, 0), 0.78)
     assert 0.9 < m["ae_utilization"] <= 1.0 + 1e-9
     assert m["ae_wait_days"] > 1.0  # opportunities queue for the one AE

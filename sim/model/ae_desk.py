@@ -1,6 +1,8 @@
 """The AE desk: an AE block holds one pipeline slot from acceptance to close. Slots follow the AE team's
 monthly capacity (headcount x ramp x max_open_opps); waiting for a slot erodes the first stage's win
-probability (wait_decay_days)."""
+probability (wait_decay_days). With `team.ae.deal_hours`, AE selling time is the capacity as well:
+each AE stage books hours in the team's calendar (sim.model.ae_hours), slips and decays when AEs
+are overloaded."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.ae_hours import AeHours, walk_block_hours
 from sim.model.customers import close
 from sim.model.desk import Desk
 from sim.model.journey import advance, walk_block
@@ -33,6 +36,8 @@ class AeDesk(Desk):
         self._active, self._last_month = w.staff["ae"].active, w.n_months - 1
         self._waits, self._waits_at = w.rec.waits["ae"], w.rec.waits["ae_at"]
         self._held_from, self._held_to = array("d"), array("d")  # slots held, see `hold`
+        # AE selling hours (None: not modelled, slots only)
+        self.hours = AeHours(w) if w.sc.team.ae.deal_hours is not None else None
 
     def arrive(self, lead: Lead) -> None:
         self.request(lead)
@@ -43,11 +48,19 @@ class AeDesk(Desk):
         w = self.w
         now, end, book, cm = self.env.now, w.end, w.book, lead.cm
         wait = now - lead.t
-        self._waits.append(wait)
-        self._waits_at.append(now)
         lead.owner = self.owner()
         decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
-        status, k, t_end = walk_block(w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay))
+        if self.hours is None:
+            status, k, t_end = walk_block(
+                w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay)
+            )
+        else:  # the days its stages waited for AE time count as waiting for an AE
+            status, k, t_end, waited = walk_block_hours(
+                w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay), decay
+            )
+            wait += waited
+        self._waits.append(wait)
+        self._waits_at.append(now)
         if status == OPEN:  # keeps the slot to the end of the run
             self.hold(now, end, lead)
             close(w, lead, OPEN, k, t_end)

@@ -13,7 +13,7 @@ import simpy
 from sim.agents.people import StaffPlan, plan_staff
 from sim.agents.success import run_success
 from sim.config import Scenario
-from sim.model import outbound, sources
+from sim.model import ae_hours, outbound, sources
 from sim.model.ae_desk import AeDesk
 from sim.model.customers import close, installed_base
 from sim.model.draws import SegmentDraws
@@ -64,6 +64,8 @@ class World:
         if sc.open_pipeline:
             warm_start(self)
         outbound.start(self)  # first: whether SDRs prospect decides how inbound leads are fed
+        if self.ae.hours is not None:  # AE time left over sources pipeline of their own
+            ae_hours.prospecting(self)
         for cm in self.motions:
             if cm.entry == "marketing":
                 sources.marketing(self, cm)
@@ -76,6 +78,11 @@ class World:
             lead.owner = ""
             close(self, lead, OPEN, lead.cm.blocks[lead.block].start, self.end)
         rec.ae_slot_days += self.ae.slot_days()
+        if self.ae.hours is not None:
+            avail, worked = self.ae.hours.monthly()
+            rec.ae_hours_available += avail
+            rec.ae_hours_worked += worked
+            rec.ae_hours_prospecting += self.ae.hours.prospecting_hours
         rec.sdr_busy += self.sdr.busy_days
         if self.sdr.check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
