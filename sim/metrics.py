@@ -421,8 +421,9 @@ def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -
 
 
 def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
-    """People's time by role as (months, motions, segments) arrays: the work table, plus SDR
-    prospecting time spread over the outbound meetings (leads of source 'outbound') of its month."""
+    """People's time by role as (months, motions, segments) arrays: the work table, plus each
+    role's prospecting time spread over the meetings it booked that month (leads of source
+    'outbound' for SDRs, 'ae_outbound' for AEs, whose prospecting hours count as selling days)."""
     nm, ns = len(r.motions), len(r.segments)
     out = {role: np.zeros((n_months, nm, ns)) for role in ("sdr", "ae")}
     wk = r.columns.get("work")
@@ -431,18 +432,25 @@ def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
             sel = (wk["role"] == role) & (wk["month"] < n_months)
             np.add.at(t, (wk["month"][sel], wk["motion"][sel], wk["segment"][sel]), wk["days"][sel])
     st = r.columns["staff"]
-    pros = np.zeros(n_months)
-    sel = (st["role"] == "sdr") & (st["month"] < n_months) if len(st["month"]) else []
-    if len(st["month"]) and "sdr_prospecting_days" in st:
-        pros[st["month"][sel]] = np.nan_to_num(st["sdr_prospecting_days"][sel])
+    if not len(st["month"]):
+        return out
     leads = r.columns["leads"]
-    out_l = (leads["source"] == "outbound") & (leads["month"] < n_months)
-    meet = np.zeros((n_months, nm, ns))
-    np.add.at(meet, (leads["month"][out_l], leads["motion"][out_l], leads["segment"][out_l]),
-              leads["leads"][out_l])  # fmt: skip
-    total = meet.sum(axis=(1, 2))
-    has = total > 0
-    out["sdr"][has] += pros[has, None, None] * meet[has] / total[has, None, None]
+    for role, column, source, unit in (
+        ("sdr", "sdr_prospecting_days", "outbound", 1.0),
+        ("ae", "ae_hours_prospecting", "ae_outbound", r.ae_hours_per_day),
+    ):
+        if column not in st or not unit:
+            continue
+        sel = (st["role"] == role) & (st["month"] < n_months)
+        pros = np.zeros(n_months)
+        pros[st["month"][sel]] = np.nan_to_num(st[column][sel]) / unit
+        mine = (leads["source"] == source) & (leads["month"] < n_months)
+        meet = np.zeros((n_months, nm, ns))
+        np.add.at(meet, (leads["month"][mine], leads["motion"][mine], leads["segment"][mine]),
+                  leads["leads"][mine])  # fmt: skip
+        total = meet.sum(axis=(1, 2))
+        has = total > 0
+        out[role][has] += pros[has, None, None] * meet[has] / total[has, None, None]
     return out
 
 

@@ -78,6 +78,7 @@ class Records:
     owners: dict[str, tuple[str, ...]] | None = None
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
     sla_hours: float | None = None  # the speed-to-lead SLA a play set (sim.plays), if any
+    ae_hours_per_day: float | None = None  # AE selling hours in a selling day (None: slots only)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -422,12 +423,14 @@ class Recorder:
         self._leads: dict[tuple[int, str, int, int], int] = {}
         self._costs: dict[tuple[int, str, str, int], float] = {}
         self._work_key, self._work_a, self._work_b = array("q"), array("d"), array("d")
+        self._work_days: dict[str, np.ndarray] = {}  # role -> (motions, segments, months) days
         self._staff: list[tuple] = []
         self.waits: dict[str, array] = {
             k: array("d")
             for k in ("sdr", "sdr_at", "sdr_fit", "ae", "ae_at", "sdr_queue", "sdr_queue_at")
         }  # sdr_fit: the fit score of each lead an SDR served, in the order of "sdr"
         self.sla_hours: float | None = None
+        self.ae_hours_per_day: float | None = None
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
@@ -586,6 +589,11 @@ class Recorder:
         self._work_a.append(a)
         self._work_b.append(b)
 
+    def work_days(self, role: str, days: np.ndarray) -> None:
+        """Days someone in `role` worked for each (motion, segment, month), known as totals rather
+        than spans (AE selling hours booked by deals, converted to selling days)."""
+        self._work_days[role] = self._work_days.get(role, 0.0) + days
+
     def staff(self, role: str, month: int, headcount: int, fte: float, capacity: float) -> None:
         self._staff.append((role, month, headcount, fte, capacity))
 
@@ -678,6 +686,7 @@ class Recorder:
             segments=tuple(self.segments),
             events=events,
             sla_hours=self.sla_hours,
+            ae_hours_per_day=self.ae_hours_per_day,
         )
 
     def _work_columns(self) -> Columns:
@@ -691,6 +700,9 @@ class Recorder:
             np.frombuffer(self._work_key, dtype=np.int64),
             n_keys,
         )
+        for role, d in self._work_days.items():  # (motions, segments, months) -> key rows
+            r0 = WORK_ROLES.index(role) * n_m * n_s
+            days[r0 : r0 + n_m * n_s, : self.n_months] += d.reshape(n_m * n_s, -1)
         key, month = np.nonzero(days > 0)
         role, rest = np.divmod(key, n_m * n_s)
         motion, seg = np.divmod(rest, n_s)

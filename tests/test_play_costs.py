@@ -31,7 +31,7 @@ from sim.records import MONTH_DAYS
 from tests.conftest import scenario
 
 SMALL = ("horizon_days=120", "warmup_days=60")
-REPS = 4
+REPS = 8
 
 
 def book_of(*overrides: str):

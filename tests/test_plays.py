@@ -242,6 +242,10 @@ def test_a_play_starting_at_day_x_has_no_effect_before_x():
         f"plays.objection_training.start_day={x}",
         "plays.objection_training.ramp_days=30",
         "plays.objection_training.knobs.lift=1.25",
+        # its training time is taken month by month (sim.plays: capacity by month), so the month
+        # holding day x loses AE time before x too; this test is about per-lead changes only
+        "plays.objection_training.training=null",
+        "plays.objection_training.dip=0",
         f"plays.pricing_clarity.start_day={x}",
     )
     before = int(x // MONTH_DAYS)  # whole months that end before day x

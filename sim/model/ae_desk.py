@@ -84,8 +84,10 @@ class AeDesk(Desk):
 
     def hold(self, a: float, b: float, lead: Lead) -> None:
         """A slot held over days [a, b) for `lead`: logged, spread over months by `slot_days`, and
-        to the records by motion and segment (cost attribution)."""
-        self.w.rec.work("ae", lead.cm.index, lead.seg, a, b)
+        to the records by motion and segment (cost attribution, when AE time is slots; with
+        selling hours the hours each deal booked are attributed instead, see World.run)."""
+        if self.hours is None:
+            self.w.rec.work("ae", lead.cm.index, lead.seg, a, b)
         self._held_from.append(a)
         self._held_to.append(b)
 

@@ -83,6 +83,9 @@ class World:
             rec.ae_hours_available += avail
             rec.ae_hours_worked += worked
             rec.ae_hours_prospecting += self.ae.hours.prospecting_hours
+            # AE cost follows the hours each motion's and segment's deals booked (in selling days)
+            rec.ae_hours_per_day = per_day = max(sc.team.ae.selling_hours_week / 5.0, 1e-9)
+            rec.work_days("ae", np.asarray(self.ae.hours.spent) / per_day)
         rec.sdr_busy += self.sdr.busy_days
         if self.sdr.check:  # SDR time not spent on inbound leads went to prospecting
             days = np.minimum(MONTH_DAYS, self.end - np.arange(self.n_months) * MONTH_DAYS)
