@@ -122,22 +122,23 @@ def claim_default(base: Path, now: dt.datetime | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def staged(outdir: Path) -> Iterator[Path]:
+def staged(outdir: Path, done: str = DONE_FILE) -> Iterator[Path]:
     """A private staging folder beside `outdir` (holding `outdir`'s lock); on success its files are
-    published into `outdir` (see the module docstring). On any error or interrupt the staging folder
-    is removed and `outdir` keeps what it had."""
+    published into `outdir` (see the module docstring), `done` (the file that marks the folder
+    complete) last. On any error or interrupt the staging folder is removed and `outdir` keeps
+    what it had."""
     outdir = Path(outdir).absolute()
     hold(outdir)
     stage = outdir.parent / f".{outdir.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:
         yield stage
-        _publish(stage, outdir)
+        _publish(stage, outdir, done)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _publish(stage: Path, outdir: Path) -> None:
+def _publish(stage: Path, outdir: Path, done: str) -> None:
     if not outdir.exists():
         stage.rename(outdir)
         return
@@ -156,12 +157,19 @@ def _publish(stage: Path, outdir: Path) -> None:
         return
     # the folder holds other things too (e.g. hydra.run.dir=. in a project folder): never move
     # those; replace our files one by one, the old completion marker first and the new one last
-    (outdir / DONE_FILE).unlink(missing_ok=True)
-    for f in sorted(stage.iterdir(), key=lambda p: p.name == DONE_FILE):
-        target = outdir / f.name
+    (outdir / done).unlink(missing_ok=True)
+    _merge(stage, outdir, done)
+
+
+def _merge(src: Path, dst: Path, done: str) -> None:
+    """Move src's files into dst one by one (`done` last); subfolders are merged, not replaced,
+    so files of others inside them stay."""
+    for f in sorted(src.iterdir(), key=lambda p: p.name == done):
+        target = dst / f.name
         if f.is_dir() and target.is_dir():
-            shutil.rmtree(target)
-        f.replace(target)
+            _merge(f, target, done)
+        else:
+            f.replace(target)
 
 
 def is_space_error(exc: OSError) -> bool:
