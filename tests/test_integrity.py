@@ -198,7 +198,9 @@ def descendants(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"]
+)
 def test_a_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signals) -> None:
     """One line, exit 128+n, no results folder, no lock, no worker left (executor=local's pool)."""
     out = tmp_path / "run"
