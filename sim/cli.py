@@ -217,11 +217,15 @@ def claim_output(argv: list[str]) -> list[str]:
             f"output error: hydra.run.dir = {given!r}: the folder is not writable "
             "(permission denied or read-only); allowed: a folder you can write to"
         )
-    if (folder / runfolder.DONE_FILE).exists() and not overwrite:
-        _refuse(
-            f"output error: hydra.run.dir = {given!r}: holds a complete run "
-            f"({runfolder.DONE_FILE}); choose another folder, or add overwrite=true to replace it"
-        )
+    if (folder / runfolder.DONE_FILE).exists():
+        if not overwrite:
+            _refuse(
+                f"output error: hydra.run.dir = {given!r}: holds a complete run "
+                f"({runfolder.DONE_FILE}); choose another folder, or add overwrite=true to replace it"
+            )
+        old = runfolder.set_aside(folder)
+        if old is not None:  # the old run comes back if the new one is not published
+            atexit.register(runfolder.settle, folder, old)
     return argv
 
 

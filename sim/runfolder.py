@@ -172,6 +172,36 @@ def _merge(src: Path, dst: Path, done: str) -> None:
             f.replace(target)
 
 
+RUN_SUFFIXES = (".json", ".md", ".parquet", ".csv", ".png")
+
+
+def set_aside(folder: Path) -> Path | None:
+    """Before a run replaces a complete run (overwrite=true): move the old run to a hidden sibling,
+    so nothing of the new run (not even Hydra's .hydra record) lands beside the old files. Only a
+    folder holding nothing but a run's files is moved; returns where it went, or None."""
+    folder = Path(folder).absolute()
+    entries = list(folder.iterdir())
+    if not all(p.name in HYDRA_FILES or p.suffix in RUN_SUFFIXES for p in entries):
+        return None
+    old = folder.parent / f".{folder.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    folder.rename(old)
+    return old
+
+
+def settle(folder: Path, old: Path) -> None:
+    """After the run: drop the old run if the new one was published, else put the old one back
+    (removing what the unfinished run left, which is at most Hydra's record)."""
+    folder = Path(folder).absolute()
+    if (folder / DONE_FILE).exists():
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    if folder.exists():
+        if any(p.name not in HYDRA_FILES for p in folder.iterdir()):
+            return  # not only what we know: leave both for the user
+        shutil.rmtree(folder)
+    old.rename(folder)
+
+
 def is_space_error(exc: OSError) -> bool:
     """A full disk or quota: the run's files could not be written."""
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -406,3 +406,17 @@ def test_a_crashed_sweep_job_is_recorded_and_the_table_written(tmp_path: Path) -
     table = pd.read_csv(sweep / "sweep_summary.csv")
     assert sorted(table["status"]) == ["failed", "ok"]
     assert (sweep / "sweep_summary.parquet").is_file()
+
+
+def test_an_overwrite_that_fails_keeps_the_old_run_whole(tmp_path: Path) -> None:
+    """overwrite=true replaces a complete run only once the new one is published: a rejected
+    config leaves the old run as it was, Hydra's record included."""
+    out = tmp_path / "run"
+    (out / ".hydra").mkdir(parents=True)
+    (out / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
+    (out / "summary.json").write_text("{}")
+    code, err = finish(salesim(*TINY, "replications=0", "overwrite=true", f"hydra.run.dir={out}"))
+    assert code == 2 and one_line(err).startswith("config error: replications = 0"), err
+    assert (out / ".hydra" / "overrides.yaml").read_text() == "- seed=1\n"
+    assert (out / "summary.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
