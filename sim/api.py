@@ -25,7 +25,7 @@ from sim.compose import (
     scenario_composer,
     setup_of,
 )
-from sim.config import ConfigError, RunSettings, Scenario
+from sim.config import ConfigError, RunSettings, Scenario, check_size, effective_workers
 from sim.experiment import RunResult, run_scenario
 from sim.report import write_compare_outputs, write_outputs
 
@@ -42,7 +42,7 @@ def execute(sc: Scenario, rs: RunSettings, progress: bool = False) -> RunResult:
         disable=not progress,
         leave=False,
     ) as bar:
-        return run_scenario(sc, rs.executor, rs.workers, progress=bar.update)
+        return run_scenario(sc, rs.executor, effective_workers(sc, rs), progress=bar.update)
 
 
 def run(
@@ -57,6 +57,8 @@ def run(
     own) plus the scenario's, so it needs them; its result stacks every scenario's tables under the
     joint summary. Raises ConfigError for a bad config."""
     sc, rs = resolve(cfg)
+    for line in check_size(sc, rs):  # refuses (ConfigError) what cannot fit, before any work
+        print(line, file=sys.stderr)
     if rs.plan is not None:  # experiment=capacity_plan: a search over plans (sim.capacity_plan)
         if rs.compare is not None or rs.sensitivity is not None:
             raise ConfigError(

@@ -37,7 +37,8 @@ from sim.experiment import RunResult, versions
 from sim.metrics import month_weights, scalar_metrics
 from sim.model import simulate_replication
 from sim.records import MONTH_DAYS
-from sim.report import _fmt, staged, summary_json
+from sim.report import _fmt, summary_json
+from sim.runfolder import staged
 from sim.stats import strict, summarise
 
 BUDGET_KEY = "budget_month"  # the channel key a budget lever adds to

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -11,11 +13,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim import sweep
+from sim import runfolder, sweep
 from sim.compose import CONFIG_DIR, resolve, setup_text
 from sim.config import ConfigError
 
-__all__ = ["app", "check_output_dirs", "main"]
+__all__ = ["Terminated", "app", "check_output_dirs", "claim_output", "main"]
 
 # days: a shorter metrics window gets a warning (the run still goes ahead)
 MIN_SENSIBLE_HORIZON = 30
@@ -75,13 +77,57 @@ def app(cfg: DictConfig) -> float | None:
         _abandon(outdir)
         print(str(exc), file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        _stop_workers()
         _abandon(outdir)
-        print("interrupted: no results written", file=sys.stderr)
-        sys.exit(130)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}): no results written", file=sys.stderr)
+        sys.exit(128 + signum)
+    except OSError as exc:
+        if job is not None:
+            return job.fail(_write_error(outdir, exc))
+        _abandon(outdir)
+        print(str(_write_error(outdir, exc)), file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:
+        if job is None:
+            raise
+        # a job that crashed (not a rejected value) is recorded like a rejected one, and the sweep
+        # goes on, so its table still gathers every job that finished
+        return job.fail(ConfigError(f"job crashed: {type(exc).__name__}: {exc}"))
+    finally:
+        runfolder.release_all()
     print(terminal_table(summary))
     print(f"results: {outdir}")
     return job.finish(objective) if job is not None else None
+
+
+def _write_error(outdir: Path, exc: OSError) -> ConfigError:
+    """One line for a results folder that cannot be written (full disk, read-only, no permission)."""
+    where = exc.filename or outdir
+    return ConfigError(
+        f"output error: cannot write {where} ({exc.strerror or type(exc).__name__}); nothing was "
+        "published: free space or choose a folder you can write to (hydra.run.dir=...)"
+    )
+
+
+def _stop_workers() -> None:
+    """End the process pool of an interrupted run, so no worker outlives it."""
+    executors = sys.modules.get("sim.executors")
+    if executors is not None:
+        executors.stop_workers()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (SIGINT): `signum` gives the exit status 128+n."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 def setup_line() -> str:
@@ -115,8 +161,140 @@ def check_output_dirs(argv: list[str]) -> None:
             p.rmdir()
 
 
+# Hydra flags after which no run happens (help, the composed config, shell completion)
+NO_RUN_FLAGS = (
+    "-h", "--help", "--hydra-help", "--version", "-i", "--info", "-c", "--cfg",
+    "-sc", "--shell-completion", "-m", "--multirun",
+)  # fmt: skip
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "null")
+
+
+def _flag(argv: list[str], key: str) -> str | None:
+    """The last value given to `key` on the command line (`key=v`, `+key=v`, `++key=v`), or None."""
+    value = None
+    for arg in argv:
+        k, sep, v = arg.lstrip("+").partition("=")
+        if sep and k == key:
+            value = v
+    return value
+
+
+def claim_output(argv: list[str]) -> list[str]:
+    """Before Hydra writes anything: lock this run's results folder, so no other run writes there.
+
+    The default folder (results/DATE/TIME) gets a `-2`, `-3` suffix when that folder exists or
+    another run holds it; the chosen folder is passed to Hydra as `hydra.run.dir`. A folder given
+    with `hydra.run.dir` that another live run holds, or that holds a complete run (summary.json),
+    is refused with one line and exit 2, unless `overwrite=true`. Returns the argv to hand Hydra.
+    """
+    if any(a.partition("=")[0] in NO_RUN_FLAGS for a in argv):
+        return argv
+    raw = _flag(argv, "overwrite")
+    if raw is not None and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+        _refuse(f"config error: overwrite = {raw!r}: allowed are true or false")
+    overwrite = raw is not None and raw.lower() in TRUE_WORDS
+    given = _flag(argv, "hydra.run.dir")
+    if given is not None and "${" in given:
+        return argv  # an interpolated folder: Hydra resolves it; the write itself still locks
+    try:
+        if given is None:
+            folder = runfolder.claim_default(Path("results"))
+            return [*argv, f"hydra.run.dir={folder.as_posix()}"]
+        folder = Path(given).expanduser()
+        runfolder.hold(folder)
+    except runfolder.FolderBusy as exc:
+        _refuse(
+            f"output error: hydra.run.dir = {given!r}: another run (pid {exc.pid or '?'}) is "
+            "writing there; wait for it or choose another folder"
+        )
+    except OSError as exc:
+        _refuse(
+            f"output error: hydra.run.dir = {given!r}: cannot lock the folder "
+            f"({exc.strerror}: {exc.filename}); allowed: a folder you can write to"
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        _refuse(
+            f"output error: hydra.run.dir = {given!r}: the folder is not writable "
+            "(permission denied or read-only); allowed: a folder you can write to"
+        )
+    if (folder / runfolder.DONE_FILE).exists():
+        if not overwrite:
+            _refuse(
+                f"output error: hydra.run.dir = {given!r}: holds a complete run "
+                f"({runfolder.DONE_FILE}); choose another folder, or add overwrite=true to replace it"
+            )
+        old = runfolder.set_aside(folder)
+        if old is not None:  # the old run comes back if the new one is not published
+            atexit.register(runfolder.settle, folder, old)
+    return argv
+
+
+def config_dirs(argv: list[str]) -> list[Path]:
+    """The folders given with --config-dir / -cd (either `--config-dir X` or `--config-dir=X`)."""
+    found = []
+    for i, arg in enumerate(argv):
+        flag, sep, value = arg.partition("=")
+        if flag in ("--config-dir", "-cd"):
+            if not sep:
+                value = argv[i + 1] if i + 1 < len(argv) else ""
+            if value:
+                found.append(Path(value).expanduser())
+    return found
+
+
+def check_yaml(folders: list[Path]) -> None:
+    """Every YAML file under the user's config folders parses (no duplicate keys, no tabs, closed
+    brackets): otherwise one line naming the file and line, and exit 2, instead of Hydra's
+    traceback. A file that cannot be read (permissions) is reported the same way."""
+    if not folders:
+        return
+    import yaml  # lazy: only when --config-dir is given
+
+    class Strict(yaml.SafeLoader):
+        """Rejects a key given twice in one mapping, as Hydra does."""
+
+    def mapping(loader: Strict, node: yaml.MappingNode) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return yaml.SafeLoader.construct_mapping(loader, node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    for folder in folders:
+        if not folder.is_dir():
+            continue  # Hydra reports a missing config folder itself
+        for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
+            try:
+                yaml.load(path.read_text(), Loader=Strict)  # noqa: S506 (a SafeLoader subclass)
+            except OSError as exc:
+                _refuse(f"config error: {path}: cannot read the file ({exc.strerror})")
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f"{path}, line {mark.line + 1}" if mark else str(path)
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                ctx, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+                also = f" ({ctx}, line {cmark.line + 1})" if ctx and cmark else ""
+                _refuse(f"config error: {where}: malformed YAML: {problem}{also}")
+
+
+def _refuse(line: str) -> None:
+    runfolder.release_all()
+    print(line, file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
+    atexit.register(runfolder.release_all)  # however the run ends, its lock file goes
     check_output_dirs(sys.argv[1:])
+    check_yaml(config_dirs(sys.argv[1:]))
+    sys.argv[1:] = claim_output(sys.argv[1:])
     app()
 
 

@@ -12,6 +12,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from itertools import islice
 from typing import Any, TypeVar
 
 from sim.config import ConfigError, ExecutorSettings
@@ -26,10 +27,12 @@ log = logging.getLogger(__name__)
 def map_ordered(
     fn: Chunk, shared: S, items: Sequence[int], settings: ExecutorSettings, workers: int
 ) -> Iterator[R]:
-    """Yield fn's results for every item, in item order, on the executor `settings.kind`."""
-    items = list(items)
+    """Yield fn's results for every item, in item order, on the executor `settings.kind`.
+
+    `items` (a range or list) is never copied whole: the local executor submits a bounded window of
+    chunks at a time, so memory does not grow with the replication count."""
     if settings.kind == "ray":
-        yield from _ray(fn, shared, items, settings, workers)
+        yield from _ray(fn, shared, list(items), settings, workers)
     elif settings.kind == "serial" or workers <= 1 or len(items) < 2:
         for item in items:  # one at a time: results stream, memory does not grow with the count
             yield from fn(shared, [item])
@@ -37,8 +40,27 @@ def map_ordered(
         yield from _processes(fn, shared, items, workers)
 
 
-def chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def chunks(items: Sequence[int], size: int) -> list[list[int]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _lazy_chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+_pools: set[ProcessPoolExecutor] = set()  # the pools running now, for stop_workers
+
+
+def stop_workers() -> None:
+    """Kill the worker processes of every running pool (after an interrupt or a signal), so none
+    outlives the run; their results are discarded."""
+    for pool in list(_pools):
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            if proc.is_alive():
+                proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        _pools.discard(pool)
 
 
 def auto_size(n: int, slots: int) -> int:
@@ -46,11 +68,27 @@ def auto_size(n: int, slots: int) -> int:
     return max(1, min(8, n // (4 * max(1, slots))))
 
 
-def _processes(fn: Chunk, shared: S, items: list[int], workers: int) -> Iterator[R]:
-    parts = chunks(items, auto_size(len(items), workers))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for batch in pool.map(fn, [shared] * len(parts), parts):
+def _processes(fn: Chunk, shared: S, items: Sequence[int], workers: int) -> Iterator[R]:
+    """Chunks on a process pool, at most a few per worker in flight (results kept in order)."""
+    parts = _lazy_chunks(items, auto_size(len(items), workers))
+    pool = ProcessPoolExecutor(max_workers=workers)
+    _pools.add(pool)
+    ok = False
+    try:
+        window = [pool.submit(fn, shared, p) for p in islice(parts, 4 * workers)]
+        while window:
+            batch = window.pop(0).result()
+            nxt = next(parts, None)
+            if nxt is not None:
+                window.append(pool.submit(fn, shared, nxt))
             yield from batch
+        ok = True
+    finally:
+        if ok:
+            pool.shutdown()
+            _pools.discard(pool)
+        else:  # an error, an interrupt, or the consumer stopped early: no worker may linger
+            stop_workers()
 
 
 def _ray(

@@ -9,9 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +19,7 @@ from sim.compare import CompareResult, combined, verdict
 from sim.config import Scenario
 from sim.experiment import RunResult
 from sim.records import MONTH_DAYS, crm_export
+from sim.runfolder import staged
 from sim.stats import strict
 
 TERMINAL_METRICS = (
@@ -69,22 +67,6 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> None:
             df.to_parquet(stage / f"{name}.parquet", index=False)
         if tables in ("csv", "both"):
             df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
-
-
-@contextmanager
-def staged(outdir: Path) -> Iterator[Path]:
-    """A hidden staging folder inside `outdir`; on success its files move into `outdir`, summary.json
-    last, so an interrupted write never leaves a folder that looks complete."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    stage = outdir / ".partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        yield stage
-        for f in sorted(stage.iterdir(), key=lambda p: p.name == "summary.json"):
-            f.replace(outdir / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_outputs(

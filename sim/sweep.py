@@ -36,7 +36,7 @@ SUMMARY_FILE = "summary.json"
 TABLE = "sweep_summary"
 # Run settings that change how a job runs but never its results (docs/configuration.md): a re-run
 # with another executor or worker count still skips the jobs already complete.
-NOT_FINGERPRINTED = ("executor", "workers", "progress")
+NOT_FINGERPRINTED = ("executor", "workers", "progress", "overwrite")
 
 
 # --- the job side -------------------------------------------------------------------------------

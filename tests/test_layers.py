@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent / "sim"
 
 # Bottom to top: (band, modules). A name covers the module and, for a package, everything inside it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("facts", ("sim.streams", "sim.records", "sim.play_targets", "sim.pipeline_file")),
+    (
+        "facts",
+        ("sim.streams", "sim.records", "sim.play_targets", "sim.pipeline_file", "sim.runfolder"),
+    ),
     ("schema", ("sim.config",)),
     (
         "engine",

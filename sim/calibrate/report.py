@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +24,7 @@ from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
 from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
+from sim.runfolder import release_all, staged  # noqa: E402
 from sim.stats import mean_ci95  # noqa: E402
 
 
@@ -548,12 +548,10 @@ def preset_yaml(scenario: dict) -> str:
 def write_outputs(
     crm: CrmData, cal: Calibration, scenario: dict, check: pd.DataFrame | None, outdir: Path
 ) -> Path:
-    """Stage every file, then move them into `outdir`, fit.json last. Returns calibrated.yaml."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    stage = outdir / ".partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    (stage / "experiment").mkdir(parents=True)
-    try:
+    """Stage every file in a private folder, then publish them into `outdir`, fit.json last
+    (sim.runfolder). Returns calibrated.yaml."""
+    with staged(outdir, done="fit.json") as stage:
+        (stage / "experiment").mkdir()
         (stage / "calibrated.yaml").write_text(
             "# The calibrated scenario (plain). salesim runs experiment/calibrated.yaml.\n"
             + yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
@@ -567,14 +565,5 @@ def write_outputs(
         if check is not None:
             check.to_csv(stage / "check.csv", index=False, lineterminator="\n")
         (stage / "fit.json").write_text(json.dumps(fit_json(crm, cal, check), indent=2) + "\n")
-        (outdir / "experiment").mkdir(exist_ok=True)
-        (stage / "experiment" / "calibrated.yaml").replace(
-            outdir / "experiment" / "calibrated.yaml"
-        )
-        for f in sorted(
-            (p for p in stage.iterdir() if p.is_file()), key=lambda p: p.name == "fit.json"
-        ):
-            f.replace(outdir / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    release_all()
     return outdir / "calibrated.yaml"

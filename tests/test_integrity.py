@@ -1,0 +1,422 @@
+"""Run integrity (docs/reliability.md): nothing lost, nothing mixed, nothing silently wrong.
+
+Two runs never write into one folder (a lock per folder, private staging, atomic publishing); signals
+end a run like Ctrl-C; sizes are checked before any work; environment faults give one line.
+The subprocess tests run the real `python -m sim` on a tiny config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim import runfolder
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["replications=2", "horizon_days=60", "warmup_days=0", "progress=false", "executor=serial"]
+
+
+def salesim(*args: str, cwd: Path | None = None, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd or REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def finish(p: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    _, err = p.communicate(timeout=timeout)
+    return p.returncode, err
+
+
+def consistent(folder: Path) -> tuple[int, int]:
+    """Every file of a published run tells the same story: (seed, replications)."""
+    summary = json.loads((folder / "summary.json").read_text())
+    seed = summary["seed"]
+    n = summary["scenarios"]["baseline"]["replications"]
+    reps = pd.read_parquet(folder / "replications.parquet")
+    monthly = pd.read_parquet(folder / "monthly.parquet")
+    assert len(reps) == n and monthly["replication"].nunique() == n, folder
+    assert summary["scenarios"]["baseline"]["metrics"]["bookings"]["mean"] == pytest.approx(
+        reps["bookings"].mean()
+    ), f"{folder}: summary.json and replications.parquet come from different runs"
+    assert f"{n} replications, seed {seed}." in (folder / "report.md").read_text(), folder
+    overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+    assert f"seed={seed}" in overrides and f"replications={n}" in overrides, (folder, overrides)
+    assert not list(folder.parent.glob(f".{folder.name}.partial-*")), "staging left behind"
+    return seed, n
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# --- 1. run integrity ---------------------------------------------------------------------------
+
+
+def test_a_held_folder_is_refused_and_a_dead_owners_lock_is_taken_over(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from sim import runfolder; runfolder.hold(sys.argv[1]); "
+            "print('held', flush=True); time.sleep(60)",
+            str(folder),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(runfolder.FolderBusy) as exc:
+            runfolder.hold(folder)
+        assert exc.value.pid == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runfolder.lock_path(folder).exists()  # left behind by a killed owner: stale
+    runfolder.hold(folder)  # taken over
+    assert runfolder.holder(folder) == os.getpid()
+    runfolder.release_all()
+    assert not runfolder.lock_path(folder).exists()
+
+
+def test_default_folders_of_the_same_second_differ(tmp_path: Path) -> None:
+    import datetime as dt
+
+    now = dt.datetime(2026, 1, 2, 3, 4, 5)
+    a = runfolder.claim_default(tmp_path, now)
+    runfolder.release_all()
+    a.mkdir(parents=True)  # a finished run's folder
+    b = runfolder.claim_default(tmp_path, now)  # this one stays locked, like a run in progress
+    runfolder.release_all()
+    assert a.name == "03-04-05" and b.name == "03-04-05-2"
+
+
+@pytest.mark.parametrize("extra", [[], ["other.txt"]], ids=["swap", "file-by-file"])
+def test_publishing_replaces_the_old_run_whole(tmp_path: Path, extra: list[str]) -> None:
+    """The old run's files never survive beside the new one's, whether the folder is swapped
+    whole or (when it holds files that are not a run's) replaced file by file."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ["summary.json", "old_only.parquet", *extra]:
+        (out / name).write_text("old")
+    with runfolder.staged(out) as stage:
+        (stage / "summary.json").write_text("new")
+        (stage / "old_only.parquet").write_text("new")
+    assert (out / "summary.json").read_text() == "new"
+    assert (out / "old_only.parquet").read_text() == "new"
+    for name in extra:  # not ours: kept
+        assert (out / name).read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "run"]
+    runfolder.release_all()
+
+
+def test_a_failed_write_publishes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(OSError), runfolder.staged(out) as stage:
+        (stage / "replications.parquet").write_text("half")
+        raise OSError(28, "No space left on device")
+    runfolder.release_all()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_run_into_a_complete_folder_refuses_unless_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    code, err = finish(salesim(*TINY, f"hydra.run.dir={out}"))
+    assert code == 2 and "holds a complete run" in one_line(err) and "overwrite=true" in err
+    assert (out / "summary.json").read_text() == "{}" and not (out / ".hydra").exists()
+    code, err = finish(salesim(*TINY, f"hydra.run.dir={out}", "overwrite=maybe"))
+    assert code == 2 and one_line(err).startswith("config error: overwrite = 'maybe'")
+
+
+@pytest.mark.slow  # four runs at once: ~20 s on 2 cores
+def test_concurrent_runs_never_mix(tmp_path: Path) -> None:
+    """Runs started together into one folder: one publishes, the other refuses with one line;
+    runs started together into the default folder: each gets its own, every file consistent."""
+    same = tmp_path / "same"
+    procs = [
+        salesim(*TINY, "seed=1", f"hydra.run.dir={same}", cwd=tmp_path),
+        salesim(*TINY, "seed=2", "replications=3", f"hydra.run.dir={same}", cwd=tmp_path),
+        salesim(*TINY, "seed=3", cwd=tmp_path),
+        salesim(*TINY, "seed=4", "replications=3", cwd=tmp_path),
+    ]
+    done = [finish(p) for p in procs]
+    same_codes = sorted(c for c, _ in done[:2])
+    assert same_codes == [0, 2], done[:2]
+    loser = next(e for c, e in done[:2] if c == 2)
+    line = one_line(loser)
+    assert "another run (pid" in line or "holds a complete run" in line, line
+    assert consistent(same) in {(1, 2), (2, 3)}
+    assert [c for c, _ in done[2:]] == [0, 0], done[2:]
+    folders = sorted((tmp_path / "results").glob("*/*"))
+    assert len(folders) == 2, folders
+    assert sorted(consistent(f) for f in folders) == [(3, 2), (4, 3)]
+    assert not list(tmp_path.rglob(".*.lock")), "locks are removed when runs end"
+
+
+# --- 2. signals ---------------------------------------------------------------------------------
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc: psutil is not a dependency)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.add(c)
+            todo.append(c)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"]
+)
+def test_a_signal_ends_the_run_like_ctrl_c(tmp_path: Path, sig: signal.Signals) -> None:
+    """One line, exit 128+n, no results folder, no lock, no worker left (executor=local's pool)."""
+    out = tmp_path / "run"
+    # replications of a year: the work already queued on the pool would take half a minute, so a
+    # prompt exit shows the pool was ended, not waited for
+    args = ["replications=400", "horizon_days=365", "warmup_days=0", "progress=false"]
+    p = salesim(*args, "executor=local", "workers=2", f"hydra.run.dir={out}")
+    deadline = time.time() + 60
+    while len(descendants(p.pid)) < 2 and time.time() < deadline:  # the pool is up: mid-run
+        time.sleep(0.2)
+    workers = descendants(p.pid)
+    assert len(workers) >= 2 and p.poll() is None, "the run should be mid-way, with its pool"
+    p.send_signal(sig)
+    t0 = time.time()
+    code, err = finish(p, timeout=120)
+    assert time.time() - t0 < 10, "the run should stop promptly, not finish its queued work"
+    assert code == 128 + sig, err
+    assert one_line(err) == f"interrupted ({sig.name}): no results written"
+    assert not out.exists(), sorted(out.rglob("*"))
+    assert list(tmp_path.iterdir()) == [], "no staging folder or lock left"
+    time.sleep(0.5)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+    alive = [
+        w for w in alive if Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    ]
+    assert alive == [], f"pool workers outlived the run: {alive}"
+
+
+# --- 3. sizes before work -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("replications=1e12", "replications"),
+        ("team.ae.count=1e9", "team.ae.count"),
+        ("horizon_days=1e9", "horizon_days"),
+        ("channels.paid_search.leads_month=1e12", "channels.paid_search.leads_month"),
+    ],
+)
+def test_what_cannot_fit_is_refused_before_any_work(
+    tmp_path: Path, override: str, key: str
+) -> None:
+    out = tmp_path / "run"
+    t0 = time.time()
+    code, err = finish(salesim(override, "progress=false", f"hydra.run.dir={out}"), timeout=60)
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"config error: {key} = "), err
+    assert "GB of memory" in line and "this machine has" in line, line
+    assert time.time() - t0 < 30 and not out.exists()
+
+
+def test_size_estimate_scales_with_its_inputs() -> None:
+    """The estimate grows with what drives it, and the shipped default fits in well under 1 GB."""
+    from sim.compose import compose_config, resolve
+    from sim.config import size_estimate
+
+    base = size_estimate(*resolve(compose_config([])))
+    assert base.bytes < 1e9
+    more = size_estimate(*resolve(compose_config(["channels.paid_search.leads_month=8000"])))
+    longer = size_estimate(*resolve(compose_config(["horizon_days=730"])))
+    assert more.arrivals > base.arrivals and longer.arrivals > base.arrivals
+
+
+@pytest.mark.parametrize("key", ["replications", "horizon_days", "warmup_days", "seed", "workers"])
+def test_booleans_are_not_numbers(key: str) -> None:
+    from sim.compose import compose_config, resolve
+    from sim.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"^config error: {key} = True: a number is required"):
+        resolve(compose_config([f"{key}=true"]))
+
+
+def test_workers_are_capped_and_ignored_keys_warned() -> None:
+    from sim.compose import compose_config, resolve
+    from sim.config import check_size, cpu_count, effective_workers
+
+    sc, rs = resolve(compose_config(["workers=64", "replications=3"]))
+    assert effective_workers(sc, rs) == min(3, cpu_count())
+    assert any(n.startswith("note: workers = 64: using") for n in check_size(sc, rs))
+    sc, rs = resolve(compose_config(["executor=serial", "+executor.address=auto"]))
+    assert check_size(sc, rs) == [
+        "warning: executor.address = 'auto': used only by executor=ray; ignored by executor=serial"
+    ]
+
+
+def test_replications_stream_through_the_pool() -> None:
+    """The local executor takes a range it never copies whole: a count no list could hold works
+    as long as the consumer stops early (and stopping early leaves no worker behind)."""
+    from sim.config import ExecutorSettings
+    from sim.executors import _pools, map_ordered
+
+    gen = map_ordered(_double, None, range(10**12), ExecutorSettings(kind="local"), 2)
+    assert [next(gen) for _ in range(5)] == [0, 2, 4, 6, 8]
+    gen.close()
+    assert not _pools
+
+
+def _double(_shared: None, chunk: list[int]) -> list[int]:
+    return [2 * i for i in chunk]
+
+
+# --- 4. environment faults ----------------------------------------------------------------------
+
+
+def salesim_with(patch: str, *args: str, cwd: Path | None = None) -> subprocess.Popen:
+    """`salesim` with a fault injected first (Python code run before the command starts)."""
+    code = f"import sys\n{patch}\nsys.argv = ['salesim', *sys.argv[1:]]\nfrom sim.cli import main\nmain()"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd or REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "err, text",
+    [
+        ("ENOSPC", "No space left on device"),
+        ("EROFS", "Read-only file system"),
+        ("EACCES", "Permission denied"),
+    ],
+)
+def test_a_write_that_fails_publishes_nothing(tmp_path: Path, err: str, text: str) -> None:
+    """A full disk, a read-only file system or a missing permission while the tables are written
+    (the first file is already staged): one line, exit 2, no folder that looks complete."""
+    patch = (
+        "import errno, os, pandas as pd\n"
+        "def fail(self, path, *a, **k):\n"
+        f"    raise OSError(errno.{err}, os.strerror(errno.{err}), str(path))\n"
+        "pd.DataFrame.to_parquet = fail"
+    )
+    out = tmp_path / "run"
+    code, err_text = finish(salesim_with(patch, *TINY, f"hydra.run.dir={out}"))
+    line = one_line(err_text)
+    assert code == 2 and line.startswith("output error: cannot write "), err_text
+    assert f"({text})" in line and "nothing was published" in line, line
+    assert not out.exists() and list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o555 folder anyway")
+def test_a_read_only_output_folder_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        code, err = finish(salesim(*TINY, f"hydra.run.dir={out}"))
+    finally:
+        out.chmod(0o755)
+    assert code == 2 and "not writable" in one_line(err), err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text, line, problem",
+    [
+        ("replications: [1, 2\n", 3, "expected ',' or ']'"),
+        ("seed: 3\n\treplications: 2\n", 3, "found character '\\t'"),
+        ("seed: 3\nseed: 4\n", 3, "found duplicate key 'seed'"),
+    ],
+    ids=["unclosed-bracket", "tab", "duplicate-key"],
+)
+def test_malformed_yaml_in_the_config_dir_names_file_and_line(
+    tmp_path: Path, text: str, line: int, problem: str
+) -> None:
+    (tmp_path / "experiment").mkdir()
+    bad = tmp_path / "experiment" / "bad.yaml"
+    bad.write_text("# @package _global_\n" + text)
+    out = tmp_path / "run"
+    code, err = finish(
+        salesim("--config-dir", str(tmp_path), "experiment=bad", f"hydra.run.dir={out}")
+    )
+    first = one_line(err)
+    assert code == 2 and first.startswith(f"config error: {bad}, line {line}: malformed YAML: "), (
+        err
+    )
+    assert problem in first and not out.exists()
+
+
+def test_a_crashed_sweep_job_is_recorded_and_the_table_written(tmp_path: Path) -> None:
+    """An exception inside a job (not a rejected value) gets failure.json like a rejected one; the
+    other jobs run and sweep_summary.csv/.parquet hold every job."""
+    patch = (
+        "import sim.api as api\n"
+        "run = api.execute\n"
+        "def crash(sc, rs, progress=False):\n"
+        "    if sc.seed == 2:\n"
+        "        raise RuntimeError('boom')\n"
+        "    return run(sc, rs, progress)\n"
+        "api.execute = crash"
+    )
+    sweep = tmp_path / "sweep"
+    code, err = finish(salesim_with(patch, "-m", *TINY, "seed=1,2", f"hydra.sweep.dir={sweep}"))
+    assert code == 2, err
+    assert "Traceback" not in err
+    failure = json.loads((sweep / "1" / "failure.json").read_text())
+    assert failure["error"] == "job crashed: RuntimeError: boom"
+    assert (sweep / "0" / "job.json").is_file() and not (sweep / "0" / "failure.json").exists()
+    table = pd.read_csv(sweep / "sweep_summary.csv")
+    assert sorted(table["status"]) == ["failed", "ok"]
+    assert (sweep / "sweep_summary.parquet").is_file()
+
+
+def test_an_overwrite_that_fails_keeps_the_old_run_whole(tmp_path: Path) -> None:
+    """overwrite=true replaces a complete run only once the new one is published: a rejected
+    config leaves the old run as it was, Hydra's record included."""
+    out = tmp_path / "run"
+    (out / ".hydra").mkdir(parents=True)
+    (out / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
+    (out / "summary.json").write_text("{}")
+    code, err = finish(salesim(*TINY, "replications=0", "overwrite=true", f"hydra.run.dir={out}"))
+    assert code == 2 and one_line(err).startswith("config error: replications = 0"), err
+    assert (out / ".hydra" / "overrides.yaml").read_text() == "- seed=1\n"
+    assert (out / "summary.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
