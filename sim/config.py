@@ -222,6 +222,17 @@ class Costs(_Model):
     known: bool = True
 
 
+class LeadFit(_Model):
+    """How a lead's ICP-fit score (0-1, Beta around its source's mean) shifts conversion: at every
+    stage the log-odds of advancing move by `log_odds_per_fit` x (fit - `ref`) (docs/model.md#lead-fit).
+    0 turns fit off. Channels set their own `fit_mean`; outbound and product leads get these."""
+
+    log_odds_per_fit: NonNeg = 1.0
+    ref: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    outbound_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    product_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
 class ScenarioName(_Model):
     name: str = "baseline"
 
@@ -297,6 +308,7 @@ class Scenario(_Model):
     costs: Costs = Costs()
     probe_days: NonNeg = 0.0  # >0: sample the SDR queue length this often (validation runs)
     plays: dict[str, Play] = Field(default_factory=dict)  # sales plays in force (sim.plays)
+    lead_fit: LeadFit = LeadFit()  # how fit shifts conversion (sim.motions.fit_odds)
     open_pipeline: Annotated[tuple[OpenDeal, ...] | None, BeforeValidator(_open_pipeline_rows)] = (
         None  # deals open at day 0: a CSV/Parquet path or inline rows (sim.open_pipeline)
     )

@@ -5,6 +5,7 @@ not a simpy process per SDR."""
 from __future__ import annotations
 
 import bisect
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from sim.model.draws import Pool, RowPool
 from sim.model.journey import advance
 from sim.model.lead import Lead
-from sim.model.sources import mix_path
+from sim.model.sources import draw_fit, mix_path
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -87,6 +88,11 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
     keep = Pool(lambda n: streams("outbound/keep").random(n))
     pick = Pool(lambda n: streams("outbound/target").random(n))
     rows = {cm.index: RowPool(cm, streams) for cm, _ in pairs}
+    lf = (
+        w.sc.lead_fit
+    )  # outbound accounts come off a target list: fit around lead_fit.outbound_mean
+    fits = Pool(lambda n: draw_fit(streams("fit/outbound"), lf.outbound_mean, n))
+    beta, ref = lf.log_odds_per_fit, lf.ref
     last = w.n_months - 1
     timeout, next_gap, next_keep, draws = env.timeout, gap.next, keep.next, w.draws
     per_lead = book.per_lead
@@ -105,4 +111,7 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
         u, d = rows[cm.index].next()
         pu = [p.next() for p in play_u[cm.index]] if per_lead else None
         seats_ = max(1.0, round(draws("seats", cm.name, s)))
-        advance(w, Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu), now)
+        fit = fits.next()
+        odds = math.exp(beta * (fit - ref)) if beta else None
+        lead = Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu, fit=fit, odds=odds)
+        advance(w, lead, now)

@@ -102,6 +102,7 @@ class SdrDesk(Desk):
             lead.d[j],
             w.scale_l[seg],
             book.d_list[cm.index][c][j],
+            lead.odds,
         )
         free = now + work
         t = free + (attempts - 1) * self._spacing + dk
