@@ -265,6 +265,7 @@ class Play(_Model):
     segments: list[str] | None = None  # only leads of these segments adopt (a target list)
     sla_hours: NonNeg | None = None  # SDRs check the inbound queue at least this often
     queue_by_fit: bool = False  # SDRs take the waiting lead of highest fit first
+    drop_below: Prob | None = None  # SDRs skip (drop unworked) leads whose fit is below this
     knobs: dict[str, float] = Field(default_factory=dict)  # named numbers the changes interpolate
     changes: list[Change] = Field(default_factory=list)
 

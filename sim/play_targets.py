@@ -86,7 +86,9 @@ def resolve(sc: Scenario) -> list[Resolved]:
             out += _resolve_one(sc, pi, f"plays.{name}.changes.{ci}", ch)
     lead = {r.play for r in out if r.kind in ("p", "days", "contact", "decay")}
     lead |= {
-        i for i, p in enumerate(sc.plays.values()) if p.sla_hours is not None or p.queue_by_fit
+        i
+        for i, p in enumerate(sc.plays.values())
+        if p.sla_hours is not None or p.queue_by_fit or p.drop_below is not None
     }
     if len(lead) > MAX_LEAD_PLAYS:
         raise ValueError(

@@ -77,6 +77,7 @@ class PlayBook:
     sla_days: list[float]  # by code; inf where no SLA applies
     by_fit: list[bool]
     has_fit: bool
+    drop_below: list[float]  # by code: SDRs drop leads of lower fit unworked (0: none)
     sla_hours: float | None  # the tightest SLA of any play (for the sla_met_share metric)
     monthly: dict[tuple, np.ndarray] = field(default_factory=dict)  # (kind, key) -> values by month
     mix: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # segment -> motion -> w_m
@@ -124,6 +125,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         for i, (_, p) in enumerate(plays)
         if p.sla_hours is not None
         or p.queue_by_fit
+        or p.drop_below is not None
         or any(r.play == i and r.kind in ("p", "days", "contact", "decay") for r in changes)
     ]
     ramps = [Ramp(p.start_day, p.ramp_days, p.adoption) for _, p in plays]
@@ -135,6 +137,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
     decay = np.full(n_codes, sc.team.ae.wait_decay_days)
     sla = np.full(n_codes, np.inf)
     by_fit = np.zeros(n_codes, dtype=bool)
+    drop_below = np.zeros(n_codes)
     for c in range(n_codes):
         for j, i in enumerate(lead_idx):
             if not c >> j & 1:
@@ -143,6 +146,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
             if play.sla_hours is not None:
                 sla[c] = min(sla[c], play.sla_hours / 24.0)
             by_fit[c] |= play.queue_by_fit
+            drop_below[c] = max(drop_below[c], play.drop_below or 0.0)
             for r in changes:
                 if r.play != i:
                     continue
@@ -172,7 +176,10 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         decay=decay.tolist(),
         sla_days=sla.tolist(),
         by_fit=by_fit.tolist(),
-        has_fit=any(plays[i][1].queue_by_fit for i in lead_idx),
+        has_fit=any(
+            plays[i][1].queue_by_fit or plays[i][1].drop_below is not None for i in lead_idx
+        ),
+        drop_below=drop_below.tolist(),
         sla_hours=min((p.sla_hours for _, p in plays if p.sla_hours is not None), default=None),
     )
     _monthly(sc, book, changes, ramps, n_months)

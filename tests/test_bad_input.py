@@ -492,3 +492,13 @@ def test_a_window_shorter_than_a_month_runs_with_a_warning(tmp_path: Path) -> No
         "in it and rates are mostly noise; 30+ days give readable figures"
     ], proc.stderr
     assert (run_dir / "summary.json").exists()
+
+
+def test_lead_scoring_threshold_above_one_is_rejected() -> None:
+    text = reject("plays=[lead_scoring]", "plays.lead_scoring.drop_below=1.5")
+    assert "plays.lead_scoring.drop_below" in text and "1.5" in text
+
+
+def test_lead_fit_reference_outside_zero_one_is_rejected() -> None:
+    text = reject("lead_fit.ref=1")
+    assert "lead_fit.ref" in text

@@ -67,13 +67,25 @@ class SdrDesk(Desk):
         return np.where(every > 0, np.ceil(t / np.where(every > 0, every, 1.0)) * every, t)
 
     def arrive(self, lead: Lead) -> None:
-        """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits."""
+        """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits; under
+        lead scoring, best fit first, and a lead scored below the play's `drop_below` is dropped
+        at once, unworked."""
         book = self.w.book
         prio = 0.0
         if book.has_fit:  # lead scoring: best fit first
             c = book.code(lead.pu, lead.seg, lead.t)
+            if lead.fit < book.drop_below[c]:
+                self.skip(lead)
+                return
             prio = 1.0 - lead.fit if book.by_fit[c] else 0.5
         self.request(lead, prio)
+
+    def skip(self, lead: Lead) -> None:
+        """Lead scoring drops the lead: a drop at the SDR stage, now, costing no SDR time."""
+        w, now = self.w, self.env.now
+        j = lead.cm.blocks[lead.block].start
+        w.rec.one(lead.cm.index, j, now, False, now - lead.t)
+        close(w, lead, DROPPED, j, now)
 
     def start(self, lead: Lead) -> float:
         """An SDR starts on the lead: the wait sets the contact chance, the attempts the work, and
