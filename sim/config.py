@@ -125,16 +125,44 @@ class Role(_Model):
     cost_month: NonNeg = 0.0
 
 
+SDR_BY_SEGMENT = ("contact_prob", "max_attempts", "outbound_meetings_day")  # scalar or by segment
+
+
+def _check_rate_map(v: float | dict[str, float]) -> float | dict[str, float]:
+    for x in v.values() if isinstance(v, dict) else [v]:
+        ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        if not (ok and x >= 0):
+            raise ValueError(f"{x!r} is not a finite number >= 0")
+    return v
+
+
+def _check_count_map(v: int | dict[str, int]) -> int | dict[str, int]:
+    for x in v.values() if isinstance(v, dict) else [v]:
+        if not (isinstance(x, int) and not isinstance(x, bool) and x >= 1):
+            raise ValueError(f"{x!r} is not a whole number >= 1")
+    return v
+
+
 class SdrRole(Role):
-    contact_prob: Prob = 0.6
-    max_attempts: Annotated[int, Field(ge=1)] = 6
+    # contact_prob, max_attempts, outbound_meetings_day: one value, or one per segment
+    contact_prob: float | dict[str, float] = 0.6
+    max_attempts: int | dict[str, int] = 6
     attempt_days: Dist = Dist(dist="gamma", mean=0.02, cv=0.5)
     attempt_spacing_days: NonNeg = 1.0
     speed_to_lead_hours: list[NonNeg] = Field(default_factory=lambda: [0.0, 1.0, 24.0, 72.0])
     speed_to_lead_multiplier: list[Prob] = Field(default_factory=lambda: [1.0, 0.7, 0.35, 0.15])
     prospecting_block_days: Pos = 0.25
-    outbound_meetings_day: NonNeg = 0.6
+    outbound_meetings_day: float | dict[str, float] = 0.6
     target_mix: dict[str, NonNeg] | None = None  # outbound effort by segment (x the mix weights)
+
+    _contact = field_validator("contact_prob", mode="before")(_check_prob_map)
+    _attempts = field_validator("max_attempts", mode="before")(_check_count_map)
+    _meetings = field_validator("outbound_meetings_day", mode="before")(_check_rate_map)
+
+    def by_segment(self, key: str, segments: list[str]) -> tuple[float, ...]:
+        """A key of SDR_BY_SEGMENT, one value per segment (a scalar applies to every segment)."""
+        v = getattr(self, key)
+        return tuple(v[s] for s in segments) if isinstance(v, dict) else (v,) * len(segments)
 
     @model_validator(mode="after")
     def _curve(self) -> SdrRole:
@@ -326,6 +354,15 @@ class Scenario(_Model):
         _known("product.segment_mix", self.product.segment_mix, segs, "segment")
         if self.team.sdr.target_mix is not None:
             _known("team.sdr.target_mix", self.team.sdr.target_mix, segs, "segment")
+        for k in SDR_BY_SEGMENT:
+            v = getattr(self.team.sdr, k)
+            if isinstance(v, dict):
+                _known(f"team.sdr.{k}", v, segs, "segment")
+                if segs - set(v):
+                    raise ValueError(
+                        f"team.sdr.{k} = {v}: no value for segment(s) {sorted(segs - set(v))}; "
+                        "give one number or one per segment"
+                    )
         for name, m in self.motions.items():
             _check_motion(name, m, segs, self.team)
         for seg, weights in self.mix.items():

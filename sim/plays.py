@@ -72,7 +72,7 @@ class PlayBook:
     dscale: list[np.ndarray]  # by motion: (codes, stages)
     p_list: list[list]  # the same as nested lists, for one lead at a time
     d_list: list[list]
-    contact: list[float]  # by code
+    contact: list[list[float]]  # by code, then segment
     decay: list[float]
     sla_days: list[float]  # by code; inf where no SLA applies
     by_fit: list[bool]
@@ -133,7 +133,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
     base_p = [np.array([st.p for st in cm.stages], dtype=float) for cm in motions]
     P = [np.repeat(b[None], n_codes, axis=0) for b in base_p]
     D = [np.ones((n_codes, cm.n_stages)) for cm in motions]
-    contact = np.full(n_codes, sc.team.sdr.contact_prob)
+    contact = np.tile(sc.team.sdr.by_segment("contact_prob", segs), (n_codes, 1))  # by segment
     decay = np.full(n_codes, sc.team.ae.wait_decay_days)
     sla = np.full(n_codes, np.inf)
     by_fit = np.zeros(n_codes, dtype=bool)
@@ -193,7 +193,8 @@ def _base_monthly(sc: Scenario, kind: str, key: tuple) -> float:
     if kind in ("expansion_month", "churn_month"):
         return getattr(sc.segments[key[0]], kind)
     role, name = kind.split(".")[1:]
-    return float(getattr(getattr(sc.team, role), name))
+    v = getattr(getattr(sc.team, role), name)
+    return float(max(v.values()) if isinstance(v, dict) else v)  # by segment: the top rate
 
 
 def _monthly(sc: Scenario, book: PlayBook, changes, ramps, n_months: int) -> None:

@@ -50,30 +50,45 @@ def start(w: World) -> None:
         return
     # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
     w.sdr.check = w.sc.team.sdr.prospecting_block_days
-    rate = w.sc.team.sdr.outbound_meetings_day
-    rates = w.book.monthly.get(
-        ("team.sdr.outbound_meetings_day",)
-    )  # by month, when plays change it
-    rate = rate if rates is None else float(rates.max())
-    if rate > 0:
-        w.env.process(_prospecting(w, pairs, rate, rates))
+    weights, rates = _pair_rates(w, pairs)
+    if rates.max() > 0:
+        w.env.process(_prospecting(w, pairs, weights, rates))
 
 
-def _prospecting(w: World, pairs, rate: float, rates=None):
+def _pair_rates(w: World, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Month by month: each (motion, segment) pair's share of meetings (rows of weights) and the
+    meetings per SDR-day of full-time prospecting (by month). An SDR splits prospecting time over the
+    pairs by their targets (`_target`) and books `outbound_meetings_day[segment]` a day in each, so a
+    pair's meetings are its time share x its segment's rate; plays scale every segment's rate by
+    their path over the top segment's rate (sim.plays: a per-segment key's base is its top rate)."""
+    n = w.n_months
+    seg_rate = np.array(w.sc.team.sdr.by_segment("outbound_meetings_day", w.segs), dtype=float)
+    if w.book.mix:  # targets by month
+        share = np.stack([_target_path(w, s, cm.name) for cm, s in pairs], axis=1)
+    else:
+        share = np.tile([_target(w, s, cm.name) for cm, s in pairs], (n, 1))
+    total = share.sum(axis=1, keepdims=True)
+    share = share / np.where(total > 0, total, 1.0)  # time shares; 0 where nothing is targeted
+    path = w.book.monthly.get(("team.sdr.outbound_meetings_day",))  # by month, when plays change it
+    top = seg_rate.max()
+    scale = np.ones(n) if path is None or top <= 0 else np.asarray(path) / top
+    weights = share * seg_rate[[s for _, s in pairs]]  # meetings a day by pair, one SDR, by month
+    return weights, weights.sum(axis=1) * scale
+
+
+def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
-    Candidates arrive at the rate of the largest team all prospecting; one is kept with probability
-    (SDR seats not working inbound x ramp productivity) / largest team, so the meeting rate follows
-    the spare capacity moment by moment without a process per SDR.
+    Candidates arrive at the top monthly rate (`rates`, meetings per SDR-day) of the largest team all
+    prospecting; one is kept with probability (SDR seats not working inbound x ramp productivity) /
+    largest team x this month's rate / the top rate, so the meeting rate follows the spare capacity
+    moment by moment without a process per SDR. A kept meeting goes to a (motion, segment) pair with
+    probability proportional to its row of `weights` (`_pair_rates`).
     """
     env, rec, book, streams, sdr = w.env, w.rec, w.book, w.streams, w.sdr
-    weights = np.array([_target(w, s, cm.name) for cm, s in pairs])
-    cum = np.cumsum(weights / weights.sum()).tolist() if weights.sum() > 0 else None
-    cums = [cum] * w.n_months
-    if book.mix:  # targets by month
-        W = np.stack([_target_path(w, s, cm.name) for cm, s in pairs], axis=1)
-        cums = [np.cumsum(r / r.sum()).tolist() if r.sum() > 0 else None for r in W]
-    thin = [1.0] * w.n_months if rates is None else (rates / rate).tolist()
+    rate = float(rates.max())
+    cums = [np.cumsum(r).tolist() if r.sum() > 0 else None for r in weights]
+    thin = (rates / rate).tolist()
     play_u: dict[
         int, list[Pool]
     ] = {}  # per motion, one pool of adoption uniforms per per-lead play

@@ -33,7 +33,7 @@ class SdrDesk(Desk):
         sdr = w.sc.team.sdr
         self._stl_h = list(sdr.speed_to_lead_hours)
         self._stl_m = list(sdr.speed_to_lead_multiplier)
-        self._attempts = sdr.max_attempts
+        self._attempts = list(sdr.by_segment("max_attempts", w.segs))  # by segment
         self._spacing = sdr.attempt_spacing_days
         waits = w.rec.waits
         self._waits, self._waits_at, self._waits_fit = (
@@ -100,7 +100,8 @@ class SdrDesk(Desk):
         self._waits_at.append(now)  # waits count when service starts
         self._waits_fit.append(lead.fit)
         m = min(int(now // MONTH_DAYS), self._last_month)
-        contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
+        q = book.contact[c][seg] * self.stl(wait * 24.0)
+        contacted, attempts = self.attempt(q, lead.sdr_u, self._attempts[seg])
         work = attempts * lead.sdr_w / self.prod[m]
         self.busy_days[m] += work
         j = cm.blocks[lead.block].start
@@ -140,9 +141,8 @@ class SdrDesk(Desk):
             return m[-1]
         return m[i - 1] + (m[i] - m[i - 1]) * (hours - h[i - 1]) / (h[i] - h[i - 1])
 
-    def attempt(self, q: float, u: float) -> tuple[bool, int]:
-        """Attempts until first contact (geometric with success q), capped at max_attempts."""
-        K = self._attempts
+    def attempt(self, q: float, u: float, K: int) -> tuple[bool, int]:
+        """Attempts until first contact (geometric with success q), capped at K (max_attempts)."""
         if q <= 0.0:
             return False, K
         if q >= 1.0:
