@@ -103,9 +103,7 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     keep = Pool(lambda n: streams("outbound/keep").random(n))
     pick = Pool(lambda n: streams("outbound/target").random(n))
     rows = {cm.index: RowPool(cm, streams) for cm, _ in pairs}
-    lf = (
-        w.sc.lead_fit
-    )  # outbound accounts come off a target list: fit around lead_fit.outbound_mean
+    lf = w.sc.lead_fit  # meetings' fit scores: Beta around lead_fit.outbound_mean
     fits = Pool(lambda n: draw_fit(streams("fit/outbound"), lf.outbound_mean, n))
     beta, ref = lf.log_odds_per_fit, lf.ref
     last = w.n_months - 1
