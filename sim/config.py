@@ -127,16 +127,44 @@ class Role(_Model):
     cost_month: NonNeg = 0.0
 
 
+SDR_BY_SEGMENT = ("contact_prob", "max_attempts", "outbound_meetings_day")  # scalar or by segment
+
+
+def _check_rate_map(v: float | dict[str, float]) -> float | dict[str, float]:
+    for x in v.values() if isinstance(v, dict) else [v]:
+        ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        if not (ok and x >= 0):
+            raise ValueError(f"{x!r} is not a finite number >= 0")
+    return v
+
+
+def _check_count_map(v: int | dict[str, int]) -> int | dict[str, int]:
+    for x in v.values() if isinstance(v, dict) else [v]:
+        if not (isinstance(x, int) and not isinstance(x, bool) and x >= 1):
+            raise ValueError(f"{x!r} is not a whole number >= 1")
+    return v
+
+
 class SdrRole(Role):
-    contact_prob: Prob = 0.6
-    max_attempts: Annotated[int, Field(ge=1)] = 6
+    # contact_prob, max_attempts, outbound_meetings_day: one value, or one per segment
+    contact_prob: float | dict[str, float] = 0.6
+    max_attempts: int | dict[str, int] = 6
     attempt_days: Dist = Dist(dist="gamma", mean=0.02, cv=0.5)
     attempt_spacing_days: NonNeg = 1.0
     speed_to_lead_hours: list[NonNeg] = Field(default_factory=lambda: [0.0, 1.0, 24.0, 72.0])
     speed_to_lead_multiplier: list[Prob] = Field(default_factory=lambda: [1.0, 0.7, 0.35, 0.15])
     prospecting_block_days: Pos = 0.25
-    outbound_meetings_day: NonNeg = 0.6
+    outbound_meetings_day: float | dict[str, float] = 0.6
     target_mix: dict[str, NonNeg] | None = None  # outbound effort by segment (x the mix weights)
+
+    _contact = field_validator("contact_prob", mode="before")(_check_prob_map)
+    _attempts = field_validator("max_attempts", mode="before")(_check_count_map)
+    _meetings = field_validator("outbound_meetings_day", mode="before")(_check_rate_map)
+
+    def by_segment(self, key: str, segments: list[str]) -> tuple[float, ...]:
+        """A key of SDR_BY_SEGMENT, one value per segment (a scalar applies to every segment)."""
+        v = getattr(self, key)
+        return tuple(v[s] for s in segments) if isinstance(v, dict) else (v,) * len(segments)
 
     @model_validator(mode="after")
     def _curve(self) -> SdrRole:
@@ -248,6 +276,17 @@ class Costs(_Model):
         return v
 
 
+class LeadFit(_Model):
+    """How a lead's ICP-fit score (0-1, Beta around its source's mean) shifts conversion: at every
+    stage the log-odds of advancing move by `log_odds_per_fit` x (fit - `ref`) (docs/model.md#lead-fit).
+    0 turns fit off. Channels set their own `fit_mean`; outbound and product leads get these."""
+
+    log_odds_per_fit: NonNeg = 1.0
+    ref: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    outbound_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    product_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
 class ScenarioName(_Model):
     name: str = "baseline"
 
@@ -303,6 +342,7 @@ class Play(_Model):
     segments: list[str] | None = None  # only leads of these segments adopt (a target list)
     sla_hours: NonNeg | None = None  # SDRs check the inbound queue at least this often
     queue_by_fit: bool = False  # SDRs take the waiting lead of highest fit first
+    drop_below: Prob | None = None  # SDRs skip (drop unworked) leads whose fit is below this
     knobs: dict[str, float] = Field(default_factory=dict)  # named numbers the changes interpolate
     changes: list[Change] = Field(default_factory=list)
     # resistance to change (sim.plays.Adoption): S-curve steepness (0: linear), learning dip,
@@ -365,6 +405,7 @@ class Scenario(_Model):
     costs: Costs = Costs()
     probe_days: NonNeg = 0.0  # >0: sample the SDR queue length this often (validation runs)
     plays: dict[str, Play] = Field(default_factory=dict)  # sales plays in force (sim.plays)
+    lead_fit: LeadFit = LeadFit()  # how fit shifts conversion (sim.motions.fit_odds)
     open_pipeline: Annotated[tuple[OpenDeal, ...] | None, BeforeValidator(_open_pipeline_rows)] = (
         None  # deals open at day 0: a CSV/Parquet path or inline rows (sim.open_pipeline)
     )
@@ -384,6 +425,15 @@ class Scenario(_Model):
         for key in ("deal_hours", "self_sourced_meetings_hour"):
             if getattr(self.team.ae, key) is not None:
                 _known(f"team.ae.{key}", getattr(self.team.ae, key), segs, "segment")
+        for k in SDR_BY_SEGMENT:
+            v = getattr(self.team.sdr, k)
+            if isinstance(v, dict):
+                _known(f"team.sdr.{k}", v, segs, "segment")
+                if segs - set(v):
+                    raise ValueError(
+                        f"team.sdr.{k} = {v}: no value for segment(s) {sorted(segs - set(v))}; "
+                        "give one number or one per segment"
+                    )
         for name, m in self.motions.items():
             _check_motion(name, m, segs, self.team)
         for seg, weights in self.mix.items():

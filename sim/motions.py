@@ -138,11 +138,21 @@ def compile_motions(sc: Scenario) -> tuple[CMotion, ...]:
     return tuple(compile_motion(n, i, m, segs) for i, (n, m) in enumerate(sc.motions.items()))
 
 
-def stage_step(st: CStage, p, u, d, scale, dmult=1.0):
+def fit_odds(fit: np.ndarray, log_odds_per_fit: float, ref: float) -> np.ndarray:
+    """Each lead's odds multiplier exp(beta x (fit - ref)) from its fit score (`lead_fit` keys).
+    Computed once per lead, in numpy, so the batch and single-lead walks use the same floats."""
+    return np.exp(log_odds_per_fit * (np.asarray(fit, dtype=float) - ref))
+
+
+def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None):
     """The stage rule, for one lead (floats) or a batch (arrays of the same shape): the lead advances
-    iff u < p, and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
+    iff u < p', and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
     (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
-    has `days_lost`. Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides here."""
+    has `days_lost`. p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
+    1: p itself), so fit shifts every stage's log-odds by the same amount. Returns (advanced, days).
+    Every walk (batch, single lead, SDR stage) decides here."""
+    if odds is not None:
+        p = p * odds / (1.0 - p + p * odds)  # logit(p') = logit(p) + log(odds); 0 and 1 stay put
     ok = u < p
     dk = d * 0.0 if st.instant else d * scale * dmult
     if st.dist_lost is not None:  # a drop takes its own time (days_lost)
@@ -179,12 +189,14 @@ def walk_batch(
     horizon: float,
     book,
     pu: np.ndarray | None = None,
+    odds: np.ndarray | None = None,
 ) -> BatchWalk:
     """Walk stages [start, stop) for n leads at once. u, d: (n, stop-start) uniforms and unit durations.
 
     `book`: the run's sim.plays.PlayBook (the identity book without plays); `pu`: the leads' (n, plays)
     adoption uniforms for per-lead plays, or None. Each lead uses the parameters of the plays it works
-    under when it enters the stage.
+    under when it enters the stage. `odds`: the leads' fit odds multipliers (`fit_odds`), or None
+    (fit has no effect).
     """
     n, kk = len(t0), stop - start
     status = np.full(n, PASSED, dtype=np.int8)
@@ -211,7 +223,7 @@ def walk_batch(
         else:
             c = book.codes(pu, seg, t)
             p, dm = P[c, k, seg], D[c, k]
-        ok, dj = stage_step(st, p, u[:, j], d[:, j], seg_scale, dm)
+        ok, dj = stage_step(st, p, u[:, j], d[:, j], seg_scale, dm, odds)
         end = t + dj
         decided = app & (end < horizon)
         still = app & ~decided  # in progress at the horizon
@@ -243,12 +255,13 @@ def walk_one(
     funnel,
     book,
     pu: list[float] | None = None,
+    odds: float | None = None,
 ) -> tuple[int, int, float, float]:
     """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
 
     `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
-    Stage outcomes decided before the horizon go to `funnel`. `book`, `pu`: as for `walk_batch`, for
-    one lead.
+    Stage outcomes decided before the horizon go to `funnel`. `book`, `pu`, `odds`: as for
+    `walk_batch`, for one lead.
     """
     opp_t = float("nan")
     mult = first_p_mult
@@ -266,7 +279,7 @@ def walk_one(
             continue
         if pu is not None:
             c = book.code(pu, seg, t)
-        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k])
+        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k], odds)
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t

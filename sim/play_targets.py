@@ -92,6 +92,7 @@ def resolve(sc: Scenario) -> list[Resolved]:
         for i, p in enumerate(sc.plays.values())
         if p.sla_hours is not None
         or p.queue_by_fit
+        or p.drop_below is not None
         or p.focus is not None
         or p.mql_fit_min is not None
     }

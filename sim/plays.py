@@ -123,11 +123,12 @@ class PlayBook:
     dscale: list[np.ndarray]  # by motion: (codes, stages)
     p_list: list[list]  # the same as nested lists, for one lead at a time
     d_list: list[list]
-    contact: list[float]  # by code
+    contact: list[list[float]]  # by code, then segment
     decay: list[float]
     sla_days: list[float]  # by code; inf where no SLA applies
     by_fit: list[bool]
     has_fit: bool
+    drop_below: list[float]  # by code: SDRs drop leads of lower fit unworked (0: none)
     sla_hours: float | None  # the tightest SLA of any play (for the sla_met_share metric)
     fit_min: list[float] = field(default_factory=lambda: [0.0])  # by code: MQL fit threshold
     monthly: dict[tuple, np.ndarray] = field(default_factory=dict)  # (kind, key) -> values by month
@@ -211,6 +212,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         for i, (_, p) in enumerate(plays)
         if p.sla_hours is not None
         or p.queue_by_fit
+        or p.drop_below is not None
         or p.focus is not None
         or p.mql_fit_min is not None
         or any(r.play == i and r.kind in ("p", "days", "contact", "decay") for r in changes)
@@ -227,11 +229,12 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
     base_p = [np.array([st.p for st in cm.stages], dtype=float) for cm in motions]
     P = [np.repeat(b[None], n_codes, axis=0) for b in base_p]
     D = [np.ones((n_codes, cm.n_stages)) for cm in motions]
-    contact = np.full(n_codes, sc.team.sdr.contact_prob)
+    contact = np.tile(sc.team.sdr.by_segment("contact_prob", segs), (n_codes, 1))  # by segment
     decay = np.full(n_codes, sc.team.ae.wait_decay_days)
     sla = np.full(n_codes, np.inf)
     by_fit = np.zeros(n_codes, dtype=bool)
     fit_min = np.zeros(n_codes)
+    drop_below = np.zeros(n_codes)
     for c in range(n_codes):
         for j, (i, _, part) in enumerate(bands):
             if not c >> j & 1:
@@ -240,6 +243,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
             if play.sla_hours is not None:
                 sla[c] = min(sla[c], play.sla_hours / 24.0)
             by_fit[c] |= play.queue_by_fit
+            drop_below[c] = max(drop_below[c], play.drop_below or 0.0)
             if play.mql_fit_min is not None:
                 fit_min[c] = max(fit_min[c], play.mql_fit_min)
             if part is not None:
@@ -288,7 +292,10 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
         decay=decay.tolist(),
         sla_days=sla.tolist(),
         by_fit=by_fit.tolist(),
-        has_fit=any(plays[i][1].queue_by_fit for i in lead_idx),
+        has_fit=any(
+            plays[i][1].queue_by_fit or plays[i][1].drop_below is not None for i in lead_idx
+        ),
+        drop_below=drop_below.tolist(),
         sla_hours=min((p.sla_hours for _, p in plays if p.sla_hours is not None), default=None),
         fit_min=fit_min.tolist(),
     )
@@ -336,7 +343,8 @@ def _base_monthly(sc: Scenario, kind: str, key: tuple) -> float:
     if kind in ("expansion_month", "churn_month"):
         return getattr(sc.segments[key[0]], kind)
     role, name = kind.split(".")[1:]
-    return float(getattr(getattr(sc.team, role), name))
+    v = getattr(getattr(sc.team, role), name)
+    return float(max(v.values()) if isinstance(v, dict) else v)  # by segment: the top rate
 
 
 def _monthly(sc: Scenario, book: PlayBook, changes, ramps, n_months: int) -> None:

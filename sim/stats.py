@@ -37,19 +37,28 @@ def strict(obj):
     return obj
 
 
-def first_stage_p(p: float, fit_mean: float = 0.5) -> float:
-    """Marginal probability of passing a marketing-led motion's first stage: the engine multiplies p
-    by fit / 0.5 with fit ~ Beta(4 m, 4 (1 - m)), and a probability above 1 is certain, so the stage
-    converts with E[min(1, c F)], c = 2p. With x = 1/c: c E[F; F < x] + P(F >= x), where
-    E[F; F < x] = m I_x(a + 1, b). For c <= 1 the cap never binds and this is 2 p m."""
-    a, b = 4 * fit_mean, 4 * (1 - fit_mean)
-    c = 2.0 * p
-    if c <= 1.0:
-        return c * fit_mean
-    from scipy import stats  # lazy: 0.6 s at start-up, and only calibration and checks need it
+def fit_stage_ps(
+    ps: list[float], fit_mean: float, log_odds_per_fit: float, ref: float = 0.5
+) -> np.ndarray:
+    """Each stage's conversion among the leads that reach it, for a run of stages a lead walks in
+    order, when its fit F ~ Beta(4 m, 4 (1 - m)) shifts every stage's log-odds by beta (F - ref)
+    (sim.motions.stage_step): E[prod_{j<=k} p_j'(F)] / E[prod_{j<k} p_j'(F)]. Leads that pass a
+    stage have higher fit on average, so a later stage converts above E[p_k'(F)]; beta = 0 gives p."""
+    if not log_odds_per_fit:
+        return np.asarray(ps, dtype=float)
+    from scipy import integrate, stats  # lazy, as above
 
-    x = 1.0 / c
-    return float(c * fit_mean * stats.beta.cdf(x, a + 1, b) + stats.beta.sf(x, a, b))
+    dens = stats.beta(4 * fit_mean, 4 * (1 - fit_mean)).pdf
+
+    def reach(k: int) -> float:  # E[prod_{j<k} p_j'(F)]
+        def f(x: float) -> float:
+            o = math.exp(log_odds_per_fit * (x - ref))
+            return math.prod(p * o / (1 - p + p * o) for p in ps[:k]) * dens(x)
+
+        return float(integrate.quad(f, 0.0, 1.0, limit=200)[0]) if k else 1.0
+
+    r = [reach(k) for k in range(len(ps) + 1)]
+    return np.array([r[k + 1] / r[k] if r[k] > 0 else ps[k] for k in range(len(ps))])
 
 
 def summarise(values: np.ndarray) -> dict[str, float | int | None]:

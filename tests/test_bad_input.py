@@ -518,3 +518,32 @@ def test_ae_deal_hours_name_known_segments_and_are_not_negative() -> None:
     assert msg == (
         "config error: team.ae.deal_hours.smb = -1: Input should be greater than or equal to 0"
     )
+
+
+def test_lead_scoring_threshold_above_one_is_rejected() -> None:
+    text = reject("plays=[lead_scoring]", "plays.lead_scoring.drop_below=1.5")
+    assert "plays.lead_scoring.drop_below" in text and "1.5" in text
+
+
+def test_lead_fit_reference_outside_zero_one_is_rejected() -> None:
+    text = reject("lead_fit.ref=1")
+    assert "lead_fit.ref" in text
+
+
+def test_sdr_rate_by_segment_missing_a_segment_is_rejected() -> None:
+    # the bare company has no map to merge into (the default company's map would fill the gap)
+    text = reject(
+        "company=bare", "motion=mlg", "+team.sdr.outbound_meetings_day={smb: 0.4, mid: 1}"
+    )
+    assert text.startswith("config error: team.sdr.outbound_meetings_day = ")
+    assert "no value for segment(s) ['ent']" in text
+
+
+def test_fractional_sdr_attempt_cap_is_rejected() -> None:
+    text = reject("team.sdr.max_attempts={smb: 2.5, mid: 2, ent: 2}")
+    assert "team.sdr.max_attempts" in text and "2.5 is not a whole number >= 1" in text
+
+
+def test_sdr_contact_probability_by_segment_above_one_is_rejected() -> None:
+    text = reject("team.sdr.contact_prob={smb: 0.3, mid: 1.5, ent: 0.3}")
+    assert "team.sdr.contact_prob" in text and "1.5" in text

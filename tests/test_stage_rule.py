@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.motions import compile_motions, walk_batch, walk_one
+from sim.motions import compile_motions, fit_odds, walk_batch, walk_one
 from sim.plays import compile_plays
 
 from .conftest import scenario
@@ -28,6 +28,7 @@ CASES = [
     ("seat guards", ("motion=plg",)),
     ("enterprise", ("company=cyber_enterprise", "motion=slg")),
     ("lost time", ("+motions.slg.stages.proposal.days_lost={dist: gamma, mean: 4, cv: 0.6}",)),
+    ("no fit effect", ("lead_fit.log_odds_per_fit=0",)),
 ]
 
 
@@ -48,7 +49,13 @@ def test_batch_and_single_walks_agree_on_the_same_draws(name, overrides):
         d = rng.gamma(2.0, 10.0, (n, k))
         d[:, [j for j, st in enumerate(cm.stages) if st.dist is None]] = 0.0
         pu = book.draw(lambda name: rng, cm.name, "x", n) if book.per_lead else None
-        batch = walk_batch(cm, 0, k, seg, seats, t0, u, d, scale, horizon, book, pu)
+        lf = sc.lead_fit  # every lead's fit shifts every stage's odds (None: no fit effect)
+        odds = (
+            fit_odds(rng.beta(2, 2, n), lf.log_odds_per_fit, lf.ref)
+            if lf.log_odds_per_fit
+            else None
+        )
+        batch = walk_batch(cm, 0, k, seg, seats, t0, u, d, scale, horizon, book, pu, odds)
         for i in range(n):
             f = Funnel()
             status, stage, t, _ = walk_one(
@@ -66,6 +73,7 @@ def test_batch_and_single_walks_agree_on_the_same_draws(name, overrides):
                 f,
                 book,
                 pu[i].tolist() if pu is not None else None,
+                float(odds[i]) if odds is not None else None,
             )
             assert (status, stage, t) == (batch.status[i], batch.stage[i], batch.t_out[i]), (
                 cm.name,

@@ -37,7 +37,6 @@ from scipy import special, stats
 from sim.calibrate.importer import CrmData, reopen
 from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
-from sim.stats import first_stage_p
 
 NEVER_DAYS = 36525.0  # a "stuck" deal's time to close: it stays open through any run
 MIN_DAYS = (
@@ -245,7 +244,9 @@ class Calibration:
 
     def scenario(self) -> dict:
         """The calibrated scenario as a plain dict (sim.config.load_scenario validates it)."""
-        pass_lead = first_stage_p(1.0, self.fit_mean)  # fit score thins the first stage slightly
+        # stage probabilities are fitted for the CRM's deals as they came: fit is off (lead_fit), so
+        # the lead stage (p = 1) passes every lead
+        pass_lead = 1.0
         a = self.arrivals
         start = (self.start.to_period("M") - self.warmup_months).to_timestamp()
         segments, motions, mix = {}, {}, {}
@@ -291,6 +292,7 @@ class Calibration:
                 "motions": motions,
                 "mix": mix,
                 "expansion": None,
+                "lead_fit": {"log_odds_per_fit": 0.0},
                 # a CRM export has no costs: the channel's budget of 1 only scales its leads
                 "costs": {"tools_month": 0.0, "known": False},
             }

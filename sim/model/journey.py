@@ -36,6 +36,7 @@ def walk_block(
         w.rec,
         w.book,
         lead.pu,
+        lead.odds,
     )
     if lead.opp_t != lead.opp_t:
         lead.opp_t = ot

@@ -30,5 +30,6 @@ class Lead:
     sdr_w: float = 0.0
     pu: list[float] | None = None
     fit: float = 0.5  # its ICP-fit score (lead scoring)
+    odds: float | None = None  # its fit's odds multiplier on every stage (sim.motions.fit_odds)
     owner: str = ""  # the AE who works it, once one does
     k: int = 0  # the stage its last walk ended at, when it went to a desk (for its record)

@@ -5,6 +5,7 @@ not a simpy process per SDR."""
 from __future__ import annotations
 
 import bisect
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from sim.model.draws import Pool, RowPool
 from sim.model.journey import advance
 from sim.model.lead import Lead
-from sim.model.sources import mix_path
+from sim.model.sources import draw_fit, mix_path
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -49,30 +50,45 @@ def start(w: World) -> None:
         return
     # While SDRs prospect they look at the inbound queue only between blocks, on a shared grid.
     w.sdr.check = w.sc.team.sdr.prospecting_block_days
-    rate = w.sc.team.sdr.outbound_meetings_day
-    rates = w.book.monthly.get(
-        ("team.sdr.outbound_meetings_day",)
-    )  # by month, when plays change it
-    rate = rate if rates is None else float(rates.max())
-    if rate > 0:
-        w.env.process(_prospecting(w, pairs, rate, rates))
+    weights, rates = _pair_rates(w, pairs)
+    if rates.max() > 0:
+        w.env.process(_prospecting(w, pairs, weights, rates))
 
 
-def _prospecting(w: World, pairs, rate: float, rates=None):
+def _pair_rates(w: World, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Month by month: each (motion, segment) pair's share of meetings (rows of weights) and the
+    meetings per SDR-day of full-time prospecting (by month). An SDR splits prospecting time over the
+    pairs by their targets (`_target`) and books `outbound_meetings_day[segment]` a day in each, so a
+    pair's meetings are its time share x its segment's rate; plays scale every segment's rate by
+    their path over the top segment's rate (sim.plays: a per-segment key's base is its top rate)."""
+    n = w.n_months
+    seg_rate = np.array(w.sc.team.sdr.by_segment("outbound_meetings_day", w.segs), dtype=float)
+    if w.book.mix:  # targets by month
+        share = np.stack([_target_path(w, s, cm.name) for cm, s in pairs], axis=1)
+    else:
+        share = np.tile([_target(w, s, cm.name) for cm, s in pairs], (n, 1))
+    total = share.sum(axis=1, keepdims=True)
+    share = share / np.where(total > 0, total, 1.0)  # time shares; 0 where nothing is targeted
+    path = w.book.monthly.get(("team.sdr.outbound_meetings_day",))  # by month, when plays change it
+    top = seg_rate.max()
+    scale = np.ones(n) if path is None or top <= 0 else np.asarray(path) / top
+    weights = share * seg_rate[[s for _, s in pairs]]  # meetings a day by pair, one SDR, by month
+    return weights, weights.sum(axis=1) * scale
+
+
+def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
-    Candidates arrive at the rate of the largest team all prospecting; one is kept with probability
-    (SDR seats not working inbound x ramp productivity) / largest team, so the meeting rate follows
-    the spare capacity moment by moment without a process per SDR.
+    Candidates arrive at the top monthly rate (`rates`, meetings per SDR-day) of the largest team all
+    prospecting; one is kept with probability (SDR seats not working inbound x ramp productivity) /
+    largest team x this month's rate / the top rate, so the meeting rate follows the spare capacity
+    moment by moment without a process per SDR. A kept meeting goes to a (motion, segment) pair with
+    probability proportional to its row of `weights` (`_pair_rates`).
     """
     env, rec, book, streams, sdr = w.env, w.rec, w.book, w.streams, w.sdr
-    weights = np.array([_target(w, s, cm.name) for cm, s in pairs])
-    cum = np.cumsum(weights / weights.sum()).tolist() if weights.sum() > 0 else None
-    cums = [cum] * w.n_months
-    if book.mix:  # targets by month
-        W = np.stack([_target_path(w, s, cm.name) for cm, s in pairs], axis=1)
-        cums = [np.cumsum(r / r.sum()).tolist() if r.sum() > 0 else None for r in W]
-    thin = [1.0] * w.n_months if rates is None else (rates / rate).tolist()
+    rate = float(rates.max())
+    cums = [np.cumsum(r).tolist() if r.sum() > 0 else None for r in weights]
+    thin = (rates / rate).tolist()
     play_u: dict[
         int, list[Pool]
     ] = {}  # per motion, one pool of adoption uniforms per per-lead play
@@ -87,6 +103,9 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
     keep = Pool(lambda n: streams("outbound/keep").random(n))
     pick = Pool(lambda n: streams("outbound/target").random(n))
     rows = {cm.index: RowPool(cm, streams) for cm, _ in pairs}
+    lf = w.sc.lead_fit  # meetings' fit scores: Beta around lead_fit.outbound_mean
+    fits = Pool(lambda n: draw_fit(streams("fit/outbound"), lf.outbound_mean, n))
+    beta, ref = lf.log_odds_per_fit, lf.ref
     last = w.n_months - 1
     timeout, next_gap, next_keep, draws = env.timeout, gap.next, keep.next, w.draws
     per_lead = book.per_lead
@@ -105,4 +124,7 @@ def _prospecting(w: World, pairs, rate: float, rates=None):
         u, d = rows[cm.index].next()
         pu = [p.next() for p in play_u[cm.index]] if per_lead else None
         seats_ = max(1.0, round(draws("seats", cm.name, s)))
-        advance(w, Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu), now)
+        fit = fits.next()
+        odds = math.exp(beta * (fit - ref)) if beta else None
+        lead = Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu, fit=fit, odds=odds)
+        advance(w, lead, now)

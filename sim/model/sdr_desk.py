@@ -33,7 +33,7 @@ class SdrDesk(Desk):
         sdr = w.sc.team.sdr
         self._stl_h = list(sdr.speed_to_lead_hours)
         self._stl_m = list(sdr.speed_to_lead_multiplier)
-        self._attempts = sdr.max_attempts
+        self._attempts = list(sdr.by_segment("max_attempts", w.segs))  # by segment
         self._spacing = sdr.attempt_spacing_days
         waits = w.rec.waits
         self._waits, self._waits_at, self._waits_fit = (
@@ -67,13 +67,25 @@ class SdrDesk(Desk):
         return np.where(every > 0, np.ceil(t / np.where(every > 0, every, 1.0)) * every, t)
 
     def arrive(self, lead: Lead) -> None:
-        """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits."""
+        """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits; under
+        lead scoring, best fit first, and a lead scored below the play's `drop_below` is dropped
+        at once, unworked."""
         book = self.w.book
         prio = 0.0
         if book.has_fit:  # lead scoring: best fit first
             c = book.code(lead.pu, lead.seg, lead.t)
+            if lead.fit < book.drop_below[c]:
+                self.skip(lead)
+                return
             prio = 1.0 - lead.fit if book.by_fit[c] else 0.5
         self.request(lead, prio)
+
+    def skip(self, lead: Lead) -> None:
+        """Lead scoring drops the lead: a drop at the SDR stage, now, costing no SDR time."""
+        w, now = self.w, self.env.now
+        j = lead.cm.blocks[lead.block].start
+        w.rec.one(lead.cm.index, j, now, False, now - lead.t)
+        close(w, lead, DROPPED, j, now)
 
     def start(self, lead: Lead) -> float:
         """An SDR starts on the lead: the wait sets the contact chance, the attempts the work, and
@@ -88,7 +100,8 @@ class SdrDesk(Desk):
         self._waits_at.append(now)  # waits count when service starts
         self._waits_fit.append(lead.fit)
         m = min(int(now // MONTH_DAYS), self._last_month)
-        contacted, attempts = self.attempt(book.contact[c] * self.stl(wait * 24.0), lead.sdr_u)
+        q = book.contact[c][seg] * self.stl(wait * 24.0)
+        contacted, attempts = self.attempt(q, lead.sdr_u, self._attempts[seg])
         work = attempts * lead.sdr_w / self.prod[m]
         self.busy_days[m] += work
         rec.work("sdr", cm.index, seg, now, now + work)  # for cost attribution
@@ -103,6 +116,7 @@ class SdrDesk(Desk):
             lead.d[j],
             w.scale_l[seg],
             book.d_list[cm.index][c][j],
+            lead.odds,
         )
         free = now + work
         t = free + (attempts - 1) * self._spacing + dk
@@ -128,9 +142,8 @@ class SdrDesk(Desk):
             return m[-1]
         return m[i - 1] + (m[i] - m[i - 1]) * (hours - h[i - 1]) / (h[i] - h[i - 1])
 
-    def attempt(self, q: float, u: float) -> tuple[bool, int]:
-        """Attempts until first contact (geometric with success q), capped at max_attempts."""
-        K = self._attempts
+    def attempt(self, q: float, u: float, K: int) -> tuple[bool, int]:
+        """Attempts until first contact (geometric with success q), capped at K (max_attempts)."""
         if q <= 0.0:
             return False, K
         if q >= 1.0:

@@ -15,7 +15,7 @@ from sim.model.customers import amounts, close_batch
 from sim.model.desk import Call
 from sim.model.journey import advance
 from sim.model.lead import Lead
-from sim.motions import PASSED, CMotion, draw_stages, walk_batch
+from sim.motions import PASSED, CMotion, draw_stages, fit_odds, walk_batch
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -63,8 +63,7 @@ def marketing(w: World, cm: CMotion) -> None:
         for m, s in zip(*np.nonzero(by_seg), strict=True):
             w.rec.cost(int(m), "marketing", cm.name, float(by_seg[m, s]), int(s))
         if len(arr.t):
-            # fit scales the first stage's probability by fit / 0.5, capped at 1 (docs/model.md)
-            enter(w, cm, name, arr.t, arr.seg, arr.fit / 0.5, arr.fit)
+            enter(w, cm, name, arr.t, arr.seg, arr.fit)
 
 
 def _cover(w: World, seg_mix: dict[str, float]) -> np.ndarray | float:
@@ -92,7 +91,19 @@ def product(w: World, cm: CMotion) -> None:
             m, s = divmod(i, len(w.segs))
             w.rec.cost(m, "product", cm.name, int(k[i]) * prod.infra_cost_per_signup, s)
     if len(arr.t):
-        enter(w, cm, "product", arr.t, arr.seg, None)
+        fit = draw_fit(w.streams(f"fit/{cm.name}/product"), w.sc.lead_fit.product_mean, len(arr.t))
+        enter(w, cm, "product", arr.t, arr.seg, fit)
+
+
+def draw_fit(rng: np.random.Generator, mean: float, n: int) -> np.ndarray:
+    """Fit scores ~ Beta(mean, concentration 4), as marketing channels draw theirs."""
+    return rng.beta(4 * mean, 4 * (1 - mean), n)
+
+
+def lead_odds(w: World, fit: np.ndarray) -> np.ndarray | None:
+    """The leads' fit odds multipliers on every stage, or None when fit has no effect."""
+    lf = w.sc.lead_fit
+    return fit_odds(fit, lf.log_odds_per_fit, lf.ref) if lf.log_odds_per_fit else None
 
 
 def _seats_for(w: World, seg: np.ndarray, key: str) -> np.ndarray:
@@ -105,9 +116,10 @@ def _seats_for(w: World, seg: np.ndarray, key: str) -> np.ndarray:
     return out
 
 
-def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_mult, fit=None):
+def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fit: np.ndarray):
     """Walk a batch of new leads through the motion's first free block in numpy; hand the
-    survivors to simpy at the time they reach the first queued stage."""
+    survivors to simpy at the time they reach the first queued stage. `fit`: their fit scores,
+    which shift every stage's odds (`lead_odds`)."""
     rec, n, book = w.rec, len(t), w.book
     pu = book.draw(w.streams, cm.name, source, n) if book.per_lead else None
     rec.leads(cm.index, source, seg, t)
@@ -116,11 +128,10 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
     first = cm.blocks[0]
     stop = first.stop if first.kind == "free" else 0
     u, d = draw_stages(cm, w.streams, n, 0, stop, source)
-    if p_mult is not None and stop:
-        u[:, 0] = u[:, 0] / np.maximum(p_mult, 1e-12)  # u < p*m  <=>  u/m < p
-    if fit is not None and pu is not None and stop and book.has_fit_min:  # a shared MQL bar
+    if pu is not None and stop and book.has_fit_min:  # a shared MQL bar (alignment play)
         u[:, 0] = np.where(fit < np.asarray(book.fit_min)[book.codes(pu, seg, t)], np.inf, u[:, 0])
-    walk = walk_batch(cm, 0, stop, seg, seats, t, u, d, w.scale, w.end, book, pu)
+    odds = lead_odds(w, fit)
+    walk = walk_batch(cm, 0, stop, seg, seats, t, u, d, w.scale, w.end, book, pu, odds)
     rec.batch(cm.index, 0, walk)
     rest = np.zeros(n, dtype=bool)  # some later stage applies: the journey goes on in simpy
     for st in cm.stages[stop:]:
@@ -147,8 +158,8 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
     sdr_w = sample(w.sc.team.sdr.attempt_days, w.streams(f"sdr/work/{key}"), len(order))
     opp_t = walk.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
     leads = [
-        Lead(cm, source, s, x, ui, di, lt, ot, tt, block, sdr_u=su, sdr_w=sw, pu=p, fit=f)
-        for s, x, ui, di, lt, ot, tt, su, sw, p, f in zip(
+        Lead(cm, source, s, x, ui, di, lt, ot, tt, block, sdr_u=su, sdr_w=sw, pu=p, fit=f, odds=o)
+        for s, x, ui, di, lt, ot, tt, su, sw, p, f, o in zip(
             seg[order].tolist(),
             seats[order].tolist(),
             u2.tolist(),
@@ -159,7 +170,8 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, p_
             sdr_u.tolist(),
             sdr_w.tolist(),
             pu[order].tolist() if pu is not None else [None] * len(order),
-            fit[order].tolist() if fit is not None else [0.5] * len(order),
+            fit[order].tolist(),
+            odds[order].tolist() if odds is not None else [None] * len(order),
             strict=True,
         )
     ]

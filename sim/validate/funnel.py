@@ -36,7 +36,9 @@ from sim.config import load_run
 from sim.metrics import scalar_metrics
 from sim.model import simulate_replication
 from sim.records import MONTH_DAYS, OPP_COLUMNS, crm_export
-from sim.stats import first_stage_p  # its home; checks and tests also reach it from here
+from sim.stats import (  # their home; checks and tests also reach them from here
+    fit_stage_ps,
+)
 from sim.streams import Streams
 from sim.validate import CheckRow
 
@@ -115,10 +117,8 @@ def stage_truth(sc, motion: str = MOTION, segment: str = "smb", fit_mean: float 
     seg = sc.segments[segment]
     fm = sc.channels["inbound"].fit_mean if fit_mean is None else fit_mean
     names, ps, means, vars_ = [], [], [], []
-    for k, (name, st) in enumerate(m.stages.items()):
+    for name, st in m.stages.items():
         p = st.p[segment] if isinstance(st.p, dict) else st.p
-        if k == 0 and m.entry == "marketing" and st.queue is None:
-            p = first_stage_p(p, fm)
         names.append(name)
         ps.append(float(p))
         d = st.days
@@ -126,6 +126,12 @@ def stage_truth(sc, motion: str = MOTION, segment: str = "smb", fit_mean: float 
         var = 0.0 if d is None or d.dist == "fixed" else (d.cv * d.mean * seg.cycle_scale) ** 2
         means.append(mean)
         vars_.append(var)
+    # fit shifts every stage's log-odds (docs/model.md#lead-fit): each stage's truth among the leads
+    # that reach it (marketing leads: their channel's fit; others: lead_fit's means)
+    lf = sc.lead_fit
+    if m.entry != "marketing":
+        fm = lf.product_mean if m.entry == "product" else lf.outbound_mean
+    ps = list(fit_stage_ps(ps, fm, lf.log_odds_per_fit, lf.ref))
     return names, np.array(ps), np.array(means), np.array(vars_)
 
 
@@ -458,7 +464,7 @@ def check_ground_truth(size: str = "fast") -> list[CheckRow]:
             CheckRow(
                 f"stage {j + 1} ({s}) conversion recovered from the CRM file",
                 f"true p = {ps[j]:.4g}"
-                + (f" (configured {cfg_p} x fit/0.5, capped at 1)" if j == 0 else ""),
+                + f" (configured {cfg_p}, shifted by fit among the leads that reach it)",
                 kk / n,
                 lo,
                 hi,
