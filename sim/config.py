@@ -797,9 +797,14 @@ def size_estimate(sc: Scenario, rs: RunSettings) -> SizeEstimate:
         terms[(f"channels.{name}.leads_month", c.leads_month)] = rate * months
     terms[("product.signups_month", sc.product.signups_month)] = sc.product.signups_month * months
     sdrs = sc.team.sdr.count + sum(sc.team.sdr.hires)
-    terms[("team.sdr.count", sc.team.sdr.count)] = (
-        sdrs * sc.team.sdr.outbound_meetings_day * sc.total_days
-    )
+    rate = sc.team.sdr.outbound_meetings_day  # one number or one per segment: the largest
+    rate = max(rate.values(), default=0.0) if isinstance(rate, dict) else rate
+    terms[("team.sdr.count", sc.team.sdr.count)] = sdrs * rate * sc.total_days
+    ae = sc.team.ae  # AE-sourced meetings: at most every selling hour spent prospecting
+    ae_rate = ae.self_sourced_meetings_hour or {}
+    if ae_rate:
+        hours = (ae.count + sum(ae.hires)) * ae.selling_hours_week / 7.0 * sc.total_days
+        terms[("team.ae.count", ae.count)] = hours * max(ae_rate.values())
     arrivals = sum(terms.values())
     held = min(rs.workers, sc.replications) if rs.executor.kind == "local" else 1
     parts: dict[tuple[str, float], float] = {

@@ -265,6 +265,25 @@ def test_size_estimate_scales_with_its_inputs() -> None:
     assert more.arrivals > base.arrivals and longer.arrivals > base.arrivals
 
 
+# every runnable company preset (bare is a template with no motions of its own)
+COMPANIES = sorted(
+    p.stem
+    for p in (Path(__file__).parents[1] / "configs" / "company").glob("*.yaml")
+    if p.stem != "bare"
+)
+
+
+@pytest.mark.parametrize("company", COMPANIES)
+def test_every_company_preset_gets_a_size_estimate(company: str) -> None:
+    """The estimate reads every input that may be one number or one per segment (SDR meeting
+    rates, AE-sourced meetings): a preset that uses either form must not break it."""
+    from sim.compose import compose_config, resolve
+    from sim.config import size_estimate
+
+    est = size_estimate(*resolve(compose_config([f"company={company}"])))
+    assert 0 < est.bytes < 5e9
+
+
 @pytest.mark.parametrize("key", ["replications", "horizon_days", "warmup_days", "seed", "workers"])
 def test_booleans_are_not_numbers(key: str) -> None:
     from sim.compose import compose_config, resolve
