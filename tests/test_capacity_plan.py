@@ -134,7 +134,9 @@ def test_levers_add_to_the_company_plan() -> None:
     units = tuple(2 if lv.name in ("sdr_hires", "paid_search_budget") else 0 for lv in levers)
     data = cp.apply(base, levers, units)
     assert data["team"]["sdr"]["hires"] == [3]  # the company's 1 plus 2 steps of 1
-    assert data["channels"]["paid_search"]["budget_month"] == pytest.approx(150000 + 2 * 25000)
+    budget = base["channels"]["paid_search"]["budget_month"]
+    step = next(lv.step for lv in levers if lv.name == "paid_search_budget")
+    assert data["channels"]["paid_search"]["budget_month"] == pytest.approx(budget + 2 * step)
     assert base["team"]["sdr"]["hires"] == [1]  # the base is not modified
     assert [(lv.role, lv.channel) for lv in levers] == [
         ("ae", None),

@@ -15,7 +15,7 @@ from scipy import stats
 from sim.api import simulate
 from sim.compare import paired, verdict
 from sim.config import ConfigError
-from tests.conftest import FAST
+from tests.conftest import FAST, scenario
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"n", "diff_mean", "ci95_low", "ci95_high", "p_better", "p_worse"}
@@ -164,15 +164,16 @@ def test_tornado_ranks_inputs_by_paired_swing(tmp_path):
     # AE headcount does not create leads; the paid-search budget does (leads ~ budget^0.7).
     assert names == ["channels.paid_search.budget_month", "team.ae.count"]
     top = t["inputs"][0]
-    assert (top["low"], top["high"]) == pytest.approx((120000.0, 180000.0))
+    budget = scenario()[0].channels["paid_search"].budget_month  # swung by +-20 % (the default)
+    assert (top["low"], top["high"]) == pytest.approx((0.8 * budget, 1.2 * budget))
     assert top["low_diff"] < 0 < top["high_diff"]
     assert top["high_ci95"][0] > 0  # the paired interval excludes zero
     ae = t["inputs"][1]
     assert ae["low_diff"] == ae["high_diff"] == 0.0  # CRN: lead arrivals do not depend on AEs
     assert set(res.replications["scenario"]) == {
         "baseline",
-        "channels.paid_search.budget_month=120000",
-        "channels.paid_search.budget_month=180000",
+        f"channels.paid_search.budget_month={round(0.8 * budget)}",
+        f"channels.paid_search.budget_month={round(1.2 * budget)}",
         "team.ae.count=9",
         "team.ae.count=11",
     }

@@ -42,9 +42,10 @@ def test_channel_cost_is_budget_times_months_exactly():
 
 def test_doubling_a_budget_doubles_its_cost_line():
     base = scenario()[0]
-    double = scenario("channels.paid_search.budget_month=300000")[0]
+    budget = base.channels["paid_search"].budget_month
+    double = scenario(f"channels.paid_search.budget_month={2 * budget}")[0]
     a, b = simulate_replication(base, 0), simulate_replication(double, 0)
-    assert _marketing(b) - _marketing(a) == pytest.approx(150000 * _months(base), rel=1e-12)
+    assert _marketing(b) - _marketing(a) == pytest.approx(budget * _months(base), rel=1e-12)
 
 
 def test_a_channel_no_marketing_motion_covers_spends_nothing():

@@ -135,7 +135,7 @@ def walk_block_hours(
             return OPEN, k, t, waited
         waited += wait
         ok, dk = stage_step(st, P[c][k][seg] * mult * math.exp(-wait / decay), u[k], dd[k],
-                            scale, D[c][k])  # fmt: skip
+                            scale, D[c][k], lead.odds)  # fmt: skip
         end = max(t + dk, done)
         if end >= horizon:
             return OPEN, k, t, waited
