@@ -286,7 +286,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         )
     for k, what in (
         ("sdr_wait_days", "Median SDR wait (speed to lead)"),
-        ("ae_wait_days", "Median wait for an AE slot"),
+        ("ae_wait_days", "Median wait for an AE (selling time, or a pipeline slot)"),
     ):
         v = (bm.get(k) or {}).get("p50")
         if v is not None:
@@ -304,7 +304,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         out.append(f"SDR time in use (median): {busy:.0%} ({', '.join(parts)}).")
     v = (bm.get("ae_utilization") or {}).get("p50")
     if v is not None:
-        out.append(f"AE slots in use: {v:.0%} (median).")
+        out.append(f"AE capacity in use (selling hours, or pipeline slots): {v:.0%} (median).")
     out += [
         "",
         "## What each change buys",
@@ -529,7 +529,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
     if wait is not None:
         out.append(f"Median SDR wait (speed to lead): {wait * 24:.1f} hours.")
     if util is not None:
-        out.append(f"AE pipeline slots in use: {util:.0%} (median).")
+        out.append(f"AE capacity in use (selling hours, or pipeline slots): {util:.0%} (median).")
     out += [
         "",
         "| motion | stage | owner | advanced | dropped | conversion | mean days |",
