@@ -355,7 +355,7 @@ def test_calibrating_the_example_export_recovers_its_truth():
         OmegaConf.load(REPO / "configs" / "data" / "crm_example.yaml"), resolve=True
     )
     crm = load(data)
-    assert not crm.rejected and len(crm.opportunities) == 1820
+    assert not crm.rejected and len(crm.opportunities) == 1822
     cal = fit(crm, classes=(1,))
     for name, seg in cal.segments.items():
         deal = truth["motions"][name]["stages"]["deal"]

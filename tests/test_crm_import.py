@@ -303,3 +303,39 @@ def test_metric_functions_agree_on_a_simulated_table_and_its_csv_read_back(tmp_p
     won = o[o["outcome"] == "won"]
     whole = np.floor(won["closed_day"]) - np.floor(won["created_day"])  # the dates' difference
     assert sorted(cycle_days(imported)) == sorted(whole)
+
+
+def test_every_unknown_stage_is_listed_in_one_message(tmp_path):
+    rows = [
+        *ROWS,
+        "A6,Ann,Widget,Acme,Negotiation,2024-01-10,,",
+        "A7,Ann,Widget,Acme,Demo,2024-01-11,,",
+        "A8,Ann,Widget,Acme,Negotiation,2024-01-12,,",
+    ]
+    text = error(tmp_path, rows)
+    assert "2 unknown stage value(s)" in text and "row 6 (line 7)" in text
+    assert "'Negotiation' (2)" in text and "'Demo' (1)" in text and "\n" not in text.strip()
+
+
+def test_stage_patterns_map_whole_families_exact_keys_first():
+    from sim.calibrate.importer import map_stages
+
+    stage = pd.Series(["C6:NEW", "C6:WON", "C2:LOSE", "Won", "Other"])
+    got = map_stages(stage, {"Won": "won", "C6:WON": "won", "C6:*": "skip", "C?:LOSE": "lost"})
+    assert got.iloc[:4].tolist() == ["skip", "won", "lost", "won"] and pd.isna(got.iloc[4])
+
+
+def test_times_with_utc_offsets_are_converted_to_one_zone(tmp_path):
+    """2021-05-08T03:59:51+03:00 is 00:59:51 UTC; rows may carry different offsets."""
+    from sim.calibrate.importer import _dates
+
+    s = pd.Series(["2021-05-08T03:59:51+03:00", "2021-05-09T01:00:00+01:00", None])
+    notes: dict[str, int] = {}
+    got = _dates(s, None, tmp_path / "x.csv", "created", "UTC", notes)
+    assert got.iloc[0] == pd.Timestamp("2021-05-08 00:59:51")
+    assert got.iloc[1] == pd.Timestamp("2021-05-09 00:00:00") and pd.isna(got.iloc[2])
+    assert notes == {"'created': times with a UTC offset, converted to UTC": 2}
+    moscow = _dates(s, None, tmp_path / "x.csv", "created", "Europe/Moscow", {})
+    assert moscow.iloc[0] == pd.Timestamp("2021-05-08 03:59:51")  # UTC+3 in 2021
+    same = pd.Series(["2021-05-08T03:59:51+03:00", "2021-05-09T01:00:00+03:00"])
+    assert _dates(same, None, tmp_path / "x.csv", "c").iloc[1] == pd.Timestamp("2021-05-08 22:00")

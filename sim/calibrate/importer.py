@@ -19,7 +19,9 @@ a stage the mapping does not know) raises `CrmError` with one line naming file, 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.config import ConfigError
 from sim.records import CRM_COLUMNS, OUTCOMES
@@ -97,6 +99,20 @@ class DataSettings(_Model):
     out_of_span: Literal["reject", "keep"] = "reject"
     # a deal amount above this is implausible (a typo, a sentinel, 1e300): set to unknown, counted
     max_amount: float = Field(1e9, gt=0)
+    # times with a UTC offset are converted to this zone (an IANA name); times without one are
+    # read as its wall-clock time
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{v!r} is not a time zone (an IANA name such as 'UTC' or 'Europe/Moscow')"
+            ) from None
+        return v
 
 
 @dataclass(frozen=True)
@@ -176,11 +192,42 @@ def _column(df: pd.DataFrame, path: Path, field_: str, col: str, key: str) -> pd
     return df[col]
 
 
-def _dates(s: pd.Series, fmt: str | None, path: Path, col: str) -> pd.Series:
+def map_stages(stage: pd.Series, stages: dict[str, str]) -> pd.Series:
+    """Each stage value's outcome: an exact key first, else the first pattern key (shell-style
+    `*`, `?`, `[...]`, in the mapping's order) that matches the whole value; NA when none does."""
+    out = stage.map({k: v for k, v in stages.items()})
+    patterns = [(k, v) for k, v in stages.items() if any(ch in k for ch in "*?[")]
+    if patterns and out.isna().any():
+        left = stage[out.isna() & stage.notna()]
+        for value in left.unique():
+            hit = next((v for k, v in patterns if fnmatch.fnmatchcase(str(value), k)), None)
+            if hit is not None:
+                out[left.index[left == value]] = hit
+    return out
+
+
+def _dates(
+    s: pd.Series, fmt: str | None, path: Path, col: str, zone: str = "UTC", notes=None
+) -> pd.Series:
+    """A column of dates as naive datetimes. Times with a UTC offset (ISO 8601 `...+03:00`, `Z`),
+    the same offset or mixed, are converted to `zone` (data.timezone) and counted in `notes`; times
+    without one are read as that zone's wall-clock time."""
     if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert(zone).dt.tz_localize(None)
         return s.astype("datetime64[ns]")
     try:
-        out = pd.to_datetime(s, format=fmt, errors="coerce")
+        try:
+            out = pd.to_datetime(s, format=fmt, errors="coerce")
+        except ValueError as exc:  # offsets that differ from row to row
+            if "Mixed timezones" not in str(exc):
+                raise
+            out = pd.to_datetime(s, format=fmt, errors="coerce", utc=True)
+        if getattr(out.dt, "tz", None) is not None:
+            if notes is not None:
+                _count(notes, f"'{col}': times with a UTC offset, converted to {zone}",
+                       out.notna().sum())  # fmt: skip
+            out = out.dt.tz_convert(zone).dt.tz_localize(None)
         if out.dtype != "datetime64[ns]":  # some value beyond what nanoseconds hold
             out.astype("datetime64[ns]")
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
@@ -262,7 +309,7 @@ def _opportunities(
         if f in t.columns:
             col = _column(raw, path, f, t.columns[f], key)
             if f == "created" or f == "closed":
-                out[f] = _dates(col, t.date_format, path, t.columns[f])
+                out[f] = _dates(col, t.date_format, path, t.columns[f], s.timezone, notes)
             elif f == "amount":
                 out[f] = _numbers(col, path, t.columns[f])
             else:
@@ -298,23 +345,26 @@ def _opportunities(
                 f"data error: {path}: {_where(path, i)}, column '{t.stage}': empty stage; "
                 f"allowed are {sorted(t.stages)}"
             )
-        unknown_stage = ~stage.isin(list(t.stages))
+        outcome = map_stages(stage, t.stages)
+        unknown_stage = outcome.isna()
         if unknown_stage.any():
+            counts = stage[unknown_stage].value_counts()
+            shown = ", ".join(f"{v!r} ({n})" for v, n in counts.head(40).items())
+            more = f" and {len(counts) - 40} more" if len(counts) > 40 else ""
             i = int(np.flatnonzero(unknown_stage.to_numpy())[0])
             raise CrmError(
-                f"data error: {path}: {_where(path, i)}, column '{t.stage}': unknown stage "
-                f"{stage.iloc[i]!r}; data.opportunities.stages maps {sorted(t.stages)} "
-                "(add it there as won, lost, open or skip)"
+                f"data error: {path}: column '{t.stage}': {len(counts)} unknown stage value(s), "
+                f"first at {_where(path, i)}: {shown}{more}; data.opportunities.stages maps "
+                f"{sorted(t.stages)}: add each as won, lost, open or skip (a key may be a "
+                "pattern, e.g. 'C6:*': skip)"
             )
-        out["outcome"] = stage.map(t.stages).astype(str)
-        for value, oc in t.stages.items():
-            if oc == "skip":
-                _count(rejected, f"stage '{value}' mapped to skip (not an opportunity)",
-                       (stage == value).sum())  # fmt: skip
+        out["outcome"] = outcome.astype(str)
+        for value, k in stage[outcome == "skip"].value_counts().items():
+            _count(rejected, f"stage '{value}' mapped to skip (not an opportunity)", k)
     else:
         out["outcome"] = np.where(out["closed"].notna(), "won", "open")
     if t.closes is not None:
-        out = _join_closes(out, t.closes, root, rejected)
+        out = _join_closes(out, t.closes, root, rejected, s.timezone, notes)
     out = out[out["outcome"] != "skip"]
 
     # rows that cannot be used, by reason
@@ -484,7 +534,9 @@ def table(rows: pd.DataFrame, missing_label: str = "unknown") -> pd.DataFrame:
     return out[[*CRM_COLUMNS, "account"]]
 
 
-def _join_closes(out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict) -> pd.DataFrame:
+def _join_closes(
+    out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict, zone: str, notes: dict
+) -> pd.DataFrame:
     path = root / c.file
     raw = _read(path, "data.opportunities.closes.file")
     key = "data.opportunities.closes.columns"
@@ -492,7 +544,7 @@ def _join_closes(out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict) -
         raise ConfigError(f"config error: {key}.closed: required key is missing")
     ids = _column(raw, path, "key", c.key, "data.opportunities.closes").astype("string")
     closed = _dates(_column(raw, path, "closed", c.columns["closed"], key), c.date_format, path,
-                    c.columns["closed"])  # fmt: skip
+                    c.columns["closed"], zone, notes)  # fmt: skip
     dup = ids.duplicated(keep="first") | ids.isna()
     _count(rejected, f"{c.file}: missing or duplicate {c.key}", dup.sum())
     known = ids.isin(out["opportunity_id"].dropna())
@@ -521,7 +573,7 @@ def _join_closes(out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict) -
     return out
 
 
-def _leads(s: DataSettings, root: Path, rejected: dict) -> pd.DataFrame | None:
+def _leads(s: DataSettings, root: Path, rejected: dict, notes: dict) -> pd.DataFrame | None:
     t = s.leads
     if t is None:
         return None
@@ -537,6 +589,8 @@ def _leads(s: DataSettings, root: Path, rejected: dict) -> pd.DataFrame | None:
                 t.date_format,
                 path,
                 t.columns["created"],
+                s.timezone,
+                notes,
             ),
         }
     )
@@ -565,7 +619,7 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
         _read(root / s.opportunities.file, "data.opportunities.file")  # names the missing file
     export = _export_date(s, root)
     opp = _opportunities(s, root, rejected, notes, export)
-    leads = _leads(s, root, rejected)
+    leads = _leads(s, root, rejected, notes)
     if leads is not None and s.out_of_span == "reject":
         late = leads["created"] >= export[0] + pd.Timedelta(days=1)
         _count(rejected, f"lead dated after the export date {export[0].date()}", late.sum())
