@@ -170,3 +170,20 @@ def test_negative_quota_or_spread_is_rejected_in_one_line(override: str, key: st
     msg = reject(override)
     assert msg.startswith(f"config error: {key} = -"), msg
     assert "greater than or equal to 0" in msg
+
+
+def test_run_writes_the_reps_table_and_the_quota_lines(tmp_path) -> None:
+    """Every replication's AEs in `reps.*` (long form), the two metrics in summary.json and the
+    AE quota section in report.md."""
+    from sim.experiment import run_scenario
+    from sim.report import write_outputs
+
+    sc = scenario("replications=2")[0]
+    res = run_scenario(sc)
+    write_outputs(res, sc, tmp_path, tables="csv", figures=False)
+    reps = pd.read_csv(tmp_path / "reps.csv")
+    assert set(reps["replication"]) == {0, 1} and (reps["months"] > 0).all()
+    assert {"rep", "quota", "bookings", "attainment"} <= set(reps.columns)
+    metrics = res.summary["scenarios"]["baseline"]["metrics"]
+    assert {"quota_attainment", "share_at_quota"} <= set(metrics)
+    assert "## AE quota" in (tmp_path / "report.md").read_text()
