@@ -319,19 +319,21 @@ def rep_attainment(r: Records, w: np.ndarray | None = None) -> pd.DataFrame:
     quota = np.bincount(idx, weights=c["quota"] * wm, minlength=len(reps))
     prod = np.zeros(len(reps))
     prod[idx] = c["productivity"]
+    n_m = int(c["month"].max()) + 1
+    employed = np.zeros((len(reps), n_m), dtype=bool)
+    employed[idx, c["month"]] = True
     o = r.columns["opportunities"]
     won = closed_in(o, lo, hi) & (o["outcome"] == WON) & (o["type"] == NEW)
     # a deal counts to its owner if they were employed in the month it closed
-    owner, amt = o["owner"][won].astype(str), o["amount"][won]
-    close_m = np.floor_divide(o["closed_day"][won], MONTH_DAYS).astype(int)
-    on = set(zip(c["rep"].astype(str).tolist(), c["month"].tolist(), strict=True))
-    mine = np.array([(a, b) in on for a, b in zip(owner.tolist(), close_m.tolist(), strict=True)])
-    by_owner = (
-        pd.Series(amt[mine] if len(mine) else amt)
-        .groupby(owner[mine] if len(mine) else owner)
-        .sum()
-    )
-    booked = by_owner.reindex(reps, fill_value=0.0).to_numpy(dtype=float)
+    row = {x: i for i, x in enumerate(reps.tolist())}
+    booked = np.zeros(len(reps))
+    close_m = np.floor_divide(o["closed_day"][won], MONTH_DAYS).astype(int).tolist()
+    for own, amt, mo in zip(
+        o["owner"][won].tolist(), o["amount"][won].tolist(), close_m, strict=True
+    ):
+        i = row.get(own)
+        if i is not None and mo < n_m and employed[i, mo]:
+            booked[i] += amt
     att = np.divide(booked, quota, out=np.full(len(reps), NAN), where=quota > 0)
     return pd.DataFrame(
         {

@@ -34,8 +34,10 @@ class AeDesk(Desk):
         super().__init__(w.env, self.slots.tolist())
         self.w = w
         self._active, self._last_month = w.staff["ae"].active, w.n_months - 1
-        self._credit: dict[str, float] = {}  # weighted round-robin, see `owner`
-        self._weights = _ramp_weights(w.staff["ae"])
+        # weighted round-robin (see `owner`): credit by rep, each month's (rep, weight) pairs
+        self._ids, self._weights = _ramp_weights(w.staff["ae"])
+        self._credit = [0.0] * len(self._ids)
+        self._total = [sum(x for _, x in pairs) for pairs in self._weights]
         self._waits, self._waits_at = w.rec.waits["ae"], w.rec.waits["ae_at"]
         self._held_from, self._held_to = array("d"), array("d")  # slots held, see `hold`
         # AE selling hours (None: not modelled, slots only)
@@ -103,15 +105,13 @@ class AeDesk(Desk):
         reps = self._active[m]
         if not reps:
             return "AE-unassigned"
-        credit, best, top, total = self._credit, "", -math.inf, 0.0
-        for r, x in zip(reps, self._weights[m], strict=True):
-            c = credit.get(r, 0.0) + x
-            credit[r] = c
-            total += x
+        credit, best, top = self._credit, 0, -math.inf
+        for i, x in self._weights[m]:
+            c = credit[i] = credit[i] + x
             if c > top:
-                best, top = r, c
-        credit[best] -= total
-        return best
+                best, top = i, c
+        credit[best] -= self._total[m]
+        return self._ids[best]
 
     def hold(self, a: float, b: float, lead: Lead) -> None:
         """A slot held over days [a, b) for `lead`: logged, spread over months by `slot_days`, and
@@ -144,13 +144,13 @@ class AeDesk(Desk):
         return out[:n]
 
 
-def _ramp_weights(plan: StaffPlan) -> list[list[float]]:
-    """Each month's employed reps' ramp productivity (the assignment weights, in `active` order);
-    1 each when the plan has no per-rep ramp."""
-    if plan.rep_ramp is None:
-        return [[1.0] * len(reps) for reps in plan.active]
-    row = {r: i for i, r in enumerate(plan.reps)}
-    return [
-        [max(float(plan.rep_ramp[row[r], m]), 1e-9) for r in reps]
+def _ramp_weights(plan: StaffPlan) -> tuple[list[str], list[list[tuple[int, float]]]]:
+    """Rep ids, and each month's employed reps as (index into the ids, ramp productivity): the
+    assignment weights, in `active` order; 1 each when the plan has no per-rep ramp."""
+    ids = list(plan.reps) or sorted({r for reps in plan.active for r in reps})
+    row = {r: i for i, r in enumerate(ids)}
+    ramp = plan.rep_ramp
+    return ids, [
+        [(row[r], 1.0 if ramp is None else max(float(ramp[row[r], m]), 1e-9)) for r in reps]
         for m, reps in enumerate(plan.active)
     ]
