@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # types only: the world composes this module
 
 
 class AeDesk(Desk):
-    """AE pipeline slots and the ramp-weighted round-robin of reps who own the deals. A deal in line is `lead`,
-    with `lead.t` the time it reached the block."""
+    """AE pipeline slots, the ramp-weighted round-robin of reps who own the deals and the reps'
+    productivity. A deal in line is `lead`, with `lead.t` the time it reached the block."""
 
     def __init__(self, w: World) -> None:
         self.slots = np.rint(w.staff["ae"].fte * w.sc.team.ae.max_open_opps).astype(int)
