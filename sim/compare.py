@@ -155,4 +155,7 @@ def combined(res: CompareResult) -> RunResult:
         funnel=pd.concat([r.funnel for r in runs], ignore_index=True),
         opportunities=pd.concat(opps, ignore_index=True) if opps else None,
         events=sum(r.events for r in runs),
+        reps=pd.concat([r.reps for r in runs if r.reps is not None], ignore_index=True)
+        if any(r.reps is not None for r in runs)
+        else None,
     )

@@ -190,6 +190,11 @@ class AeRole(Role):
     # AE-sourced pipeline: meetings an AE books per selling hour left over, by segment (the leftover
     # split by the outbound motions' mix weights). None or 0: leftover time is idle.
     self_sourced_meetings_hour: dict[str, NonNeg] | None = None
+    # Quota and rep differences (docs/model.md#quota-and-rep-differences): new-business bookings a
+    # fully ramped AE is expected to close in a year (0: no quota, attainment n/a), and the spread
+    # (cv of a mean-1 lognormal) of a per-rep productivity multiplier on win chance (0: identical reps).
+    quota_year: NonNeg = 0.0
+    productivity_cv: NonNeg = 0.0
 
 
 class CsmRole(Role):

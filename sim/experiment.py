@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.config import ExecutorSettings, Scenario
 from sim.executors import map_ordered
-from sim.metrics import funnel_counts, monthly_series, scalar_metrics
+from sim.metrics import funnel_counts, monthly_series, rep_attainment, scalar_metrics
 from sim.model import simulate_replication
 from sim.stats import strict, summarise
 
@@ -31,6 +31,7 @@ class ReplicationResult:
     funnel: pd.DataFrame
     events: int
     opportunities: pd.DataFrame | None
+    reps: pd.DataFrame | None = None  # each AE's quota year (sim.metrics.rep_attainment)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class RunResult:
     funnel: pd.DataFrame
     opportunities: pd.DataFrame
     events: int
+    reps: pd.DataFrame | None = None  # AEs' quota and attainment, every replication (long form)
 
 
 def run_replication(sc: Scenario, r: int, keep_records: bool = False) -> ReplicationResult:
@@ -61,6 +63,7 @@ def run_replication(sc: Scenario, r: int, keep_records: bool = False) -> Replica
         funnel=funnel_counts(rec),
         events=rec.events,
         opportunities=rec.opportunities if keep_records else None,
+        reps=rep_attainment(rec),
     )
 
 
@@ -92,6 +95,7 @@ def run_scenario(
     months: list[np.ndarray] = []  # each replication's monthly table as one float block
     month_cols: pd.Series | None = None  # its columns and their dtypes
     funnel_sum, first, events = None, None, 0
+    rep_tabs: list[pd.DataFrame] = []
     for res in iterate(sc, executor, workers):
         if keys is None:  # every replication of a scenario reports the same metrics
             keys = list(res.metrics)
@@ -107,6 +111,8 @@ def run_scenario(
         events += res.events
         if res.opportunities is not None:
             first = res.opportunities
+        if res.reps is not None and len(res.reps):
+            rep_tabs.append(res.reps[res.reps["months"] > 0].assign(replication=res.replication))
         if progress:
             progress(1)
     reps = pd.DataFrame(rows, columns=["scenario", "replication", *(keys or [])])
@@ -148,7 +154,18 @@ def run_scenario(
             }
         },
     }
-    return RunResult(strict(summary), reps, month_tab, funnel, first, events)
+    rep_tab = _rep_table(sc.scenario.name, rep_tabs)
+    return RunResult(strict(summary), reps, month_tab, funnel, first, events, rep_tab)
+
+
+def _rep_table(scenario: str, tabs: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The replications' AE quota tables stacked, `scenario` and `replication` first."""
+    if not tabs:
+        return None
+    out = pd.concat(tabs, ignore_index=True)
+    out.insert(0, "replication", out.pop("replication"))
+    out.insert(0, "scenario", scenario)
+    return out
 
 
 def bottleneck(funnel: pd.DataFrame) -> dict | None:

@@ -70,6 +70,10 @@ _ALL = (
     Metric("sdr_prospecting_share", "SDR time prospecting", "share of time", None, "pct"),
     Metric("sla_met_share", "Leads contacted within the SLA", "share of leads", 1),
     Metric("ae_prospecting_share", "AE time prospecting", "share of selling hours", None, "pct"),
+    Metric(
+        "quota_attainment", "AE quota attainment, median rep", "bookings / ramped quota", 1, "pct"
+    ),
+    Metric("share_at_quota", "AEs at quota", "share of AEs with quota", 1, "pct"),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 HEADLINE = tuple(m.name for m in _ALL if m.headline)

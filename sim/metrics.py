@@ -171,6 +171,7 @@ def scalar_metrics(
     m["sdr_queue_length"] = _mean_in(q, r.waits.get("sdr_queue_at", np.zeros(0)), lo, hi)
     m.update(utilisation(r, w))
     m["sm_cost"] = sm_cost
+    m.update(quota_metrics(r, w))
 
     cell = attributed_costs(r, w, overhead).sum(axis=0)  # (motions, segments)
     n_cell = np.zeros(cell.shape)
@@ -293,6 +294,67 @@ def ae_hours_shares(st, mine: np.ndarray, wm: np.ndarray) -> dict[str, float]:
     return {
         "ae_utilization": float(np.nansum(st["ae_hours_worked"][mine] * wm)) / avail,
         "ae_prospecting_share": float(np.nansum(st["ae_hours_prospecting"][mine] * wm)) / avail,
+    }
+
+
+def rep_attainment(r: Records, w: np.ndarray | None = None) -> pd.DataFrame:
+    """Each AE's quota year in the window: rep id, months employed in the window, ramped pro-rata
+    quota (team.ae.quota_year / 12 x ramp, by month), new-business bookings they closed-won in the
+    window (the `owner` of the opportunity), attainment = bookings / quota (NaN without quota) and
+    their productivity multiplier. Months partly in the window count in proportion (`month_weights`).
+    A deal counts to its owner only if it closed in a month they were employed: the engine does
+    not hand a leaver's deals over, so those count to no rep's attainment."""
+    c = r.columns.get("reps")
+    cols = ["rep", "months", "quota", "bookings", "attainment", "productivity"]
+    if c is None or not len(c["rep"]):
+        return pd.DataFrame({k: [] for k in cols})
+    lo, hi = r.window
+    if w is None:
+        st = r.columns["staff"]
+        n = int(max(st["month"].max() if len(st["month"]) else 0, c["month"].max())) + 1
+        w = month_weights(n, lo, hi)
+    wm = w[np.minimum(c["month"], len(w) - 1)] * (c["month"] < len(w))
+    reps, idx = np.unique(c["rep"].astype(str), return_inverse=True)
+    months = np.bincount(idx, weights=c["days"] * wm, minlength=len(reps)) / MONTH_DAYS
+    quota = np.bincount(idx, weights=c["quota"] * wm, minlength=len(reps))
+    prod = np.zeros(len(reps))
+    prod[idx] = c["productivity"]
+    n_m = int(c["month"].max()) + 1
+    employed = np.zeros((len(reps), n_m), dtype=bool)
+    employed[idx, c["month"]] = True
+    o = r.columns["opportunities"]
+    won = closed_in(o, lo, hi) & (o["outcome"] == WON) & (o["type"] == NEW)
+    # a deal counts to its owner if they were employed in the month it closed
+    row = {x: i for i, x in enumerate(reps.tolist())}
+    booked = np.zeros(len(reps))
+    close_m = np.floor_divide(o["closed_day"][won], MONTH_DAYS).astype(int).tolist()
+    for own, amt, mo in zip(
+        o["owner"][won].tolist(), o["amount"][won].tolist(), close_m, strict=True
+    ):
+        i = row.get(own)
+        if i is not None and mo < n_m and employed[i, mo]:
+            booked[i] += amt
+    att = np.divide(booked, quota, out=np.full(len(reps), NAN), where=quota > 0)
+    return pd.DataFrame(
+        {
+            "rep": reps,
+            "months": months,
+            "quota": quota,
+            "bookings": booked,
+            "attainment": att,
+            "productivity": prod,
+        }
+    )
+
+
+def quota_metrics(r: Records, w: np.ndarray | None = None) -> dict[str, float]:
+    """`quota_attainment` (median attainment over the AEs with quota in the window) and
+    `share_at_quota` (share of them at or above quota); NaN without quota (team.ae.quota_year 0)."""
+    t = rep_attainment(r, w)
+    att = t["attainment"].to_numpy(dtype=float)[t["quota"].to_numpy(dtype=float) > 0]
+    return {
+        "quota_attainment": _median(att),
+        "share_at_quota": float((att >= 1.0).mean()) if len(att) else NAN,
     }
 
 

@@ -55,7 +55,18 @@ def month_of(t: np.ndarray | float) -> np.ndarray | int:
 
 
 Columns = dict[str, np.ndarray]
-TABLES = ("opportunities", "customers", "funnel", "leads", "costs", "staff", "open_at_end", "work")
+TABLES = (
+    "opportunities",
+    "customers",
+    "funnel",
+    "leads",
+    "costs",
+    "staff",
+    "open_at_end",
+    "work",
+    "reps",
+)
+REP_COLUMNS = ("rep", "month", "days", "ramp", "quota", "productivity")  # the `reps` table
 WORK_ROLES = ("sdr", "ae")  # roles whose time is logged by motion and segment (`Recorder.work`)
 
 
@@ -96,6 +107,7 @@ class Records:
         staff: pd.DataFrame,
         open_at_end: pd.DataFrame | None = None,
         work: pd.DataFrame | None = None,
+        reps: pd.DataFrame | None = None,
         **fields,
     ) -> Records:
         """Records from tables with labels (the DataFrame attributes' shape), e.g. hand-made or read
@@ -115,6 +127,8 @@ class Records:
         }
         if work is not None:
             frames["work"] = work
+        if reps is not None:
+            frames["reps"] = reps
         o = opportunities
         opp = opp_columns(o, motions, segments)
         opp["stage"] = np.array(
@@ -188,6 +202,12 @@ class Records:
             }
             if work is not None
             else _no_work(),
+            "reps": {
+                c: reps[c].to_numpy(dtype=object if c == "rep" else int if c == "month" else float)
+                for c in REP_COLUMNS
+            }
+            if reps is not None
+            else _no_reps(),
         }
         cols["staff"]["month"] = staff["month"].to_numpy(dtype=int)
         rec = cls(columns=cols, **fields)
@@ -294,6 +314,14 @@ class Records:
         )
 
     @cached_property
+    def reps(self) -> pd.DataFrame:
+        """AEs by month (REP_COLUMNS): days employed in the month, ramp productivity, ramped
+        pro-rata quota of the month (team.ae.quota_year / 12 x ramp x days / month) and the rep's
+        productivity multiplier (docs/model.md#quota-and-rep-differences)."""
+        c = self.columns.get("reps") or _no_reps()
+        return pd.DataFrame({k: c[k] for k in REP_COLUMNS})
+
+    @cached_property
     def staff(self) -> pd.DataFrame:
         c = self.columns["staff"]
         return pd.DataFrame({k: c[k] for k in STAFF_COLUMNS})
@@ -338,6 +366,14 @@ def _no_work() -> Columns:
         "segment": np.zeros(0, dtype=int),
         "month": np.zeros(0, dtype=int),
         "days": np.zeros(0),
+    }
+
+
+def _no_reps() -> Columns:
+    return {
+        "rep": np.zeros(0, dtype=object),
+        "month": np.zeros(0, dtype=int),
+        **{k: np.zeros(0) for k in ("days", "ramp", "quota", "productivity")},
     }
 
 
@@ -425,6 +461,7 @@ class Recorder:
         self._work_key, self._work_a, self._work_b = array("q"), array("d"), array("d")
         self._work_days: dict[str, np.ndarray] = {}  # role -> (motions, segments, months) days
         self._staff: list[tuple] = []
+        self._reps: Columns | None = None  # see `rep_months`
         self.waits: dict[str, array] = {
             k: array("d")
             for k in ("sdr", "sdr_at", "sdr_fit", "ae", "ae_at", "sdr_queue", "sdr_queue_at")
@@ -594,6 +631,26 @@ class Recorder:
         than spans (AE selling hours booked by deals, converted to selling days)."""
         self._work_days[role] = self._work_days.get(role, 0.0) + days
 
+    def rep_months(
+        self,
+        reps: tuple[str, ...],
+        ramp: np.ndarray,
+        days: np.ndarray,
+        quota_year: float,
+        productivity: np.ndarray,
+    ) -> None:
+        """The AEs (ids `reps`, rows of the (reps, months) arrays `ramp` and `days`) as the `reps`
+        table: a row per rep and month employed, with that month's ramped, pro-rata quota."""
+        i, m = np.nonzero(days > 0)
+        self._reps = {
+            "rep": np.asarray(reps, dtype=object)[i] if len(reps) else np.zeros(0, dtype=object),
+            "month": m.astype(int),
+            "days": days[i, m],
+            "ramp": ramp[i, m],
+            "quota": quota_year / 12.0 * ramp[i, m] * days[i, m] / MONTH_DAYS,
+            "productivity": productivity[i],
+        }
+
     def staff(self, role: str, month: int, headcount: int, fte: float, capacity: float) -> None:
         self._staff.append((role, month, headcount, fte, capacity))
 
@@ -676,6 +733,7 @@ class Recorder:
                 "staff": staff,
                 "open_at_end": open_at_end,
                 "work": self._work_columns(),
+                "reps": self._reps if self._reps is not None else _no_reps(),
             },
             waits={k: np.frombuffer(v, dtype=float).copy() for k, v in self.waits.items()},
             warmup_days=warmup,

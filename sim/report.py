@@ -62,6 +62,7 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> None:
         ("replications", res.replications),
         ("monthly", res.monthly),
         ("funnel", res.funnel),
+        *((("reps", res.reps),) if res.reps is not None else ()),
     ):
         if tables in ("parquet", "both"):
             df.to_parquet(stage / f"{name}.parquet", index=False)
@@ -435,6 +436,24 @@ def _count(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}"
 
 
+def _quota_lines(m: dict, sc: Scenario) -> list[str]:
+    """The AE quota section of report.md (none without a quota)."""
+    share, att = m.get("share_at_quota") or {}, m.get("quota_attainment") or {}
+    if share.get("p50") is None or att.get("p50") is None:
+        return []
+    ae = sc.team.ae
+    return [
+        "## AE quota",
+        "",
+        f"Share of AEs at quota: **{share['p50']:.0%}** (median over replications; benchmark "
+        f"47-54 %), median attainment {att['p50']:.0%} of a quota of {_fmt('bookings', ae.quota_year)} "
+        "a year, ramped and pro rata for the months employed (`team.ae.quota_year`); rep "
+        f"productivity spread cv {ae.productivity_cv:g} (`team.ae.productivity_cv`). Each AE's "
+        "year: `reps.*` (docs/metrics.md#quota).",
+        "",
+    ]
+
+
 def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "") -> str:
     name = sc.scenario.name
     scen = res.summary["scenarios"][name]
@@ -461,6 +480,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "sdr_utilization",
         "sdr_inbound_share",
         "sdr_prospecting_share",
+        "quota_attainment",
+        "share_at_quota",
     ):
         s = m.get(k)
         if s:
@@ -517,6 +538,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         ),
         "",
     ]
+    out += _quota_lines(m, sc)
     b = scen.get("bottleneck")
     out += ["## Funnel", ""]
     if b:
@@ -561,6 +583,11 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "- `replications.*`: one row per replication, every scalar metric",
         "- `monthly.*`: bookings, ARR, open pipeline and customers per month per replication",
         "- `funnel.*`: stage outcomes, conversion and time in stage",
+        *(
+            ["- `reps.*`: each AE's months, ramped quota, bookings and attainment, per replication"]
+            if res.reps is not None
+            else []
+        ),
         "- `opportunities_rep0.csv`: the first replication's opportunities in CRM-export shape",
         "",
     ]

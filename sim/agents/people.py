@@ -6,6 +6,7 @@ plain array work: the engine only reads the monthly headcount and productivity i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,11 @@ class StaffPlan:
     fte: np.ndarray  # sum of ramp productivity at each month's midpoint
     cost: np.ndarray  # fully loaded cost paid in each month (pro rata)
     active: tuple[tuple[str, ...], ...]  # ids of reps employed at each month's midpoint
+    # per rep (rows in `reps` order) and month: ramp productivity at the month's midpoint, and days
+    # employed in the month (what a rep's ramped, pro-rata quota is made of)
+    reps: tuple[str, ...] = ()
+    rep_ramp: np.ndarray | None = None
+    rep_days: np.ndarray | None = None
 
     @property
     def productivity(self) -> np.ndarray:
@@ -75,4 +81,16 @@ def plan_staff(
         fte=(prod * on).sum(axis=0),
         cost=overlap.sum(axis=0) / MONTH_DAYS * role.cost_month,
         active=active,
+        reps=tuple(ids),
+        rep_ramp=prod,
+        rep_days=overlap,
     )
+
+
+def productivity_multipliers(n: int, cv: float, rng: np.random.Generator) -> np.ndarray:
+    """One productivity multiplier per rep, lognormal with mean 1 and coefficient of variation
+    `cv` (1.0 exactly for every rep when cv = 0). Drawn as exp(mu + sigma z) from standard normals
+    z, so the same seed gives the same z whatever cv is: a rep's rank never depends on the spread."""
+    z = rng.standard_normal(n)
+    sigma2 = math.log1p(cv * cv)
+    return np.exp(-sigma2 / 2.0 + math.sqrt(sigma2) * z)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.agents.people import StaffPlan, productivity_multipliers
 from sim.model.ae_hours import AeHours, walk_block_hours
 from sim.model.customers import close
 from sim.model.desk import Desk
@@ -25,19 +26,39 @@ if TYPE_CHECKING:  # types only: the world composes this module
 
 
 class AeDesk(Desk):
-    """AE pipeline slots and the round-robin of reps who own the deals. A deal in line is `lead`,
-    with `lead.t` the time it reached the block."""
+    """AE pipeline slots, the ramp-weighted round-robin of reps who own the deals and the reps'
+    productivity. A deal in line is `lead`, with `lead.t` the time it reached the block."""
 
     def __init__(self, w: World) -> None:
         self.slots = np.rint(w.staff["ae"].fte * w.sc.team.ae.max_open_opps).astype(int)
         super().__init__(w.env, self.slots.tolist())
         self.w = w
-        self._turn = 0
         self._active, self._last_month = w.staff["ae"].active, w.n_months - 1
+        # weighted round-robin (see `owner`): credit by rep, each month's (rep, weight) pairs
+        self._ids, self._weights = _ramp_weights(w.staff["ae"])
+        self._credit = [0.0] * len(self._ids)
+        self._total = [sum(x for _, x in pairs) for pairs in self._weights]
         self._waits, self._waits_at = w.rec.waits["ae"], w.rec.waits["ae_at"]
         self._held_from, self._held_to = array("d"), array("d")  # slots held, see `hold`
         # AE selling hours (None: not modelled, slots only)
         self.hours = AeHours(w) if w.sc.team.ae.deal_hours is not None else None
+        # Rep differences: each rep's productivity multiplier m (lognormal, mean 1) scales the win
+        # chance of the deals they own by m over the motion's AE stages, m ** (1 / n) at each of its
+        # n AE stages (capped at 1). cv 0: no draw, every rep 1 (identical reps).
+        plan, cv = w.staff["ae"], w.sc.team.ae.productivity_cv
+        self.rep_mult: dict[str, float] = {}
+        if cv > 0:
+            m = productivity_multipliers(len(plan.reps), cv, w.streams("people/ae/productivity"))
+            self.rep_mult = dict(zip(plan.reps, m.tolist(), strict=True))
+        self._n_ae = [max(1, sum(1 for st in cm.stages if st.queue == "ae")) for cm in w.motions]
+        if plan.rep_ramp is not None:  # who was employed when, with their ramped quota
+            w.rec.rep_months(
+                plan.reps,
+                plan.rep_ramp,
+                plan.rep_days,
+                w.sc.team.ae.quota_year,
+                np.array([self.rep_mult.get(r, 1.0) for r in plan.reps]),
+            )
 
     def arrive(self, lead: Lead) -> None:
         self.request(lead)
@@ -48,15 +69,17 @@ class AeDesk(Desk):
         w = self.w
         now, end, book, cm = self.env.now, w.end, w.book, lead.cm
         wait = now - lead.t
-        lead.owner = self.owner()
+        lead.owner = owner = self.owner()
         decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
-        if self.hours is None:
-            status, k, t_end = walk_block(
-                w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay)
-            )
+        b = cm.blocks[lead.block]
+        f = self.rep_mult.get(owner, 1.0) ** (1.0 / self._n_ae[cm.index])  # per AE stage
+        if self.hours is None:  # slots only: the block's share of m on its first stage
+            if f != 1.0:
+                f **= sum(1 for j in range(b.start, b.stop) if cm.stages[j].queue == "ae")
+            status, k, t_end = walk_block(w, lead, b, now, math.exp(-wait / decay) * f)
         else:  # the days its stages waited for AE time count as waiting for an AE
             status, k, t_end, waited = walk_block_hours(
-                w, lead, cm.blocks[lead.block], now, math.exp(-wait / decay), decay
+                w, lead, b, now, math.exp(-wait / decay), decay, f
             )
             wait += waited
         self._waits.append(wait)
@@ -74,13 +97,21 @@ class AeDesk(Desk):
         return t_end
 
     def owner(self) -> str:
-        """The rep who takes the next deal: round-robin over the reps employed this month."""
+        """The rep who takes the next deal: a smooth weighted round-robin over the reps employed
+        this month, weighted by their ramp (a rep at 40 % gets 40 % of a ramped rep's deals, as they
+        carry 40 % of the quota; ramped reps take turns). Each rep's credit grows by their weight at
+        every deal; the rep with the most credit takes it and gives back the month's total weight."""
         m = min(int(self.env.now // MONTH_DAYS), self._last_month)
         reps = self._active[m]
         if not reps:
             return "AE-unassigned"
-        self._turn += 1
-        return reps[self._turn % len(reps)]
+        credit, best, top = self._credit, 0, -math.inf
+        for i, x in self._weights[m]:
+            c = credit[i] = credit[i] + x
+            if c > top:
+                best, top = i, c
+        credit[best] -= self._total[m]
+        return self._ids[best]
 
     def hold(self, a: float, b: float, lead: Lead) -> None:
         """A slot held over days [a, b) for `lead`: logged, spread over months by `slot_days`, and
@@ -111,3 +142,15 @@ class AeDesk(Desk):
         np.add.at(whole, np.minimum(mb, n + 1), -1.0)
         out += np.cumsum(whole)[: n + 1] * MONTH_DAYS
         return out[:n]
+
+
+def _ramp_weights(plan: StaffPlan) -> tuple[list[str], list[list[tuple[int, float]]]]:
+    """Rep ids, and each month's employed reps as (index into the ids, ramp productivity): the
+    assignment weights, in `active` order; 1 each when the plan has no per-rep ramp."""
+    ids = list(plan.reps) or sorted({r for reps in plan.active for r in reps})
+    row = {r: i for i, r in enumerate(ids)}
+    ramp = plan.rep_ramp
+    return ids, [
+        [(row[r], 1.0 if ramp is None else max(float(ramp[row[r], m]), 1e-9)) for r in reps]
+        for m, reps in enumerate(plan.active)
+    ]

@@ -107,11 +107,12 @@ class AeHours:
 
 
 def walk_block_hours(
-    w: World, lead: Lead, b: Block, t: float, mult: float, decay: float
+    w: World, lead: Lead, b: Block, t: float, mult: float, decay: float, rep: float = 1.0
 ) -> tuple[int, int, float, float]:
     """`sim.model.journey.walk_block` with AE time: each stage books its AE hours (`AeHours.spend`),
     lasts until its work is done if that is later than its own duration, and its chance is eroded by
-    the days it waited for an AE. Returns (status, stage, time, days waited for AE time)."""
+    the days it waited for an AE; `rep` (the owner's productivity per AE stage, sim.model.ae_desk)
+    scales each AE stage's chance, capped at 1. Returns (status, stage, time, days waited)."""
     cm, hours, book = lead.cm, w.ae.hours, w.book
     mi, seg, stages, horizon = cm.index, lead.seg, cm.stages, w.end
     P, D = book.p_list[mi], book.d_list[mi]
@@ -134,8 +135,10 @@ def walk_block_hours(
         if wait >= horizon - t:
             return OPEN, k, t, waited
         waited += wait
-        ok, dk = stage_step(st, P[c][k][seg] * mult * math.exp(-wait / decay), u[k], dd[k],
-                            scale, D[c][k], lead.odds)  # fmt: skip
+        p = P[c][k][seg] * mult * math.exp(-wait / decay)
+        if rep != 1.0 and st.queue == "ae":
+            p = min(1.0, p * rep)
+        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k], lead.odds)
         end = max(t + dk, done)
         if end >= horizon:
             return OPEN, k, t, waited
