@@ -26,6 +26,7 @@ BANDS = {  # metric: (low, high, source in benchmarks.md)
     "nrr": (1.00, 1.07, "NRR 100-107 % for ACV $12K-$250K (SaaS Capital)"),
     "grr": (0.88, 0.95, "GRR 90-93 % (SaaS Capital)"),
     "logo_churn": (0.06, 0.14, "annual logo churn ~10 % (KeyBanc)"),
+    "share_at_quota": (0.47, 0.54, "47-54 % of reps reach quota (Xactly 2019; Forrester)"),
 }
 
 
