@@ -18,7 +18,7 @@ from sim.model.customers import close
 from sim.model.desk import Desk
 from sim.model.journey import advance, walk_block
 from sim.motions import OPEN, PASSED
-from sim.records import MONTH_DAYS
+from sim.records import MONTH_DAYS, spread_over_months
 
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.lead import Lead
@@ -123,25 +123,10 @@ class AeDesk(Desk):
         self._held_to.append(b)
 
     def slot_days(self) -> np.ndarray:
-        """Slot-days held in each month of the run: each hold's first and last month get their
-        part, the months in between a whole month each (a difference array: no deals x months
-        table, which a long run could not afford)."""
-        n = self.w.n_months
+        """Slot-days held in each month of the run (`sim.records.spread_over_months`: each hold's
+        first and last month get their part, the months between a whole month each)."""
         a, b = np.frombuffer(self._held_from), np.frombuffer(self._held_to)
-        ma = np.floor_divide(a, MONTH_DAYS).astype(np.int64)
-        mb = np.floor_divide(b, MONTH_DAYS).astype(np.int64)
-        out = np.zeros(n + 1)  # the last bin takes what lies past the run's months
-        one = ma == mb
-        np.add.at(out, np.minimum(ma[one], n), b[one] - a[one])
-        many = ~one
-        ma, mb, a, b = ma[many], mb[many], a[many], b[many]
-        np.add.at(out, np.minimum(ma, n), (ma + 1) * MONTH_DAYS - a)
-        np.add.at(out, np.minimum(mb, n), b - mb * MONTH_DAYS)
-        whole = np.zeros(n + 2)  # months strictly between: +1 from ma + 1, -1 from mb
-        np.add.at(whole, np.minimum(ma + 1, n + 1), 1.0)
-        np.add.at(whole, np.minimum(mb, n + 1), -1.0)
-        out += np.cumsum(whole)[: n + 1] * MONTH_DAYS
-        return out[:n]
+        return spread_over_months(a, b, self.w.n_months, np.zeros(len(a), dtype=np.int64), 1)[0]
 
 
 def _ramp_weights(plan: StaffPlan) -> tuple[list[str], list[list[tuple[int, float]]]]:
