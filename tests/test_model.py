@@ -69,7 +69,8 @@ def test_an_outbound_motion_needs_sdr_prospecting_time():
 
 def test_a_bigger_channel_budget_brings_more_leads_with_diminishing_returns():
     base = scenario("motion=mlg")[0]
-    double = scenario("motion=mlg", "channels.paid_search.budget_month=300000")[0]
+    budget = base.channels["paid_search"].budget_month
+    double = scenario("motion=mlg", f"channels.paid_search.budget_month={2 * budget}")[0]
     a = simulate_replication(base, 0).leads
     b = simulate_replication(double, 0).leads
     paid_a = a.loc[a["source"] == "paid_search", "leads"].sum()
