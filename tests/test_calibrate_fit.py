@@ -365,3 +365,14 @@ def test_calibrating_the_example_export_recovers_its_truth():
         assert abs(cls.won.mean / deal["days"]["mean"] - 1) < 0.15, (name, cls.won)
         assert abs(cls.lost.mean / deal["days_lost"]["mean"] - 1) < 0.15, (name, cls.lost)
     assert abs(cal.arrivals.level / truth["channels"]["crm"]["leads_month"] - 1) < 0.10
+
+
+def test_every_fitted_segment_carries_the_range_the_deals_allow_and_sits_inside_it(censored):
+    from sim.calibrate.fit import plausible_p_win
+
+    table, t, kind = censored
+    cal = fit(crm_of(table), classes=(1,))
+    for seg in cal.segments.values():
+        lo, hi = seg.p_win_range
+        assert 0 <= lo <= seg.outcome.p_win <= hi <= 1
+    assert next(iter(cal.segments.values())).p_win_range == pytest.approx(plausible_p_win(t, kind))

@@ -185,6 +185,8 @@ class SegmentFit:
     size_n: int
     pooled_shape: bool  # too few closed deals: durations borrowed from the pooled fit
     max_age: float = 0.0  # the longest follow-up (days) of any deal of the segment
+    # the final P(won) the deals allow (`plausible_p_win`): what the fit is held to
+    p_win_range: tuple[float, float] = (float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -761,6 +763,7 @@ def fit(
             size_n=int(won_amt.notna().sum()),
             pooled_shape=pooled_shape,
             max_age=float(t.max()),
+            p_win_range=plausible_p_win(t, kind),
         )
     arr_end = min(end, opp["created_date"].max().normalize())
     arrivals = fit_arrivals(

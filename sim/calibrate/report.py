@@ -263,6 +263,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "p_win_90": list(o.p_win_ci),
             "p_win_aalen_johansen": float(s.aj_won[-1]),
             "p_win_aalen_johansen_90": [float(v) for v in s.aj_won_ci],
+            "p_win_range_the_deals_allow": [float(v) for v in s.p_win_range],
             "never_closes": o.stuck,
             "win_rate_closed_only": s.naive_closed,
             "win_rate_open_as_lost": s.naive_open_lost,
@@ -510,6 +511,25 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             L.append(
                 f"| {r['owner']} | {r['closed']} | {r['won']} | {_pct(r['rate'])} | {_pct(r['shrunk'])} |"
             )
+    L += [
+        "",
+        "## Fitted vs the data",
+        "",
+        "Each segment's fitted P(won) against the data's own censoring-aware figures: the "
+        "Aalen-Johansen won incidence at the last follow-up (90 % interval) and the range of final "
+        "P(won) the deals allow (from its lower bound to its upper bound plus every deal still "
+        "unresolved then). A fit outside that range is replaced by a simpler one (notes above).",
+        "",
+        "| segment | fitted P(won) | Aalen-Johansen (90%) | range the deals allow | inside |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for s in cal.segments.values():
+        lo, hi = s.p_win_range
+        inside = "–" if not np.isfinite(lo) else ("yes" if lo <= s.outcome.p_win <= hi else "no")
+        L.append(
+            f"| {s.name} | {_pct(s.outcome.p_win)} | {_pct(s.aj_won[-1])} "
+            f"({_pct(s.aj_won_ci[0])}–{_pct(s.aj_won_ci[1])}) | {_pct(lo)}–{_pct(hi)} | {inside} |"
+        )
     if check is not None:
         L += [
             "",
