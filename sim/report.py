@@ -237,6 +237,20 @@ def _signed(key: str, v: float) -> str:
     return ("+" if v >= 0 else "-") + text
 
 
+def _buys(gain: dict, cost: dict) -> str:
+    """What a change buys per dollar: bookings gained / S&M cost added when both rise clearly;
+    otherwise the plain words for the case (more for less, less for more, noise)."""
+    g = verdict(gain) == "clear" and gain.get("diff_mean") or 0.0
+    c = verdict(cost) == "clear" and cost.get("diff_mean") or 0.0
+    if g > 0 and c > 0:
+        return f"${g / c:,.2f}"
+    if g > 0:
+        return "more bookings at no added cost" if c == 0 else "more bookings for less cost"
+    if g < 0:
+        return "fewer bookings for more cost" if c > 0 else "fewer bookings"
+    return "n/a (bookings within noise)"
+
+
 def _diff_cell(key: str, c: dict) -> str:
     if c.get("diff_mean") is None:
         return "n/a"
@@ -311,19 +325,15 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         "## What each change buys",
         "",
         "Paired change from the baseline (mean over replications); the last column divides the "
-        "bookings gained by the S&M cost added, where both are clear, bookings rose and the cost "
-        "rose.",
+        "bookings gained by the S&M cost added where both rose clearly, and otherwise says which "
+        "way they moved.",
         "",
         "| scenario | bookings | ARR at the end | S&M cost | bookings per $1 of added cost |",
         "|---|---:|---:|---:|---:|",
     ]
     for label, comp in summ["comparisons"].items():
         cells = [_diff_cell(k, comp.get(k) or {}) for k in ("bookings", "arr_end", "sm_cost")]
-        gain, cost = comp.get("bookings") or {}, comp.get("sm_cost") or {}
-        ratio = "n/a"
-        if verdict(gain) == "clear" and verdict(cost) == "clear" and cost["diff_mean"] > 0:
-            r = gain["diff_mean"] / cost["diff_mean"]
-            ratio = f"${r:,.2f}" if r > 0 else "n/a (bookings fell)"
+        ratio = _buys(comp.get("bookings") or {}, comp.get("sm_cost") or {})
         out.append(f"| {label.split(' vs ')[0]} | " + " | ".join(cells) + f" | {ratio} |")
     for label, comp in summ["comparisons"].items():
         clear = [k for k in COMPARED if k in comp and verdict(comp[k]) == "clear"]

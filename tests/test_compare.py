@@ -195,3 +195,23 @@ def test_bad_sensitivity_is_one_clear_line(overrides, needle):
         simulate([*FAST, "replications=1", *overrides])
     text = str(exc.value)
     assert text.startswith("config error: ") and needle in text, text
+
+
+@pytest.mark.parametrize(
+    ("gain", "cost", "want"),
+    [
+        ((2.0, 1.5, 2.5), (1.0, 0.9, 1.1), "$2.00"),
+        ((2.0, 1.5, 2.5), (-1.0, -1.1, -0.9), "more bookings for less cost"),
+        ((2.0, 1.5, 2.5), (0.1, -0.1, 0.3), "more bookings at no added cost"),
+        ((-2.0, -2.5, -1.5), (1.0, 0.9, 1.1), "fewer bookings for more cost"),
+        ((0.1, -0.2, 0.4), (1.0, 0.9, 1.1), "n/a (bookings within noise)"),
+    ],
+)
+def test_what_a_change_buys_names_every_case(gain, cost, want):
+    """segment_fit's mid_plg raised bookings and cut cost, and read as a bare n/a like a loser."""
+    from sim.report import _buys
+
+    def c(m, lo, hi):
+        return {"diff_mean": m, "ci95_low": lo, "ci95_high": hi}
+
+    assert _buys(c(*gain), c(*cost)) == want
