@@ -25,17 +25,17 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = [
     "experiment=capacity_plan",
     "replications=5",
-    "horizon_days=90",
-    "warmup_days=45",
+    "horizon_days=120",
+    "warmup_days=90",
     "executor=serial",
     "progress=false",
     "plan.max_steps=3",
     "~plan.levers.ae_hires",
     "~plan.levers.csm_hires",
-    "plan.levers.sdr_hires.step=3",
-    "plan.levers.sdr_hires.max=6",
-    "plan.levers.paid_search_budget.step=150000",
-    "plan.levers.paid_search_budget.max=300000",
+    "plan.levers.sdr_hires.step=4",
+    "plan.levers.sdr_hires.max=8",
+    "plan.levers.paid_search_budget.step=70000",
+    "plan.levers.paid_search_budget.max=140000",
 ]
 
 
