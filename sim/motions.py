@@ -256,12 +256,14 @@ def walk_one(
     book,
     pu: list[float] | None = None,
     odds: float | None = None,
+    dmult: float = 1.0,
 ) -> tuple[int, int, float, float]:
     """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
 
     `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
     Stage outcomes decided before the horizon go to `funnel`. `book`, `pu`, `odds`: as for
-    `walk_batch`, for one lead.
+    `walk_batch`, for one lead. `dmult`: the lead's own duration factor (its deal size at AE stages:
+    sim.model.customers.DealSize), on top of the plays'.
     """
     opp_t = float("nan")
     mult = first_p_mult
@@ -279,7 +281,7 @@ def walk_one(
             continue
         if pu is not None:
             c = book.code(pu, seg, t)
-        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k], odds)
+        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k] * dmult, odds)
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t

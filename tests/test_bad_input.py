@@ -547,3 +547,13 @@ def test_fractional_sdr_attempt_cap_is_rejected() -> None:
 def test_sdr_contact_probability_by_segment_above_one_is_rejected() -> None:
     text = reject("team.sdr.contact_prob={smb: 0.3, mid: 1.5, ent: 0.3}")
     assert "team.sdr.contact_prob" in text and "1.5" in text
+
+
+def test_a_discount_of_the_whole_price_is_rejected() -> None:
+    text = reject("pricing.discount=1.0")
+    assert "pricing.discount" in text and "1.0" in text
+
+
+def test_a_non_positive_reference_acv_is_rejected() -> None:
+    text = reject("segments.mid.acv_ref=0")
+    assert "segments.mid.acv_ref" in text

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.customers import ae_odds
 from sim.model.desk import Call
 from sim.motions import OPEN, PASSED, Block, draw_stages, stage_step
 from sim.records import MONTH_DAYS
@@ -117,6 +118,7 @@ def walk_block_hours(
     mi, seg, stages, horizon = cm.index, lead.seg, cm.stages, w.end
     P, D = book.p_list[mi], book.d_list[mi]
     u, dd, pu, scale = lead.u, lead.d, lead.pu, w.scale_l[seg]
+    odds, dm = ae_odds(lead.odds, lead.size_odds), lead.size_days  # fit x deal size and price
     record = w.rec.one
     waited = 0.0
     c = 0
@@ -138,7 +140,7 @@ def walk_block_hours(
         p = P[c][k][seg] * mult * math.exp(-wait / decay)
         if rep != 1.0 and st.queue == "ae":
             p = min(1.0, p * rep)
-        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k], lead.odds)
+        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k] * dm, odds)
         end = max(t + dk, done)
         if end >= horizon:
             return OPEN, k, t, waited
@@ -213,7 +215,21 @@ def _day_end(w: World, d: int, pairs, rates_h, rng, rows) -> None:
                 w.rec.lead_one(cm.index, "ae_outbound", s, at)
                 u, dd = rows[cm.index].next()
                 seats = max(1.0, round(w.draws("seats", cm.name, s)))
-                lead = Lead(cm, "ae_outbound", s, seats, u, dd, at, t=at, block=first)
+                value, so, sd = w.deal_size.one(cm, "ae_outbound", s, seats)
+                lead = Lead(
+                    cm,
+                    "ae_outbound",
+                    s,
+                    seats,
+                    u,
+                    dd,
+                    at,
+                    t=at,
+                    block=first,
+                    amount=value,
+                    size_odds=so,
+                    size_days=sd,
+                )
                 Call(w.env, at - now, advance, w, lead, at)
     if d + 1 < hours.n and now + 1.0 < w.end:
         Call(w.env, 1.0, _day_end, w, d + 1, pairs, rates_h, rng, rows)

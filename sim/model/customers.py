@@ -3,6 +3,7 @@ as CRM facts; and the installed base a run starts with."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,17 +32,73 @@ def installed_base(w: World) -> None:
 
 
 def amount(w: World, cm: CMotion, seg: int, seats: float) -> float:
-    """A new deal's value: seats x price for seat-priced motions, else the segment's ACV draw."""
+    """A new deal's list value drawn when it closes (deals made before deal sizes were drawn at
+    creation): seats x price for seat-priced motions, else the segment's ACV draw."""
     if cm.acv == "seats":
         return seats * w.price * 12.0
     return w.draws("acv", cm.name, seg)
 
 
-def amounts(w: World, cm: CMotion, seg: np.ndarray, seats: np.ndarray) -> np.ndarray:
-    """`amount` for a batch of new deals, in order (the same values as one call per deal)."""
-    if cm.acv == "seats":
-        return seats * w.price * 12.0
-    return w.draws.many("acv", cm.name, seg)
+class DealSize:
+    """A new deal's size and price, fixed when its lead is born (docs/model.md#deal-size-and-price).
+
+    Its list ACV is seats x price x 12 for seat-priced motions, else a draw from the segment's `acv`
+    out of the pool `acv/<motion>/<source>/<segment>` (its own stream: common random numbers). It is
+    sold at list x (1 - pricing.discount), the `amount` it is recorded and closes at. At every AE
+    stage its odds are multiplied by (list / acv_ref)^size_elasticity.win x (1 - discount)^-e (e =
+    pricing.discount_win_elasticity) and its duration by (list / acv_ref)^size_elasticity.days.
+    acv_ref defaults to the segment's median deal, acv.mean / sqrt(1 + acv.cv^2) (exact for a
+    lognormal), so the typical deal converts at the graph's p and takes its days."""
+
+    def __init__(self, w: World) -> None:
+        segs = list(w.sc.segments.values())
+        pr = w.sc.pricing
+        self.w = w
+        self.keep = 1.0 - pr.discount
+        disc = self.keep**-pr.discount_win_elasticity if pr.discount else 1.0
+        self.ref = np.array([s.acv_ref or s.acv.mean / math.sqrt(1 + s.acv.cv**2) for s in segs])
+        self.e_win = np.array([s.size_elasticity.win for s in segs])
+        self.e_days = np.array([s.size_elasticity.days for s in segs])
+        self.disc_odds = disc
+        # neutral: no factor at all, so the walks see exactly the size-blind floats
+        self.neutral = disc == 1.0 and not self.e_win.any() and not self.e_days.any()
+
+    def list_acv(self, cm: CMotion, source: str, seg: np.ndarray, seats: np.ndarray) -> np.ndarray:
+        if cm.acv == "seats":
+            return seats * self.w.price * 12.0
+        return self.w.draws.many("acv", f"{cm.name}/{source}", seg)
+
+    def batch(self, cm: CMotion, source: str, seg: np.ndarray, seats: np.ndarray):
+        """(amount, AE odds multiplier, AE duration multiplier) for a batch of new deals; the
+        multipliers are None when size and price are neutral."""
+        acv = self.list_acv(cm, source, seg, seats)
+        if self.neutral:
+            return acv * self.keep, None, None
+        x = acv / self.ref[seg]
+        return acv * self.keep, x ** self.e_win[seg] * self.disc_odds, x ** self.e_days[seg]
+
+    def one(self, cm: CMotion, source: str, seg: int, seats: float) -> tuple[float, float, float]:
+        """`batch` for one deal born on its own (outbound meetings): (amount, odds x, days x)."""
+        if cm.acv == "seats":
+            acv = seats * self.w.price * 12.0
+        else:
+            acv = self.w.draws("acv", f"{cm.name}/{source}", seg)
+        if self.neutral:
+            return acv * self.keep, 1.0, 1.0
+        x = acv / float(self.ref[seg])
+        return (
+            acv * self.keep,
+            x ** float(self.e_win[seg]) * self.disc_odds,
+            x ** float(self.e_days[seg]),
+        )
+
+
+def ae_odds(odds: float | None, mult: float) -> float | None:
+    """The odds a lead's AE stages use: its fit odds times its size-and-price multiplier (None when
+    both are neutral, so the stage rule sees the size-blind floats)."""
+    if mult == 1.0:
+        return odds
+    return mult if odds is None else odds * mult
 
 
 def close(w: World, lead: Lead, status: int, k: int, t: float) -> None:

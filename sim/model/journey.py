@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.model.customers import close
+from sim.model.customers import ae_odds, close
 from sim.model.desk import Call
 from sim.motions import OPEN, PASSED, Block, walk_one
 
@@ -19,8 +19,10 @@ def walk_block(
     w: World, lead: Lead, b: Block, t: float, mult: float = 1.0
 ) -> tuple[int, int, float]:
     """Walk the lead through the stages of block `b` from time t (`sim.motions.walk_one`; `mult`
-    scales the first stage's probability), noting when it became an opportunity. Returns (status,
-    stage, time)."""
+    scales the first stage's probability), noting when it became an opportunity. At AE stages the
+    deal's size and price move its odds and durations (`customers.ae_odds`). Returns (status, stage,
+    time)."""
+    ae = b.kind == "ae"
     status, k, t, ot = walk_one(
         lead.cm,
         max(b.start, lead.first),
@@ -36,7 +38,8 @@ def walk_block(
         w.rec,
         w.book,
         lead.pu,
-        lead.odds,
+        ae_odds(lead.odds, lead.size_odds) if ae else lead.odds,
+        lead.size_days if ae else 1.0,
     )
     if lead.opp_t != lead.opp_t:
         lead.opp_t = ot

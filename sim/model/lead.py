@@ -25,11 +25,15 @@ class Lead:
     t: float = 0.0  # when it reached its current block (may lie before the moment it is seen)
     block: int = 0  # the block of its motion it is in
     first: int = 0  # the stage it starts at inside that block (an open-pipeline deal's stage)
-    amount: float | None = None  # the deal's value when known in advance (open pipeline)
+    amount: float | None = (
+        None  # the deal's value, fixed at birth (customers.DealSize) or from the CRM
+    )
     sdr_u: float = 0.0
     sdr_w: float = 0.0
     pu: list[float] | None = None
     fit: float = 0.5  # its ICP-fit score (lead scoring)
     odds: float | None = None  # its fit's odds multiplier on every stage (sim.motions.fit_odds)
+    size_odds: float = 1.0  # its size-and-price odds multiplier at AE stages (customers.DealSize)
+    size_days: float = 1.0  # its size duration multiplier at AE stages
     owner: str = ""  # the AE who works it, once one does
     k: int = 0  # the stage its last walk ended at, when it went to a desk (for its record)

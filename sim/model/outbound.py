@@ -108,7 +108,7 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     beta, ref = lf.log_odds_per_fit, lf.ref
     last = w.n_months - 1
     timeout, next_gap, next_keep, draws = env.timeout, gap.next, keep.next, w.draws
-    per_lead = book.per_lead
+    per_lead, deal_size = book.per_lead, w.deal_size
     while True:
         yield timeout(next_gap())
         now = env.now
@@ -126,5 +126,21 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
         seats_ = max(1.0, round(draws("seats", cm.name, s)))
         fit = fits.next()
         odds = math.exp(beta * (fit - ref)) if beta else None
-        lead = Lead(cm, "outbound", s, seats_, u, d, now, t=now, pu=pu, fit=fit, odds=odds)
+        value, so, sd = deal_size.one(cm, "outbound", s, seats_)  # ACV fixed at birth
+        lead = Lead(
+            cm,
+            "outbound",
+            s,
+            seats_,
+            u,
+            d,
+            now,
+            t=now,
+            amount=value,
+            pu=pu,
+            fit=fit,
+            odds=odds,
+            size_odds=so,
+            size_days=sd,
+        )
         advance(w, lead, now)

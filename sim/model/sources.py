@@ -11,7 +11,7 @@ import numpy as np
 from sim.agents.marketing import channel_leads
 from sim.agents.product import signups
 from sim.distributions import sample
-from sim.model.customers import amounts, close_batch
+from sim.model.customers import close_batch
 from sim.model.desk import Call
 from sim.model.journey import advance
 from sim.model.lead import Lead
@@ -125,6 +125,7 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
     rec.leads(cm.index, source, seg, t)
     key = f"{cm.name}/{source}"  # this batch's own streams: other sources never shift them
     seats = _seats_for(w, seg, key)
+    value, size_o, size_d = w.deal_size.batch(cm, source, seg, seats)  # fixed at birth
     first = cm.blocks[0]
     stop = first.stop if first.kind == "free" else 0
     u, d = draw_stages(cm, w.streams, n, 0, stop, source)
@@ -137,7 +138,7 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
     for st in cm.stages[stop:]:
         rest |= st.applies(seats) if st.guarded else True
     if cm.opp_stage < stop:
-        _batch_opportunities(w, cm, source, seg, seats, t, walk, rest)
+        _batch_opportunities(w, cm, source, seg, value, t, walk, rest)
     block = 1 if first.kind == "free" else 0
     if block >= len(cm.blocks):  # the whole motion was walked in numpy
         return
@@ -157,9 +158,29 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
     sdr_u = w.streams(f"sdr/contact/{key}").random(len(order))
     sdr_w = sample(w.sc.team.sdr.attempt_days, w.streams(f"sdr/work/{key}"), len(order))
     opp_t = walk.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
+    ones = [1.0] * len(order)
     leads = [
-        Lead(cm, source, s, x, ui, di, lt, ot, tt, block, sdr_u=su, sdr_w=sw, pu=p, fit=f, odds=o)
-        for s, x, ui, di, lt, ot, tt, su, sw, p, f, o in zip(
+        Lead(
+            cm,
+            source,
+            s,
+            x,
+            ui,
+            di,
+            lt,
+            ot,
+            tt,
+            block,
+            amount=v,
+            sdr_u=su,
+            sdr_w=sw,
+            pu=p,
+            fit=f,
+            odds=o,
+            size_odds=so,
+            size_days=sd,
+        )
+        for s, x, ui, di, lt, ot, tt, su, sw, p, f, o, v, so, sd in zip(
             seg[order].tolist(),
             seats[order].tolist(),
             u2.tolist(),
@@ -172,6 +193,9 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
             pu[order].tolist() if pu is not None else [None] * len(order),
             fit[order].tolist(),
             odds[order].tolist() if odds is not None else [None] * len(order),
+            value[order].tolist(),
+            size_o[order].tolist() if size_o is not None else ones,
+            size_d[order].tolist() if size_d is not None else ones,
             strict=True,
         )
     ]
@@ -200,8 +224,9 @@ class _Feeder:
             Call(w.env, wake[i] - now, self.step)
 
 
-def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> None:
-    """Opportunities created inside the numpy walk (e.g. product-qualified leads)."""
+def _batch_opportunities(w: World, cm, source, seg, value, t, walk, rest) -> None:
+    """Opportunities created inside the numpy walk (e.g. product-qualified leads), at the amounts
+    their deals were given at birth (`value`)."""
     j = cm.opp_stage
     created = walk.entry[:, j]
     has = ~np.isnan(created) & (created < w.end)
@@ -215,7 +240,6 @@ def _batch_opportunities(w: World, cm, source, seg, seats, t, walk, rest) -> Non
     stage = np.where(
         status == PASSED, last_applied[idx], np.minimum(walk.stage[idx], cm.n_stages - 1)
     )
-    values = amounts(w, cm, seg[idx], seats[idx])
     close_batch(
-        w, cm, source, seg[idx], t[idx], created[idx], status, walk.t_out[idx], stage, values
+        w, cm, source, seg[idx], t[idx], created[idx], status, walk.t_out[idx], stage, value[idx]
     )

@@ -15,7 +15,7 @@ from sim.agents.success import run_success
 from sim.config import Scenario
 from sim.model import ae_hours, outbound, sources
 from sim.model.ae_desk import AeDesk
-from sim.model.customers import close, installed_base
+from sim.model.customers import DealSize, close, installed_base
 from sim.model.draws import SegmentDraws
 from sim.model.sdr_desk import SdrDesk
 from sim.model.warm_start import warm_start
@@ -46,6 +46,7 @@ class World:
             for r in ("sdr", "ae", "csm")
         }
         self.draws = SegmentDraws(sc.segments, self.streams)
+        self.deal_size = DealSize(self)  # new deals' ACV, discount and size factors
         self.terms = [s.contract_months * MONTH_DAYS for s in sc.segments.values()]
         self.price = sc.product.price_per_seat_month
         # the play book: without plays, the identity (code 0, the scenario's own parameters)
