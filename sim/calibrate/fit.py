@@ -254,7 +254,12 @@ class Calibration:
         segments, motions, mix = {}, {}, {}
         for seg in self.segments.values():
             size = seg.size.as_config() if seg.size else {"dist": "fixed", "mean": 1.0, "cv": 0.0}
-            segments[seg.key] = {"acv": size, "churn_month": 0.0}
+            # size-blind: the fitted p and durations are the deals' own, whatever their size
+            segments[seg.key] = {
+                "acv": size,
+                "churn_month": 0.0,
+                "size_elasticity": {"win": 0.0, "days": 0.0},
+            }
             mix[seg.key] = {}
             for name, c in zip(self.motion_names(seg), seg.outcome.classes, strict=True):
                 deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": c.won.as_config()}
