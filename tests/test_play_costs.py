@@ -271,3 +271,19 @@ def test_backsliding_returns_deals_to_the_old_way_at_later_stage_entries():
     ]
     hi = stats.ttest_rel(np.asarray(faded), np.asarray(kept)).confidence_interval(0.95).high
     assert hi < 0, f"proposal conversion should fall without reinforcement; CI upper {hi:.4g}"
+
+
+def test_the_shared_mql_bar_leaves_product_sign_ups_alone():
+    """Alignment's MQL definition is marketing's: product-led sign-ups (which carry a fit score
+    since fit acts on every stage) convert at activation exactly as without the play."""
+    base = _runs()
+    aligned = _runs(
+        "plays=[sales_marketing_alignment]", "plays.sales_marketing_alignment.start_day=0"
+    )
+    for a, b in zip(base, aligned, strict=True):
+        fa, fb = a.funnel, b.funnel
+        pick = (fa["motion"] == "plg") & (fa["stage"] == "activation")
+        assert (
+            fa.loc[pick, "advanced"].sum()
+            == fb.loc[(fb["motion"] == "plg") & (fb["stage"] == "activation"), "advanced"].sum()
+        )

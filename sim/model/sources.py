@@ -129,7 +129,8 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
     first = cm.blocks[0]
     stop = first.stop if first.kind == "free" else 0
     u, d = draw_stages(cm, w.streams, n, 0, stop, source)
-    if pu is not None and stop and book.has_fit_min:  # a shared MQL bar (alignment play)
+    # a shared MQL bar (alignment play): marketing's leads only (sign-ups are not MQLs)
+    if pu is not None and stop and book.has_fit_min and cm.entry == "marketing":
         u[:, 0] = np.where(fit < np.asarray(book.fit_min)[book.codes(pu, seg, t)], np.inf, u[:, 0])
     odds = lead_odds(w, fit)
     walk = walk_batch(cm, 0, stop, seg, seats, t, u, d, w.scale, w.end, book, pu, odds)
