@@ -444,8 +444,9 @@ def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -
     Direct costs carry their motion and segment (channel spend split by the leads the channel
     sends each, product cost by sign-up). SDR and AE pay are split month by month by their time
     in the work table (SDR-days on inbound leads; SDR prospecting time by the outbound meetings
-    it booked; AE slot-days held on deals). What no activity explains (tools, plays, a month
-    nobody worked, spend no motion used) is overhead, split pro rata to the attributed cost
+    it booked; AE selling hours, or slot-days held on deals). A play's money goes to the motions
+    and segments it targets, by their new customers. What no activity explains (tools, a month
+    nobody worked, spend no motion used, a play whose targets won nothing) is overhead, split pro rata to the attributed cost
     ('direct_cost') or to new customers ('new_customers')."""
     nm, ns = len(r.motions), len(r.segments)
     out = np.zeros((len(S_AND_M), nm, ns))
@@ -463,9 +464,19 @@ def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -
     time = _time_by_role(r, n_months)
     won = _new_customer_cells(r)
     pending = np.zeros(len(S_AND_M))  # overhead, by category
+    targets = r.play_targets or {}
+    names = costs["motion"].tolist()
     for i in np.flatnonzero((cat >= 0) & (amount != 0)).tolist():
         c, a = cat[i], float(amount[i])
-        if mot[i] >= 0 and seg[i] >= 0:
+        if names[i] in targets:  # a play's money: its target cells, by their new customers
+            ms, ss = targets[names[i]]
+            cells = np.zeros((nm, ns))
+            cells[np.ix_(ms, ss)] = won[np.ix_(ms, ss)]
+            if cells.sum() > 0:
+                out[c] += a * cells / cells.sum()
+            else:
+                pending[c] += a
+        elif mot[i] >= 0 and seg[i] >= 0:
             out[c, mot[i], seg[i]] += a
         elif mot[i] >= 0 and won[mot[i]].sum() > 0:  # a motion's cost with no segment
             out[c, mot[i]] += a * won[mot[i]] / won[mot[i]].sum()

@@ -133,7 +133,9 @@ class PlayBook:
     fit_min: list[float] = field(default_factory=lambda: [0.0])  # by code: MQL fit threshold
     monthly: dict[tuple, np.ndarray] = field(default_factory=dict)  # (kind, key) -> values by month
     mix: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # segment -> motion -> w_m
-    costs: list[tuple[int, float]] = field(default_factory=list)  # (month, amount)
+    costs: list[tuple[int, float, int]] = field(default_factory=list)  # (month, amount, play)
+    # play index -> (motion indices, segment indices) its costs are charged to (`cost_targets`)
+    targets: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     capacity: dict[str, np.ndarray] = field(default_factory=dict)  # role -> selling-time factor
 
     @property
@@ -302,6 +304,7 @@ def compile_plays(sc: Scenario, motions: tuple[CMotion, ...], n_months: int) -> 
     _monthly(sc, book, changes, ramps, n_months)
     _costs(sc, book, n_months)
     _capacity(sc, book, ramps, n_months)
+    book.targets = cost_targets(sc, motions, changes)
     return book
 
 
@@ -374,13 +377,59 @@ def _monthly(sc: Scenario, book: PlayBook, changes, ramps, n_months: int) -> Non
 
 def _costs(sc: Scenario, book: PlayBook, n_months: int) -> None:
     end = sc.total_days
-    for _, p in sc.plays.items():
+    for i, p in enumerate(sc.plays.values()):
         if p.start_day >= end:
             continue
         if p.cost_once:
-            book.costs.append((int(p.start_day // MONTH_DAYS), p.cost_once))
+            book.costs.append((int(p.start_day // MONTH_DAYS), p.cost_once, i))
         if p.cost_month:
             for m in range(int(p.start_day // MONTH_DAYS), n_months):
                 lo, hi = max(m * MONTH_DAYS, p.start_day), min((m + 1) * MONTH_DAYS, end)
                 if hi > lo:
-                    book.costs.append((m, p.cost_month * (hi - lo) / MONTH_DAYS))
+                    book.costs.append((m, p.cost_month * (hi - lo) / MONTH_DAYS, i))
+
+
+def cost_targets(
+    sc: Scenario, motions: tuple[CMotion, ...], changes: list
+) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The motions and segments each play's money is spent on (docs/metrics.md#cost-attribution):
+    the motions whose stages its changes touch; for SDR-side changes (contact, SLA, queue order,
+    lead drops, team.sdr.*) the motions with an SDR stage; for AE-side ones (wait decay, team.ae.*)
+    those with an AE stage; for budgets, mix and the MQL bar the marketing-led motions; for
+    customer-success changes the expansion motion; a training's role likewise. Segments: the play's
+    own `segments`, else all. A play that touches nothing identifiable targets every motion."""
+    by_queue = {
+        q: tuple(cm.index for cm in motions if any(st.queue == q for st in cm.stages))
+        for q in ("sdr", "ae")
+    }
+    marketing = tuple(cm.index for cm in motions if cm.entry == "marketing")
+    expansion = tuple(cm.index for cm in motions if cm.name == sc.expansion)
+    segs = list(sc.segments)
+    out = {}
+    for i, p in enumerate(sc.plays.values()):
+        hit: set[int] = set()
+        for r in changes:
+            if r.play != i:
+                continue
+            if r.kind in ("p", "days"):
+                hit.add(r.key[0])
+            elif r.kind == "contact" or r.kind.startswith("team.sdr."):
+                hit.update(by_queue["sdr"])
+            elif r.kind == "decay" or r.kind.startswith("team.ae."):
+                hit.update(by_queue["ae"])
+            elif r.kind in ("budget", "mix"):
+                hit.update(marketing)
+            else:  # customer success: expansion and churn
+                hit.update(expansion)
+        if p.sla_hours is not None or p.queue_by_fit or p.drop_below is not None:
+            hit.update(by_queue["sdr"])
+        if p.mql_fit_min is not None:
+            hit.update(marketing)
+        if p.focus is not None:
+            hit.update(cm.index for cm in motions if fnmatch.fnmatchcase(cm.name, p.focus.motions))
+        if p.training is not None:
+            hit.update(by_queue.get(p.training.role, ()))
+        mine = tuple(sorted(hit)) or tuple(cm.index for cm in motions)
+        seg = tuple(segs.index(s) for s in p.segments) if p.segments else tuple(range(len(segs)))
+        out[i] = (mine, seg)
+    return out

@@ -90,6 +90,8 @@ class Records:
     events: int = 0  # simpy events processed (a cost diagnostic, not a fact of the world)
     sla_hours: float | None = None  # the speed-to-lead SLA a play set (sim.plays), if any
     ae_hours_per_day: float | None = None  # AE selling hours in a selling day (None: slots only)
+    # cost-ledger motion 'play:<name>' -> (motion indices, segment indices) the play targets
+    play_targets: dict | None = None
 
     @property
     def window(self) -> tuple[float, float]:
@@ -288,7 +290,7 @@ class Records:
 
     @cached_property
     def costs(self) -> pd.DataFrame:
-        """The cost ledger: month, category, motion ('shared' for a cost no motion incurred
+        """The cost ledger: month, category, motion ('shared' for a cost no motion incurred, 'play:<name>' for a play's;
         directly), amount, and the segment a direct cost was spent on ('' when none)."""
         c = self.columns["costs"]
         cols = ("month", "category", "motion", "amount")
@@ -468,6 +470,7 @@ class Recorder:
         }  # sdr_fit: the fit score of each lead an SDR served, in the order of "sdr"
         self.sla_hours: float | None = None
         self.ae_hours_per_day: float | None = None
+        self.play_targets: dict | None = None
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
@@ -745,6 +748,7 @@ class Recorder:
             events=events,
             sla_hours=self.sla_hours,
             ae_hours_per_day=self.ae_hours_per_day,
+            play_targets=self.play_targets,
         )
 
     def _work_columns(self) -> Columns:

@@ -133,3 +133,23 @@ def test_clv_is_the_discounted_margin_over_the_horizon():
     assert (clv_by_customer(rec, 0.8, 5.0, 0.2)[0] < clv).all()
     m = scalar_metrics(rec, 0.8)
     assert m["clv"] < m["clv_steady_state"]  # a finite, discounted horizon
+
+
+def test_a_plays_money_goes_to_the_motions_and_segments_it_targets():
+    """ABM targets the enterprise segment: its money lands in enterprise cells only. The speed-to-
+    lead SLA changes how SDRs work: its money lands in the motions with an SDR stage, not in
+    product-led sign-ups. And the attributed costs still add up to the total S&M cost."""
+    for play, check in (
+        ("abm", lambda c, rec: c[:, :, [rec.segments.index(s) for s in ("smb", "mid")]].sum()),
+        ("speed_to_lead_sla", lambda c, rec: c[:, rec.motions.index("plg")].sum()),
+    ):
+        sc = scenario(f"plays=[{play}]", f"plays.{play}.start_day=0")[0]
+        rec = simulate_replication(sc, 0)
+        lo, hi = rec.window
+        n = int(rec.columns["staff"]["month"].max()) + 1
+        cost = attributed_costs(rec, month_weights(n, lo, hi))
+        plays = cost[S_AND_M.index("plays")]
+        assert plays.sum() > 0
+        assert check(plays[None], rec) == 0.0, play
+        m = scalar_metrics(rec, sc.costs.gross_margin)
+        assert cost.sum() == pytest.approx(m["sm_cost"], rel=1e-12)

@@ -59,8 +59,10 @@ class World:
     def run(self) -> Records:
         sc, rec = self.sc, self.rec
         self._people_costs()
-        for m, amount in self.book.costs:
-            rec.cost(m, "plays", "shared", amount)
+        # a play's money is charged to the motions and segments it targets (sim.plays.cost_targets)
+        rec.play_targets = {f"play:{self.book.names[i]}": t for i, t in self.book.targets.items()}
+        for m, amount, i in self.book.costs:
+            rec.cost(m, "plays", f"play:{self.book.names[i]}", amount)
         installed_base(self)
         if sc.open_pipeline:
             warm_start(self)
