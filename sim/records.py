@@ -290,8 +290,9 @@ class Records:
 
     @cached_property
     def costs(self) -> pd.DataFrame:
-        """The cost ledger: month, category, motion ('shared' for a cost no motion incurred, 'play:<name>' for a play's;
-        directly), amount, and the segment a direct cost was spent on ('' when none)."""
+        """The cost ledger: month, category, motion ('shared' for a cost no motion incurred
+        directly, 'play:<name>' for a play's), amount, and the segment a direct cost was spent on
+        ('' when none)."""
         c = self.columns["costs"]
         cols = ("month", "category", "motion", "amount")
         rows = zip(*(c[k].tolist() for k in cols), strict=True)
