@@ -541,7 +541,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "Medians over replications."
         + (
             " Every dollar of S&M cost is attributed to a motion and a segment by the time and "
-            "spend it went to; overhead (tools, plays) pro rata by "
+            "spend it went to, a play's money to the motions and segments it targets; overhead "
+            "(tools) pro rata by "
             f"`costs.overhead = {sc.costs.overhead}` (docs/metrics.md#cost-attribution)."
             if sc.costs.known
             else ""
