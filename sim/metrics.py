@@ -496,7 +496,9 @@ def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -
 def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
     """People's time by role as (months, motions, segments) arrays: the work table, plus each
     role's prospecting time spread over the meetings it booked that month (leads of source
-    'outbound' for SDRs, 'ae_outbound' for AEs, whose prospecting hours count as selling days)."""
+    'outbound' for SDRs, each weighted by the prospecting time a meeting of its segment takes,
+    1 / outbound_meetings_day; 'ae_outbound' for AEs, whose prospecting hours count as selling
+    days)."""
     nm, ns = len(r.motions), len(r.segments)
     out = {role: np.zeros((n_months, nm, ns)) for role in ("sdr", "ae")}
     wk = r.columns.get("work")
@@ -508,9 +510,11 @@ def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
     if not len(st["month"]):
         return out
     leads = r.columns["leads"]
-    for role, column, source, unit in (
-        ("sdr", "sdr_prospecting_days", "outbound", 1.0),
-        ("ae", "ae_hours_prospecting", "ae_outbound", r.ae_hours_per_day),
+    # a meeting's weight: the prospecting time it took (an enterprise meeting takes longer to book)
+    sdr_w = np.asarray(r.sdr_days_per_meeting) if r.sdr_days_per_meeting else np.ones(ns)
+    for role, column, source, unit, per_meeting in (
+        ("sdr", "sdr_prospecting_days", "outbound", 1.0, sdr_w),
+        ("ae", "ae_hours_prospecting", "ae_outbound", r.ae_hours_per_day, np.ones(ns)),
     ):
         if column not in st or not unit:
             continue
@@ -520,7 +524,7 @@ def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
         mine = (leads["source"] == source) & (leads["month"] < n_months)
         meet = np.zeros((n_months, nm, ns))
         np.add.at(meet, (leads["month"][mine], leads["motion"][mine], leads["segment"][mine]),
-                  leads["leads"][mine])  # fmt: skip
+                  leads["leads"][mine] * per_meeting[leads["segment"][mine]])  # fmt: skip
         total = meet.sum(axis=(1, 2))
         has = total > 0
         out[role][has] += pros[has, None, None] * meet[has] / total[has, None, None]

@@ -92,6 +92,8 @@ class Records:
     ae_hours_per_day: float | None = None  # AE selling hours in a selling day (None: slots only)
     # cost-ledger motion 'play:<name>' -> (motion indices, segment indices) the play targets
     play_targets: dict | None = None
+    # SDR prospecting days an outbound meeting takes, by segment (1 / outbound_meetings_day)
+    sdr_days_per_meeting: tuple[float, ...] | None = None
 
     @property
     def window(self) -> tuple[float, float]:
@@ -472,6 +474,7 @@ class Recorder:
         self.sla_hours: float | None = None
         self.ae_hours_per_day: float | None = None
         self.play_targets: dict | None = None
+        self.sdr_days_per_meeting: tuple[float, ...] | None = None
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
@@ -750,6 +753,7 @@ class Recorder:
             sla_hours=self.sla_hours,
             ae_hours_per_day=self.ae_hours_per_day,
             play_targets=self.play_targets,
+            sdr_days_per_meeting=self.sdr_days_per_meeting,
         )
 
     def _work_columns(self) -> Columns:

@@ -198,7 +198,18 @@ def test_metrics_of_records_and_of_their_dataframes_agree(fast_scenario):
 
     rec = simulate_replication(fast_scenario, 0)
     tables = TABLES
-    keep = ("waits", "warmup_days", "horizon_days", "motions", "stages", "segments", "owners")
+    keep = (
+        "waits",
+        "warmup_days",
+        "horizon_days",
+        "motions",
+        "stages",
+        "segments",
+        "owners",
+        "ae_hours_per_day",
+        "play_targets",
+        "sdr_days_per_meeting",
+    )
     again = Records.from_frames(
         **{t: getattr(rec, t) for t in tables}, **{k: getattr(rec, k) for k in keep}
     )

@@ -153,3 +153,32 @@ def test_a_plays_money_goes_to_the_motions_and_segments_it_targets():
         assert check(plays[None], rec) == 0.0, play
         m = scalar_metrics(rec, sc.costs.gross_margin)
         assert cost.sum() == pytest.approx(m["sm_cost"], rel=1e-12)
+
+
+def test_sdr_prospecting_is_charged_by_the_time_a_meeting_takes():
+    """An enterprise meeting takes 1 / 0.197 prospecting days, a mid-market one 1 / 0.49: month by
+    month, the SDR time charged per enterprise meeting is that ratio times the time per mid-market
+    meeting (the default company books 6 enterprise and 15 mid-market meetings an SDR-month)."""
+    from sim.metrics import _time_by_role
+
+    sc = scenario("motion=slg")[0]
+    rec = simulate_replication(sc, 0)
+    n = int(rec.columns["staff"]["month"].max()) + 1
+    t = _time_by_role(rec, n)["sdr"]
+    slg, mid, ent = rec.motions.index("slg"), rec.segments.index("mid"), rec.segments.index("ent")
+    leads = rec.leads[rec.leads["source"] == "outbound"]
+    rate = dict(
+        zip(
+            rec.segments,
+            sc.team.sdr.by_segment("outbound_meetings_day", list(sc.segments)),
+            strict=True,
+        )
+    )
+    checked = 0
+    for m in range(n):
+        here = leads[leads["month"] == m].groupby("segment")["leads"].sum()
+        if here.get("mid", 0) and here.get("ent", 0):
+            per_ent, per_mid = t[m, slg, ent] / here["ent"], t[m, slg, mid] / here["mid"]
+            assert per_ent / per_mid == pytest.approx(rate["mid"] / rate["ent"], rel=1e-9)
+            checked += 1
+    assert checked >= n - 1

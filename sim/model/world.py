@@ -61,6 +61,8 @@ class World:
         self._people_costs()
         # a play's money is charged to the motions and segments it targets (sim.plays.cost_targets)
         rec.play_targets = {f"play:{self.book.names[i]}": t for i, t in self.book.targets.items()}
+        rates = sc.team.sdr.by_segment("outbound_meetings_day", self.segs)  # days a meeting takes
+        rec.sdr_days_per_meeting = tuple(1.0 / r if r > 0 else 0.0 for r in rates)
         for m, amount, i in self.book.costs:
             rec.cost(m, "plays", f"play:{self.book.names[i]}", amount)
         installed_base(self)
