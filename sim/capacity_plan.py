@@ -37,7 +37,7 @@ from sim.experiment import RunResult, versions
 from sim.metrics import month_weights, scalar_metrics
 from sim.model import simulate_replication
 from sim.records import MONTH_DAYS
-from sim.report import _fmt, summary_json
+from sim.report import format_metric, summary_json
 from sim.runfolder import staged
 from sim.stats import strict, summarise
 
@@ -335,7 +335,7 @@ def describe(row: pd.Series, levers: list[Lever]) -> str:
 
 
 def _money(v: float) -> str:
-    return _fmt("sm_cost", v)
+    return format_metric("sm_cost", v)
 
 
 def sentence(row: pd.Series, goal: str, level: float, search: Search) -> str:
@@ -347,7 +347,7 @@ def sentence(row: pd.Series, goal: str, level: float, search: Search) -> str:
         f"({_money(row['cost'] - search.base_cost)} over the company's own plan). It meets the "
         f"target in {row['p_hit']:.0%} of {n} replications, 95 % interval "
         f"{row['p_hit_ci95_low']:.0%}-{row['p_hit_ci95_high']:.0%}; median "
-        f"{search.metric} {_fmt(search.metric, row[f'{search.metric}_p50'])}."
+        f"{search.metric} {format_metric(search.metric, row[f'{search.metric}_p50'])}."
     )
 
 
@@ -364,7 +364,7 @@ def report_md(search: Search, df: pd.DataFrame, setup: str = "") -> str:
         else "S&M cost of the forecast window"
     )
     lines += [
-        f"Target: {search.metric} >= {_fmt(search.metric, search.target)} in the "
+        f"Target: {search.metric} >= {format_metric(search.metric, search.target)} in the "
         f"{sc.horizon_days:g}-day window after a {sc.warmup_days:g}-day warm-up. Cost minimised: "
         f"the {cost_name}, mean over replications. {len(df)} plans evaluated, "
         f"{sc.replications} replications each (seed {sc.seed}, common random numbers).",
@@ -377,7 +377,7 @@ def report_md(search: Search, df: pd.DataFrame, setup: str = "") -> str:
         f"Today (the company's own plan): meets the target in {base['p_hit']:.0%} of "
         f"{int(base['replications'])} replications (95 % interval {base['p_hit_ci95_low']:.0%}-"
         f"{base['p_hit_ci95_high']:.0%}); median {search.metric} "
-        f"{_fmt(search.metric, base[f'{search.metric}_p50'])}; cost {_money(base['cost'])}."
+        f"{format_metric(search.metric, base[f'{search.metric}_p50'])}; cost {_money(base['cost'])}."
     )
     lines.append("")
     for g, level in gs.items():
@@ -402,7 +402,7 @@ def report_md(search: Search, df: pd.DataFrame, setup: str = "") -> str:
         lines.append(
             f"| {_money(r['cost'])} | {_money(r['cost'] - search.base_cost)} | "
             f"{describe(r, search.levers)} | {r['p_hit']:.0%} | {r['p_hit_ci95_low']:.0%}-"
-            f"{r['p_hit_ci95_high']:.0%} | {_fmt(search.metric, r[f'{search.metric}_p50'])} | "
+            f"{r['p_hit_ci95_high']:.0%} | {format_metric(search.metric, r[f'{search.metric}_p50'])} | "
             f"{', '.join(g for g in gs if r[f'chosen_{g}'])} |"
         )
     lines += [
@@ -478,7 +478,7 @@ def figure(search: Search, df: pd.DataFrame, path: Path) -> None:
     plots._money(ax, "x")
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("cost of the plan (mean over replications)")
-    ax.set_ylabel(f"P({search.metric} >= {_fmt(search.metric, search.target)})")
+    ax.set_ylabel(f"P({search.metric} >= {format_metric(search.metric, search.target)})")
     ax.set_title("Capacity plan: cost against probability of hitting the target")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -136,10 +136,10 @@ def _interval(key: str, s: dict, sep: str = "..") -> str:
     """The 95 % interval of a mean, or why there is none (one replication cannot give one)."""
     if s.get("ci95_low") is None or s.get("ci95_high") is None:
         return "n/a: 1 replication" if s.get("n") == 1 else "n/a"
-    return f"{_fmt(key, s['ci95_low'])}{sep}{_fmt(key, s['ci95_high'])}"
+    return f"{format_metric(key, s['ci95_low'])}{sep}{format_metric(key, s['ci95_high'])}"
 
 
-def _fmt(key: str, v) -> str:
+def format_metric(key: str, v) -> str:
     """A value as the report prints it, by the metric's number format (sim.metric_registry)."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -178,10 +178,14 @@ def terminal_table(summary: dict) -> str:
             s = scen["metrics"].get(k)
             if not s:
                 continue
-            ci = f"{_fmt(k, s['mean'])} ({_interval(k, s)})" if s.get("mean") is not None else "n/a"
+            ci = (
+                f"{format_metric(k, s['mean'])} ({_interval(k, s)})"
+                if s.get("mean") is not None
+                else "n/a"
+            )
             lines.append(
-                f"  {k:<20}{_fmt(k, s['p10']):>12}{_fmt(k, s['p50']):>12}"
-                f"{_fmt(k, s['p90']):>12}   {ci}"
+                f"  {k:<20}{format_metric(k, s['p10']):>12}{format_metric(k, s['p50']):>12}"
+                f"{format_metric(k, s['p90']):>12}   {ci}"
             )
     comps = summary.get("comparisons", {})
     if comps:
@@ -213,10 +217,12 @@ def terminal_table(summary: dict) -> str:
     plan = summary.get("capacity_plan")  # experiment=capacity_plan (sim.capacity_plan)
     if plan:
         t = plan["target"]
-        lines.append(f"capacity plan for {t['metric']} >= {_fmt(t['metric'], t['value'])}:")
+        lines.append(
+            f"capacity plan for {t['metric']} >= {format_metric(t['metric'], t['value'])}:"
+        )
         for goal, c in plan["chosen"].items():
             lines.append(
-                f"  {goal}: {c['plan']}; cost +{_fmt('sm_cost', c['added_cost'])}; meets the target "
+                f"  {goal}: {c['plan']}; cost +{format_metric('sm_cost', c['added_cost'])}; meets the target "
                 f"in {c['p_hit']:.0%} of {c['replications']} replications "
                 f"({c['p_hit_ci95_low']:.0%}-{c['p_hit_ci95_high']:.0%})"
             )
@@ -231,7 +237,7 @@ COMPARED = TERMINAL_METRICS + ("sm_cost", "leads", "ae_wait_days", "customers_en
 
 def _signed(key: str, v: float) -> str:
     """A signed difference; differences of rates are in percentage points."""
-    text = _fmt(key, abs(v))
+    text = format_metric(key, abs(v))
     if text.endswith("%"):
         text = f"{abs(v) * 100:.1f} pp"
     return ("+" if v >= 0 else "-") + text
@@ -289,7 +295,10 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         "|---|" + "---:|" * len(names),
     ]
     for k in TERMINAL_METRICS:
-        cells = [_fmt(k, (summ["scenarios"][n]["metrics"].get(k) or {}).get("p50")) for n in names]
+        cells = [
+            format_metric(k, (summ["scenarios"][n]["metrics"].get(k) or {}).get("p50"))
+            for n in names
+        ]
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     bm = summ["scenarios"][base]["metrics"]
     b = summ["scenarios"][base].get("bottleneck")
@@ -391,7 +400,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
             "",
             f"## Sensitivity of {metric}",
             "",
-            f"Baseline mean {_fmt(metric, t['baseline_mean'])}. Inputs ranked by how far they move it "
+            f"Baseline mean {format_metric(metric, t['baseline_mean'])}. Inputs ranked by how far they move it "
             "(paired change from the baseline, mean and 95% CI):",
             "",
             "| input | low .. high (baseline) | change at low | change at high |",
@@ -456,7 +465,7 @@ def _quota_lines(m: dict, sc: Scenario) -> list[str]:
         "## AE quota",
         "",
         f"Share of AEs at quota: **{share['p50']:.0%}** (median over replications; benchmark "
-        f"47-54 %), median attainment {att['p50']:.0%} of a quota of {_fmt('bookings', ae.quota_year)} "
+        f"47-54 %), median attainment {att['p50']:.0%} of a quota of {format_metric('bookings', ae.quota_year)} "
         "a year, ramped and pro rata for the months employed (`team.ae.quota_year`); rep "
         f"productivity spread cv {ae.productivity_cv:g} (`team.ae.productivity_cv`). Each AE's "
         "year: `reps.*` (docs/metrics.md#quota).",
@@ -496,8 +505,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         s = m.get(k)
         if s:
             out.append(
-                f"| {k} | {_fmt(k, s['p10'])} | {_fmt(k, s['p50'])} | {_fmt(k, s['p90'])} | "
-                f"{_fmt(k, s['mean'])} | {_interval(k, s, ' .. ')} |"
+                f"| {k} | {format_metric(k, s['p10'])} | {format_metric(k, s['p50'])} | {format_metric(k, s['p90'])} | "
+                f"{format_metric(k, s['mean'])} | {_interval(k, s, ' .. ')} |"
             )
     out += [
         "",
@@ -518,7 +527,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
     per = ("cac", "cac_payback_months", "clv", "ltv_to_cac")
     for mot in sc.motions:
         cells = [
-            _fmt(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
+            format_metric(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
             for k in ("win_rate", "new_customers", "cycle_days", "bookings", *per)
         ]
         out.append(f"| {mot} | " + " | ".join(cells) + " |")
@@ -532,7 +541,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         ]
         for seg in sc.segments:
             cells = [
-                _fmt(f"{k}.segment.{seg}", (m.get(f"{k}.segment.{seg}") or {}).get("p50"))
+                format_metric(f"{k}.segment.{seg}", (m.get(f"{k}.segment.{seg}") or {}).get("p50"))
                 for k in ("new_customers", *per)
             ]
             out.append(f"| {seg} | " + " | ".join(cells) + " |")

@@ -35,7 +35,7 @@ def test_figures_report_and_comparisons_read_the_registry(monkeypatch):
     changed = dataclasses.replace(entry, label="Leads (registry)", fmt="pct", direction=-1)
     monkeypatch.setitem(metric_registry.METRICS, "leads", changed)
     assert plots.title_and_format("leads") == ("Leads (registry)", "{:.1%}")
-    assert report._fmt("leads", 0.5) == "50.0%"
+    assert report.format_metric("leads", 0.5) == "50.0%"
     assert compare.good_direction("leads") == -1
 
 
