@@ -381,3 +381,14 @@ def test_every_fitted_segment_carries_the_range_the_deals_allow_and_sits_inside_
         lo, hi = seg.p_win_range
         assert 0 <= lo <= seg.outcome.p_win <= hi <= 1
     assert next(iter(cal.segments.values())).p_win_range == pytest.approx(plausible_p_win(t, kind))
+
+
+def test_a_fit_the_data_do_not_allow_is_a_one_line_fit_error(monkeypatch):
+    """When every model's P(won) lies outside what the deals allow, the fit refuses with a
+    FitError (salesim-calibrate prints it as one line, exit 2), not a traceback."""
+    from sim.calibrate import fit as fitmod
+
+    table, _, _ = synthetic(n=600)
+    monkeypatch.setattr(fitmod, "plausible_p_win", lambda t, kind: (0.99, 1.0))
+    with pytest.raises(fitmod.FitError, match=r"^fit error: .*lies outside.*no simpler model"):
+        fitmod.fit(crm_of(table), classes=(1,))

@@ -177,10 +177,13 @@ def fit_at(crm, cfg: Any, cutoff: pd.Timestamp):
     """The calibration from what was known at `cutoff`, with the app's fit settings (`fit.*`)."""
     from omegaconf import DictConfig, OmegaConf
 
-    from sim.calibrate.fit import fit
+    from sim.calibrate.fit import FitError, fit
 
     conf = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
-    return fit(crm, cutoff, **fit_options(conf))
+    try:
+        return fit(crm, cutoff, **fit_options(conf))
+    except FitError as exc:  # the data known at this cutoff admit no fit: one line
+        raise BacktestError(f"{exc} (cutoff {cutoff.date()})") from None
 
 
 def stale_limit(opp: pd.DataFrame, cutoff: pd.Timestamp, s: Settings) -> float:

@@ -72,10 +72,13 @@ def calibrate(crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path) -> Path
     """Fit, check and write every output; returns calibrated.yaml."""
     # lazy: fitting pulls in scipy.stats and statsmodels, the report matplotlib (about a second
     # together), which a rejected option or a bad CRM file never needs
-    from sim.calibrate.fit import fit
+    from sim.calibrate.fit import FitError, fit
     from sim.calibrate.report import simulate_check, write_outputs
 
-    cal = fit(crm, cutoff, **opts)
+    try:
+        cal = fit(crm, cutoff, **opts)
+    except FitError as exc:  # the data admit no fit: one line, like a bad key
+        raise ConfigError(str(exc)) from None
     scenario = cal.scenario()
     try:
         load_scenario(scenario)  # calibrated.yaml must be a scenario salesim accepts

@@ -38,6 +38,11 @@ from sim.calibrate.importer import CrmData, reopen
 from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
 
+
+class FitError(ValueError):
+    """The data admit no fit salesim can stand behind (one line for the user, exit 2)."""
+
+
 NEVER_DAYS = 36525.0  # a "stuck" deal's time to close: it stays open through any run
 MIN_DAYS = (
     0.5  # a deal closed the day it was created counts as half a day (dates have day resolution)
@@ -679,7 +684,7 @@ def fit(
     use = opp[opp["created_date"] >= start]
     truncated = int((opp["created_date"] < start).sum())
     if not len(use):
-        raise ValueError(f"no opportunity created between {start.date()} and {end.date()}")
+        raise FitError(f"fit error: no opportunity created between {start.date()} and {end.date()}")
     has_losses = bool((use["outcome"] == "lost").any())
     close_t = (use["close_date"] - use["created_date"]).dt.total_seconds() / 86400
     resolution = time_resolution(use)
@@ -703,7 +708,7 @@ def fit(
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                     continue
         if not fits:
-            raise ValueError(f"{label}: no outcome model could be fitted")
+            raise FitError(f"fit error: {label}: no outcome model could be fitted")
         fits.sort(key=lambda f: f.aic)
         lo, hi = plausible_p_win(t, kind)
         ok = [f for f in fits if lo <= f.p_win <= hi]
@@ -716,7 +721,7 @@ def fit(
             " censored)"
         )
         if not ok:
-            raise ValueError(what + "; no simpler model fits either")
+            raise FitError(f"fit error: {what}; no simpler model fits either")
         notes.append(
             f"{what}; replaced by the {len(ok[0].classes)}-class fit ({100 * ok[0].p_win:.2f} %)."
         )
