@@ -42,6 +42,20 @@ def summary_json(summary: dict) -> str:
     return json.dumps(strict(summary), indent=2, allow_nan=False) + "\n"
 
 
+def span(days: float, adjective: bool = True) -> str:
+    """A length of time as a reader says it: '365-day', '12-month' (a whole number of calendar
+    months, as calibrated configs set), else days rounded to a whole day. `adjective=False` gives
+    '365 days'. The config keeps the exact value; this is only how it is printed."""
+    months = days / MONTH_DAYS
+    if days != round(days) and months >= 1 and abs(months - round(months)) < 1e-6:
+        n, unit = round(months), "month"
+    else:
+        n, unit = round(days), "day"
+    if n == 0 and days > 0:
+        n = float(f"{days:.2g}")
+    return f"{n}-{unit}" if adjective else f"{n} {unit}{'s' if n != 1 else ''}"
+
+
 def window_dates(sc: Scenario) -> tuple[dt.date, dt.date]:
     """First and last calendar day of the metrics window (after the warm-up)."""
     lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
@@ -169,7 +183,7 @@ def terminal_table(summary: dict) -> str:
         lines.append(
             f"scenario {name}: {scen['replications']} replication"
             f"{'s' if scen['replications'] != 1 else ''}, "
-            f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up"
+            f"{span(scen['horizon_days'])} window after a {span(scen['warmup_days'])} warm-up"
         )
         lines.append(
             f"  {'metric':<20}{'P10':>12}{'median':>12}{'P90':>12}   mean (95% CI of the mean)"
@@ -195,7 +209,11 @@ def terminal_table(summary: dict) -> str:
             cells = []
             for k in TERMINAL_DIFFS:
                 c = comp.get(k) or {}
-                text = "n/a" if c.get("diff_mean") is None else _signed(k, c["diff_mean"])
+                text = (
+                    "n/a"
+                    if c.get("diff_mean") is None
+                    else _signed(k, c["diff_mean"], _too_fine(k, c))
+                )
                 cells.append(f"{text}{'*' if verdict(c) == 'clear' else ' '}")
             lines.append(
                 f"  {label.split(' vs ')[0]:<{width}}" + "".join(f"{x:>16}" for x in cells)
@@ -229,11 +247,20 @@ def terminal_table(summary: dict) -> str:
 COMPARED = TERMINAL_METRICS + ("sm_cost", "leads", "ae_wait_days", "customers_end")
 
 
-def _signed(key: str, v: float) -> str:
-    """A signed difference; differences of rates are in percentage points."""
-    text = _fmt(key, abs(v))
-    if text.endswith("%"):
-        text = f"{abs(v) * 100:.1f} pp"
+def _signed(key: str, v: float, fine: bool = False) -> str:
+    """A signed difference; differences of rates are in percentage points. One that prints as
+    zero carries no sign ('0.00', not '-0.00'). `fine` prints two significant digits, for a clear
+    difference too small for the metric's usual precision."""
+    if fine:
+        text = f"{abs(v) * 100:.2g} pp" if registry.fmt(key) == "pct" else f"{abs(v):.2g}"
+        if registry.fmt(key) == "money":
+            text = "$" + text
+    else:
+        text = _fmt(key, abs(v))
+        if text.endswith("%"):
+            text = f"{abs(v) * 100:.1f} pp"
+    if not any(ch in "123456789" for ch in text.split("e")[0]):
+        return text
     return ("+" if v >= 0 else "-") + text
 
 
@@ -251,12 +278,24 @@ def _buys(gain: dict, cost: dict) -> str:
     return "n/a (bookings within noise)"
 
 
+def _too_fine(key: str, c: dict) -> bool:
+    """A clear difference whose interval prints as zero at the metric's usual precision."""
+    return verdict(c) == "clear" and all(
+        not any(ch in "123456789" for ch in _signed(key, c[e])) for e in ("ci95_low", "ci95_high")
+    )
+
+
 def _diff_cell(key: str, c: dict) -> str:
+    """'mean (low..high)' of a paired difference. A clear difference (interval excludes zero)
+    whose interval would print as zero at the metric's precision gets two significant digits, so
+    the cell never reads '0.00 (0.00..0.00) clear'."""
     if c.get("diff_mean") is None:
         return "n/a"
+    ends = (c.get("ci95_low"), c.get("ci95_high"))
+    fine = _too_fine(key, c)
     return (
-        f"{_signed(key, c['diff_mean'])} "
-        f"({_signed(key, c['ci95_low'])}..{_signed(key, c['ci95_high'])})"
+        f"{_signed(key, c['diff_mean'], fine)} "
+        f"({_signed(key, ends[0], fine)}..{_signed(key, ends[1], fine)})"
     )
 
 
@@ -280,7 +319,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         *([setup, ""] if setup else []),
         f"{sc.replications} replications of each scenario, seed {sc.seed}, on common random numbers "
         f"(replication r of every scenario uses the same random streams). Metrics cover {lo} to {hi} "
-        f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Definitions: "
+        f"({span(sc.horizon_days, False)} after a {span(sc.warmup_days)} warm-up). Definitions: "
         "docs/metrics.md; how comparisons work: docs/experiments.md.",
         "",
         "## Median of each scenario",
@@ -474,7 +513,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "",
         *([setup, ""] if setup else []),
         f"{sc.replications} replications, seed {sc.seed}. Metrics cover the window {lo} to {hi} "
-        f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Motions: "
+        f"({span(sc.horizon_days, False)} after a {span(sc.warmup_days)} warm-up). Motions: "
         + ", ".join(f"`{k}`" for k in sc.motions)
         + ". Definitions: docs/metrics.md.",
         "",

@@ -1,0 +1,60 @@
+"""The output reads right: lengths, signs and rounding as a reader expects them (issue 13)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.records import MONTH_DAYS
+from sim.report import span
+
+
+@pytest.mark.parametrize(
+    ("days", "adjective", "text"),
+    [
+        (365.0, True, "365-day"),
+        (180.0, True, "180-day"),
+        (12 * MONTH_DAYS, True, "12-month"),  # 365.25, what a calibrated config sets
+        (6 * MONTH_DAYS, True, "6-month"),  # 182.625
+        (12 * MONTH_DAYS, False, "12 months"),
+        (1 * MONTH_DAYS, False, "1 month"),
+        (200.4, True, "200-day"),
+        (365.0, False, "365 days"),
+        (0.0, True, "0-day"),
+    ],
+)
+def test_spans_print_as_whole_days_or_whole_months(days, adjective, text):
+    assert span(days, adjective) == text
+
+
+def _diff(mean: float, lo: float, hi: float) -> dict:
+    return {"diff_mean": mean, "ci95_low": lo, "ci95_high": hi}
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign():
+    from sim.report import _diff_cell, _signed
+
+    assert _signed("cycle_days", -0.001) == "0.00"
+    assert _signed("bookings", -0.3) == "$0"
+    assert _signed("win_rate", -0.0001) == "0.0 pp"
+    assert _signed("cycle_days", -1.5) == "-1.50"
+    # Noise whose ends round to zero: no '-0.00' anywhere.
+    assert _diff_cell("cycle_days", _diff(-0.001, -0.004, 0.002)) == "0.00 (0.00..0.00)"
+
+
+def test_a_clear_difference_too_small_for_the_usual_precision_shows_its_digits():
+    from sim.report import _diff_cell, terminal_table
+
+    # Interval excludes zero but prints as 0.00 at two decimals: two significant digits instead,
+    # so a 'clear' verdict is never next to '0.00 (0.00..0.00)'.
+    c = _diff(-0.003, -0.004, -0.002)
+    assert _diff_cell("cycle_days", c) == "-0.003 (-0.004..-0.002)"
+    assert _diff_cell("win_rate", _diff(2e-5, 1e-5, 3e-5)) == "+0.002 pp (+0.001 pp..+0.003 pp)"
+    summary = {
+        "baseline": "a",
+        "scenarios": {
+            "a": {"replications": 2, "horizon_days": 365, "warmup_days": 180, "metrics": {}}
+        },
+        "comparisons": {"b vs a": {"cycle_days": c}},
+    }
+    assert "-0.003*" in terminal_table(summary)
+    assert "-0.00" not in terminal_table(summary).replace("-0.003", "")
