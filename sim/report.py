@@ -71,6 +71,24 @@ def month_labels(sc: Scenario, n: int) -> list[str]:
     ]
 
 
+# Money columns of the written tables that the metric registry does not name (it names bookings,
+# arr_end, cac, ... and their breakdowns).
+MONEY_COLUMNS = frozenset({"amount", "arr", "pipeline_value", "quota"})
+
+
+def to_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write `df` as CSV with money rounded to cents: a reader or a spreadsheet gets $391,378.80,
+    not 391378.80383129796. Parquet files keep full precision; only the CSV text is rounded."""
+    money = [
+        c
+        for c in df.columns
+        if (c in MONEY_COLUMNS or registry.fmt(str(c)) == "money")
+        and pd.api.types.is_float_dtype(df[c])
+    ]
+    out = df.assign(**{c: df[c].round(2) for c in money}) if money else df
+    out.to_csv(path, index=False, lineterminator="\n")
+
+
 def write_tables(res: RunResult, stage: Path, tables: str) -> None:
     for name, df in (
         ("replications", res.replications),
@@ -81,7 +99,7 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> None:
         if tables in ("parquet", "both"):
             df.to_parquet(stage / f"{name}.parquet", index=False)
         if tables in ("csv", "both"):
-            df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
+            to_csv(df, stage / f"{name}.csv")
 
 
 def write_outputs(
@@ -96,9 +114,7 @@ def write_outputs(
     overrides that made the scenario) heads report.md. Returns summary.json."""
     with staged(outdir) as stage:
         write_tables(res, stage, tables)
-        crm_export(res.opportunities, sc.start_date).to_csv(
-            stage / "opportunities_rep0.csv", index=False, lineterminator="\n"
-        )
+        to_csv(crm_export(res.opportunities, sc.start_date), stage / "opportunities_rep0.csv")
         name = sc.scenario.name
         scen = res.summary["scenarios"][name]
         if figures:
@@ -130,7 +146,7 @@ def write_compare_outputs(
         ]
         out = pd.concat(crm, ignore_index=True)
         out.insert(0, "scenario", out.pop("scenario"))
-        out.to_csv(stage / "opportunities_rep0.csv", index=False, lineterminator="\n")
+        to_csv(out, stage / "opportunities_rep0.csv")
         if figures:
             n_months = int(res.monthly["month"].max()) + 1
             plots.comparison(res.replications, cres.summary, stage / "comparison.png")

@@ -58,3 +58,35 @@ def test_a_clear_difference_too_small_for_the_usual_precision_shows_its_digits()
     }
     assert "-0.003*" in terminal_table(summary)
     assert "-0.00" not in terminal_table(summary).replace("-0.003", "")
+
+
+def _decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text and "e" not in text.lower() else 0
+
+
+def test_csv_money_is_in_cents_and_parquet_keeps_full_precision(tmp_path):
+    import pandas as pd
+
+    from sim import simulate
+
+    simulate(
+        ["replications=1", "horizon_days=60", "warmup_days=30", "tables=both"], outdir=tmp_path
+    )
+    checks = {
+        "opportunities_rep0.csv": ["amount"],
+        "monthly.csv": ["bookings", "arr", "pipeline_value"],
+        "replications.csv": ["bookings", "cac", "arr_end", "sm_cost"],
+    }
+    for name, cols in checks.items():
+        raw = pd.read_csv(tmp_path / name, dtype=str)
+        for c in cols:
+            worst = raw[c].dropna().map(_decimals).max()
+            assert worst <= 2, f"{name}:{c} has {worst} decimals"
+    # Rates are not money and keep their digits; the Parquet copy is not rounded.
+    assert (
+        pd.read_csv(tmp_path / "replications.csv", dtype=str)["win_rate"].map(_decimals).max() > 2
+    )
+    pq = pd.read_parquet(tmp_path / "monthly.parquet")
+    csv = pd.read_csv(tmp_path / "monthly.csv")
+    assert (pq["arr"] != pq["arr"].round(2)).any()
+    assert (csv["arr"] - pq["arr"]).abs().max() <= 0.005 + 1e-9
