@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from sim import plots, simulate
 from sim.records import MONTH_DAYS
 from sim.report import span
 
@@ -65,10 +68,6 @@ def _decimals(text: str) -> int:
 
 
 def test_csv_money_is_in_cents_and_parquet_keeps_full_precision(tmp_path):
-    import pandas as pd
-
-    from sim import simulate
-
     simulate(
         ["replications=1", "horizon_days=60", "warmup_days=30", "tables=both"], outdir=tmp_path
     )
@@ -90,3 +89,51 @@ def test_csv_money_is_in_cents_and_parquet_keeps_full_precision(tmp_path):
     csv = pd.read_csv(tmp_path / "monthly.csv")
     assert (pq["arr"] != pq["arr"].round(2)).any()
     assert (csv["arr"] - pq["arr"]).abs().max() <= 0.005 + 1e-9
+
+
+def _monthly(scenarios: list[str]) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [
+        {"scenario": s, "replication": r, "month": m, "arr": 1e7 + 1e5 * m + rng.normal(0, 1e5),
+         "bookings": 6e5 + rng.normal(0, 1e5)}
+        for s in scenarios for r in range(5) for m in range(12)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _figure_of(monkeypatch, draw) -> object:
+    kept = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path, **kw: kept.setdefault("fig", fig))
+    draw()
+    fig = kept["fig"]
+    fig.canvas.draw()
+    return fig
+
+
+def test_the_fan_of_several_scenarios_keeps_one_band_and_its_legend_off_the_lines(
+    monkeypatch, tmp_path
+):
+    from matplotlib.collections import PolyCollection
+
+    names = ["today", "sdr_plus_2", "ae_plus_2", "csm_plus_4", "paid_search_plus_25pct"]
+    monthly = _monthly(names)
+    labels = [f"M{i}" for i in range(12)]
+    fig = _figure_of(monkeypatch, lambda: plots.fan_chart(monthly, labels, tmp_path / "f.png"))
+    axes = fig.axes
+    for ax in axes:
+        # only the baseline's band; every scenario's median; no legend drawn over the data
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1
+        assert len(ax.get_lines()) == len(names)
+        assert ax.get_legend() is None
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["today P10-P90"] + [
+        f"{n} median" for n in names
+    ]
+    box = legend.get_window_extent()
+    for ax in axes:
+        assert not box.overlaps(ax.get_window_extent()), "the legend sits beside the panels"
+    assert box.x1 <= fig.bbox.x1 + 1, "the legend fits in the figure"
+    # one scenario: its band, median and legend inside the panels, as before
+    one = _monthly(["baseline"]).drop(columns="scenario")
+    fig = _figure_of(monkeypatch, lambda: plots.fan_chart(one, labels, tmp_path / "g.png"))
+    assert not fig.legends and all(ax.get_legend() is not None for ax in fig.axes)
