@@ -213,8 +213,10 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
 
 
 def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
-    """Per motion: stage outcomes (advanced / dropped per replication) with conversion rates;
-    the bottleneck stage (lowest conversion) outlined in red."""
+    """Per motion: stage outcomes (advanced / dropped per replication) with counts and conversion
+    rates, on one x scale for every motion so their volumes compare; the lowest-converting stage
+    (`bottleneck` in summary.json) outlined in red. Each bar is labelled with its counts, so a
+    stage a few dozen leads reach still shows what happened there."""
     plt = mpl().pyplot
     motions = [
         m
@@ -230,6 +232,8 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         squeeze=False,
     )
     notes, names = [], []  # (share of the axis where a note starts, its text); stage labels
+    decided = f["advanced"] + f["dropped"]
+    xmax = decided[f["motion"].isin(motions)].max() * 1.35 or 1  # one scale for every motion
     for ax, m in zip(axes[:, 0], motions, strict=True):
         s = f[f["motion"] == m].sort_values("stage_index")
         y = np.arange(len(s))[::-1]
@@ -242,17 +246,13 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
             worst = bool(
                 bottleneck and bottleneck["motion"] == m and bottleneck["stage"] == row["stage"]
             )
-            note = "  (bottleneck: lowest conversion)" if worst else ""
-            notes.append(
-                (
-                    total / ((s["advanced"] + s["dropped"]).max() * 1.35 or 1),
-                    f"  {conv}{days}{note}",
-                )
-            )
+            note = "  (lowest conversion)" if worst else ""
+            text = f"  {row['advanced']:,.0f} of {total:,.0f} ({conv}){days}{note}"
+            notes.append((total / xmax, text))
             ax.text(
                 total,
                 yi,
-                f"  {conv}{days}{note}",
+                text,
                 va="center",
                 fontsize=8,
                 color="red" if worst else "black",
@@ -263,12 +263,16 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         names += [f"{r.stage} ({r.owner})" for r in s.itertuples()]
         ax.set_yticklabels(names[-len(s) :], fontsize=8)
         ax.set_title(f"{m}: stage outcomes per replication in the window", fontsize=10)
-        ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.35 or 1)
-        ax.set_xlabel("leads or deals deciding the stage, per replication (mean)", fontsize=8)
+        ax.set_xlim(0, xmax)
+        ax.set_xlabel(
+            "leads or deals deciding the stage, per replication (mean); labels: advanced of "
+            "deciding (conversion), mean days in the stage",
+            fontsize=8,
+        )
         ax.legend(fontsize=7, loc="lower right")
     w, h = fig.get_size_inches()
     left = text_width(fig, names, 8) + 0.2
-    # a note that runs past the axis (the bottleneck's) widens the right margin r until it fits:
+    # a note that runs past the axis (a long one on the widest bar) widens the right margin r until it fits:
     # it starts at share x of the axis width (w - left - r) and must end before the figure's edge
     right = max(
         [0.15]

@@ -608,7 +608,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
     out += ["## Funnel", ""]
     if b:
         out.append(
-            f"Lowest-converting stage (the bottleneck of the funnel audit): **{b['motion']} / "
+            f"Lowest-converting stage: **{b['motion']} / "
             f"{b['stage']}** ({b['owner']}), {b['conversion']:.0%} advance."
         )
     wait = m.get("sdr_wait_days", {}).get("p50")

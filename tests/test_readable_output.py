@@ -137,3 +137,32 @@ def test_the_fan_of_several_scenarios_keeps_one_band_and_its_legend_off_the_line
     one = _monthly(["baseline"]).drop(columns="scenario")
     fig = _figure_of(monkeypatch, lambda: plots.fan_chart(one, labels, tmp_path / "g.png"))
     assert not fig.legends and all(ax.get_legend() is not None for ax in fig.axes)
+
+
+def test_the_funnel_shares_one_scale_and_labels_every_stage_with_its_counts(monkeypatch, tmp_path):
+    rows = [
+        ("plg", 0, "activation", "product", 4590.0, 6822.0),
+        ("plg", 1, "assist_close", "ae", 36.0, 18.0),  # a small stage: 54 decide
+        ("slg", 0, "meeting", "sdr", 574.0, 193.0),
+        ("slg", 1, "negotiation", "ae", 20.0, 8.0),
+    ]
+    f = pd.DataFrame(
+        rows, columns=["motion", "stage_index", "stage", "owner", "advanced", "dropped"]
+    )
+    f["conversion"] = f["advanced"] / (f["advanced"] + f["dropped"])
+    f["mean_days"] = 3.0
+    worst = {"motion": "plg", "stage": "activation", "owner": "product", "conversion": 0.4}
+    fig = _figure_of(monkeypatch, lambda: plots.funnel(f, worst, tmp_path / "f.png"))
+    assert len({ax.get_xlim() for ax in fig.axes}) == 1, "one x scale for every motion"
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("36 of 54 (67%)" in t for t in texts), texts
+    assert any("20 of 28 (71%)" in t for t in texts), texts
+    assert any("(lowest conversion)" in t for t in texts)
+    assert not any("bottleneck" in t for t in texts)
+
+
+def test_the_report_calls_the_worst_stage_lowest_converting(tmp_path):
+    simulate(["replications=1", "horizon_days=60", "warmup_days=30"], outdir=tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "Lowest-converting stage: **" in report
+    assert "bottleneck" not in report.lower()
