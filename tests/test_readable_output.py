@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -166,3 +171,39 @@ def test_the_report_calls_the_worst_stage_lowest_converting(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "Lowest-converting stage: **" in report
     assert "bottleneck" not in report.lower()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_help_points_to_a_readme_section_that_exists_and_sets_validation_apart():
+    out = subprocess.run(
+        [sys.executable, "-m", "sim", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    pointers = re.findall(r'README\.md, "([^"]+)"', out.stdout)
+    assert pointers, out.stdout
+    headings = {
+        ln.lstrip("#").strip()
+        for ln in (ROOT / "README.md").read_text().splitlines()
+        if ln[:1] == "#"
+    }
+    assert set(pointers) <= headings, (pointers, sorted(headings))
+    assert "mmc, tandem and funnel_algebra are validation presets" in out.stdout
+
+
+def test_sim_simulate_has_a_real_docstring():
+    import inspect
+
+    import sim
+
+    doc = sim.simulate.__doc__ or ""
+    assert len(doc.split()) > 40 and "See sim.api.simulate" not in doc
+    for word in ("overrides", "outdir", "summary", "replications", "ConfigError"):
+        assert word in doc
+    # the wrapper takes the same arguments as the function it calls
+    from sim import api
+
+    assert list(inspect.signature(sim.simulate).parameters) == list(
+        inspect.signature(api.simulate).parameters
+    )
