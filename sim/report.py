@@ -228,7 +228,7 @@ def terminal_table(summary: dict) -> str:
                 text = (
                     "n/a"
                     if c.get("diff_mean") is None
-                    else _signed(k, c["diff_mean"], _too_fine(k, c))
+                    else _shown(k, c["diff_mean"], verdict(c) == "clear")
                 )
                 cells.append(f"{text}{'*' if verdict(c) == 'clear' else ' '}")
             lines.append(
@@ -294,24 +294,24 @@ def _buys(gain: dict, cost: dict) -> str:
     return "n/a (bookings within noise)"
 
 
-def _too_fine(key: str, c: dict) -> bool:
-    """A clear difference whose interval prints as zero at the metric's usual precision."""
-    return verdict(c) == "clear" and all(
-        not any(ch in "123456789" for ch in _signed(key, c[e])) for e in ("ci95_low", "ci95_high")
-    )
+def _shown(key: str, v: float, clear: bool) -> str:
+    """A signed difference, or an end of its interval, as printed. In a clear difference (the
+    interval excludes zero) a value that would print as zero at the metric's precision gets two
+    significant digits instead, so 'clear' never stands beside a zero ('-0.13 (-0.25..-0.004)')."""
+    text = _signed(key, v)
+    if clear and not any(ch in "123456789" for ch in text):
+        return _signed(key, v, fine=True)
+    return text
 
 
 def _diff_cell(key: str, c: dict) -> str:
-    """'mean (low..high)' of a paired difference. A clear difference (interval excludes zero)
-    whose interval would print as zero at the metric's precision gets two significant digits, so
-    the cell never reads '0.00 (0.00..0.00) clear'."""
+    """'mean (low..high)' of a paired difference (see _shown)."""
     if c.get("diff_mean") is None:
         return "n/a"
-    ends = (c.get("ci95_low"), c.get("ci95_high"))
-    fine = _too_fine(key, c)
+    clear = verdict(c) == "clear"
     return (
-        f"{_signed(key, c['diff_mean'], fine)} "
-        f"({_signed(key, ends[0], fine)}..{_signed(key, ends[1], fine)})"
+        f"{_shown(key, c['diff_mean'], clear)} "
+        f"({_shown(key, c['ci95_low'], clear)}..{_shown(key, c['ci95_high'], clear)})"
     )
 
 

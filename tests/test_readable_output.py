@@ -65,6 +65,11 @@ def test_a_clear_difference_too_small_for_the_usual_precision_shows_its_digits()
         "comparisons": {"b vs a": {"cycle_days": c}},
     }
     assert "-0.003*" in terminal_table(summary)
+    # one end of a clear interval near zero: that end gets the digits, the rest as usual
+    assert _diff_cell("ae_wait_days", _diff(-0.13, -0.25, -0.004)) == "-0.13 (-0.25..-0.004)"
+    assert _diff_cell("customers_end", _diff(11, 0.3, 22)) == "+11 (+0.3..+22)"
+    # noise keeps the usual precision: its zero is an honest 'cannot tell'
+    assert _diff_cell("ae_wait_days", _diff(0.001, -0.05, 0.06)) == "0.00 (-0.05..+0.06)"
     assert "-0.00" not in terminal_table(summary).replace("-0.003", "")
 
 
