@@ -155,22 +155,36 @@ def colors(n: int) -> list:
 
 
 def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None:
-    """P10-P90 band and median of ARR and of monthly bookings across replications, one colour per
-    scenario when the table holds several."""
+    """P10-P90 band and median of ARR and of monthly bookings across replications. With several
+    scenarios (the first is the baseline) only the baseline keeps its band, in grey, and every
+    scenario draws its median in its own colour, the legend beside the panels: five overlapping
+    bands and a ten-entry legend over the lines could not be read."""
     plt = mpl().pyplot
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     names = list(monthly["scenario"].unique()) if "scenario" in monthly else [None]
+    several = len(names) > 1
+    fig, axes = plt.subplots(1, 2, figsize=(13 if several else 12, 4.5))
     for ax, col, title in zip(
         axes, ("arr", "bookings"), ("ARR at month end", "Bookings per month"), strict=True
     ):
-        for name, color in zip(names, colors(len(names)), strict=True):
+        for i, (name, color) in enumerate(zip(names, colors(len(names)), strict=True)):
             sel = monthly if name is None else monthly[monthly["scenario"] == name]
             q = sel.groupby("month")[col].quantile([0.1, 0.5, 0.9]).unstack()
             x = q.index.to_numpy()
-            tag = "" if len(names) == 1 else f"{name} "
-            ax.fill_between(x, q[0.1], q[0.9], color=color, alpha=0.2, label=f"{tag}P10-P90")
-            ax.plot(x, q[0.5], color=color, lw=2, label=f"{tag}median")
-            split = col == "bookings" and len(names) == 1 and "bookings_expansion" in sel
+            if not several:
+                ax.fill_between(x, q[0.1], q[0.9], color=color, alpha=0.2, label="P10-P90")
+                ax.plot(x, q[0.5], color=color, lw=2, label="median")
+            else:
+                if i == 0:
+                    ax.fill_between(
+                        x, q[0.1], q[0.9], color="0.6", alpha=0.3, lw=0,
+                        label=f"{name} P10-P90",
+                    )  # fmt: skip
+                base = i == 0  # the baseline's median on top of the others
+                ax.plot(
+                    x, q[0.5], color=color, lw=2.4 if base else 1.6, zorder=3 if base else 2,
+                    label=f"{name} median",
+                )  # fmt: skip
+            split = col == "bookings" and not several and "bookings_expansion" in sel
             if split and sel["bookings_expansion"].sum() > 0:  # new logos vs expansion
                 for part, style in (("bookings_new", "--"), ("bookings_expansion", ":")):
                     med = sel.groupby("month")[part].median()
@@ -182,19 +196,27 @@ def fan_chart(monthly: pd.DataFrame, start_label: list[str], path: Path) -> None
         ax.set_xticklabels([start_label[i] for i in x], rotation=45, ha="right", fontsize=8)
         _money(ax)
         ax.grid(alpha=0.3)
-        # headroom above the data for the legend, a row of it per two entries: nothing hidden
-        rows = math.ceil(len(ax.get_legend_handles_labels()[1]) / 2)
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi + (hi - lo) * 0.11 * rows)
-        ax.legend(fontsize=8, loc="upper center", ncol=2)
+        if not several:
+            # headroom above the data for the legend, a row of it per two entries: nothing hidden
+            rows = math.ceil(len(ax.get_legend_handles_labels()[1]) / 2)
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi + (hi - lo) * 0.11 * rows)
+            ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.suptitle("Forecast across replications")
-    margins(fig, 0.8, 0.15, 0.68, 0.65, wspace=0.18)  # room for money ticks, rotated months
+    right = 0.15
+    if several:  # one legend for both panels, outside them on the right
+        handles, labels = axes[0].get_legend_handles_labels()
+        right = text_width(fig, labels, 8) + 0.75
+        fig.legend(handles, labels, fontsize=8, loc="center right", frameon=False)
+    margins(fig, 0.8, right, 0.68, 0.65, wspace=0.18)  # room for money ticks, rotated months
     save(fig, path, tight=False)
 
 
 def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
-    """Per motion: stage outcomes (advanced / dropped per replication) with conversion rates;
-    the bottleneck stage (lowest conversion) outlined in red."""
+    """Per motion: stage outcomes (advanced / dropped per replication) with counts and conversion
+    rates, on one x scale for every motion so their volumes compare; the lowest-converting stage
+    (`bottleneck` in summary.json) outlined in red. Each bar is labelled with its counts, so a
+    stage a few dozen leads reach still shows what happened there."""
     plt = mpl().pyplot
     motions = [
         m
@@ -210,6 +232,8 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         squeeze=False,
     )
     notes, names = [], []  # (share of the axis where a note starts, its text); stage labels
+    decided = f["advanced"] + f["dropped"]
+    xmax = decided[f["motion"].isin(motions)].max() * 1.35 or 1  # one scale for every motion
     for ax, m in zip(axes[:, 0], motions, strict=True):
         s = f[f["motion"] == m].sort_values("stage_index")
         y = np.arange(len(s))[::-1]
@@ -222,17 +246,13 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
             worst = bool(
                 bottleneck and bottleneck["motion"] == m and bottleneck["stage"] == row["stage"]
             )
-            note = "  (bottleneck: lowest conversion)" if worst else ""
-            notes.append(
-                (
-                    total / ((s["advanced"] + s["dropped"]).max() * 1.35 or 1),
-                    f"  {conv}{days}{note}",
-                )
-            )
+            note = "  (lowest conversion)" if worst else ""
+            text = f"  {row['advanced']:,.0f} of {total:,.0f} ({conv}){days}{note}"
+            notes.append((total / xmax, text))
             ax.text(
                 total,
                 yi,
-                f"  {conv}{days}{note}",
+                text,
                 va="center",
                 fontsize=8,
                 color="red" if worst else "black",
@@ -243,12 +263,16 @@ def funnel(f: pd.DataFrame, bottleneck: dict | None, path: Path) -> None:
         names += [f"{r.stage} ({r.owner})" for r in s.itertuples()]
         ax.set_yticklabels(names[-len(s) :], fontsize=8)
         ax.set_title(f"{m}: stage outcomes per replication in the window", fontsize=10)
-        ax.set_xlim(0, (s["advanced"] + s["dropped"]).max() * 1.35 or 1)
-        ax.set_xlabel("leads or deals deciding the stage, per replication (mean)", fontsize=8)
+        ax.set_xlim(0, xmax)
+        ax.set_xlabel(
+            "leads or deals deciding the stage, per replication (mean); labels: advanced of "
+            "deciding (conversion), mean days in the stage",
+            fontsize=8,
+        )
         ax.legend(fontsize=7, loc="lower right")
     w, h = fig.get_size_inches()
     left = text_width(fig, names, 8) + 0.2
-    # a note that runs past the axis (the bottleneck's) widens the right margin r until it fits:
+    # a note that runs past the axis (a long one on the widest bar) widens the right margin r until it fits:
     # it starts at share x of the axis width (w - left - r) and must end before the figure's edge
     right = max(
         [0.15]

@@ -42,6 +42,20 @@ def summary_json(summary: dict) -> str:
     return json.dumps(strict(summary), indent=2, allow_nan=False) + "\n"
 
 
+def span(days: float, adjective: bool = True) -> str:
+    """A length of time as a reader says it: '365-day', '12-month' (a whole number of calendar
+    months, as calibrated configs set), else days rounded to a whole day. `adjective=False` gives
+    '365 days'. The config keeps the exact value; this is only how it is printed."""
+    months = days / MONTH_DAYS
+    if days != round(days) and months >= 1 and abs(months - round(months)) < 1e-6:
+        n, unit = round(months), "month"
+    else:
+        n, unit = round(days), "day"
+    if n == 0 and days > 0:
+        n = float(f"{days:.2g}")
+    return f"{n}-{unit}" if adjective else f"{n} {unit}{'s' if n != 1 else ''}"
+
+
 def window_dates(sc: Scenario) -> tuple[dt.date, dt.date]:
     """First and last calendar day of the metrics window (after the warm-up)."""
     lo = sc.start_date + dt.timedelta(days=sc.warmup_days)
@@ -57,6 +71,24 @@ def month_labels(sc: Scenario, n: int) -> list[str]:
     ]
 
 
+# Money columns of the written tables that the metric registry does not name (it names bookings,
+# arr_end, cac, ... and their breakdowns).
+MONEY_COLUMNS = frozenset({"amount", "arr", "pipeline_value", "quota"})
+
+
+def to_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write `df` as CSV with money rounded to cents: a reader or a spreadsheet gets $391,378.80,
+    not 391378.80383129796. Parquet files keep full precision; only the CSV text is rounded."""
+    money = [
+        c
+        for c in df.columns
+        if (c in MONEY_COLUMNS or registry.fmt(str(c)) == "money")
+        and pd.api.types.is_float_dtype(df[c])
+    ]
+    out = df.assign(**{c: df[c].round(2) for c in money}) if money else df
+    out.to_csv(path, index=False, lineterminator="\n")
+
+
 def write_tables(res: RunResult, stage: Path, tables: str) -> None:
     for name, df in (
         ("replications", res.replications),
@@ -67,7 +99,7 @@ def write_tables(res: RunResult, stage: Path, tables: str) -> None:
         if tables in ("parquet", "both"):
             df.to_parquet(stage / f"{name}.parquet", index=False)
         if tables in ("csv", "both"):
-            df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
+            to_csv(df, stage / f"{name}.csv")
 
 
 def write_outputs(
@@ -82,9 +114,7 @@ def write_outputs(
     overrides that made the scenario) heads report.md. Returns summary.json."""
     with staged(outdir) as stage:
         write_tables(res, stage, tables)
-        crm_export(res.opportunities, sc.start_date).to_csv(
-            stage / "opportunities_rep0.csv", index=False, lineterminator="\n"
-        )
+        to_csv(crm_export(res.opportunities, sc.start_date), stage / "opportunities_rep0.csv")
         name = sc.scenario.name
         scen = res.summary["scenarios"][name]
         if figures:
@@ -116,7 +146,7 @@ def write_compare_outputs(
         ]
         out = pd.concat(crm, ignore_index=True)
         out.insert(0, "scenario", out.pop("scenario"))
-        out.to_csv(stage / "opportunities_rep0.csv", index=False, lineterminator="\n")
+        to_csv(out, stage / "opportunities_rep0.csv")
         if figures:
             n_months = int(res.monthly["month"].max()) + 1
             plots.comparison(res.replications, cres.summary, stage / "comparison.png")
@@ -169,7 +199,7 @@ def terminal_table(summary: dict) -> str:
         lines.append(
             f"scenario {name}: {scen['replications']} replication"
             f"{'s' if scen['replications'] != 1 else ''}, "
-            f"{scen['horizon_days']:g}-day window after a {scen['warmup_days']:g}-day warm-up"
+            f"{span(scen['horizon_days'])} window after a {span(scen['warmup_days'])} warm-up"
         )
         lines.append(
             f"  {'metric':<20}{'P10':>12}{'median':>12}{'P90':>12}   mean (95% CI of the mean)"
@@ -199,7 +229,11 @@ def terminal_table(summary: dict) -> str:
             cells = []
             for k in TERMINAL_DIFFS:
                 c = comp.get(k) or {}
-                text = "n/a" if c.get("diff_mean") is None else _signed(k, c["diff_mean"])
+                text = (
+                    "n/a"
+                    if c.get("diff_mean") is None
+                    else _shown(k, c["diff_mean"], verdict(c) == "clear")
+                )
                 cells.append(f"{text}{'*' if verdict(c) == 'clear' else ' '}")
             lines.append(
                 f"  {label.split(' vs ')[0]:<{width}}" + "".join(f"{x:>16}" for x in cells)
@@ -235,11 +269,20 @@ def terminal_table(summary: dict) -> str:
 COMPARED = TERMINAL_METRICS + ("sm_cost", "leads", "ae_wait_days", "customers_end")
 
 
-def _signed(key: str, v: float) -> str:
-    """A signed difference; differences of rates are in percentage points."""
-    text = format_metric(key, abs(v))
-    if text.endswith("%"):
-        text = f"{abs(v) * 100:.1f} pp"
+def _signed(key: str, v: float, fine: bool = False) -> str:
+    """A signed difference; differences of rates are in percentage points. One that prints as
+    zero carries no sign ('0.00', not '-0.00'). `fine` prints two significant digits, for a clear
+    difference too small for the metric's usual precision."""
+    if fine:
+        text = f"{abs(v) * 100:.2g} pp" if registry.fmt(key) == "pct" else f"{abs(v):.2g}"
+        if registry.fmt(key) == "money":
+            text = "$" + text
+    else:
+        text = format_metric(key, abs(v))
+        if text.endswith("%"):
+            text = f"{abs(v) * 100:.1f} pp"
+    if not any(ch in "123456789" for ch in text.split("e")[0]):
+        return text
     return ("+" if v >= 0 else "-") + text
 
 
@@ -257,12 +300,24 @@ def _buys(gain: dict, cost: dict) -> str:
     return "n/a (bookings within noise)"
 
 
+def _shown(key: str, v: float, clear: bool) -> str:
+    """A signed difference, or an end of its interval, as printed. In a clear difference (the
+    interval excludes zero) a value that would print as zero at the metric's precision gets two
+    significant digits instead, so 'clear' never stands beside a zero ('-0.13 (-0.25..-0.004)')."""
+    text = _signed(key, v)
+    if clear and not any(ch in "123456789" for ch in text):
+        return _signed(key, v, fine=True)
+    return text
+
+
 def _diff_cell(key: str, c: dict) -> str:
+    """'mean (low..high)' of a paired difference (see _shown)."""
     if c.get("diff_mean") is None:
         return "n/a"
+    clear = verdict(c) == "clear"
     return (
-        f"{_signed(key, c['diff_mean'])} "
-        f"({_signed(key, c['ci95_low'])}..{_signed(key, c['ci95_high'])})"
+        f"{_shown(key, c['diff_mean'], clear)} "
+        f"({_shown(key, c['ci95_low'], clear)}..{_shown(key, c['ci95_high'], clear)})"
     )
 
 
@@ -286,7 +341,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         *([setup, ""] if setup else []),
         f"{sc.replications} replications of each scenario, seed {sc.seed}, on common random numbers "
         f"(replication r of every scenario uses the same random streams). Metrics cover {lo} to {hi} "
-        f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Definitions: "
+        f"({span(sc.horizon_days, False)} after a {span(sc.warmup_days)} warm-up). Definitions: "
         "docs/metrics.md; how comparisons work: docs/experiments.md.",
         "",
         "## Median of each scenario",
@@ -483,7 +538,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "",
         *([setup, ""] if setup else []),
         f"{sc.replications} replications, seed {sc.seed}. Metrics cover the window {lo} to {hi} "
-        f"({sc.horizon_days:g} days after a {sc.warmup_days:g}-day warm-up). Motions: "
+        f"({span(sc.horizon_days, False)} after a {span(sc.warmup_days)} warm-up). Motions: "
         + ", ".join(f"`{k}`" for k in sc.motions)
         + ". Definitions: docs/metrics.md.",
         "",
@@ -563,7 +618,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
     out += ["## Funnel", ""]
     if b:
         out.append(
-            f"Lowest-converting stage (the bottleneck of the funnel audit): **{b['motion']} / "
+            f"Lowest-converting stage: **{b['motion']} / "
             f"{b['stage']}** ({b['owner']}), {b['conversion']:.0%} advance."
         )
     wait = m.get("sdr_wait_days", {}).get("p50")
