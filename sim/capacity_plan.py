@@ -37,7 +37,7 @@ from sim.experiment import RunResult, versions
 from sim.metrics import month_weights, scalar_metrics
 from sim.model import simulate_replication
 from sim.records import MONTH_DAYS
-from sim.report import format_metric, summary_json
+from sim.report import format_metric, span, summary_json
 from sim.runfolder import staged
 from sim.stats import strict, summarise
 
@@ -365,7 +365,7 @@ def report_md(search: Search, df: pd.DataFrame, setup: str = "") -> str:
     )
     lines += [
         f"Target: {search.metric} >= {format_metric(search.metric, search.target)} in the "
-        f"{sc.horizon_days:g}-day window after a {sc.warmup_days:g}-day warm-up. Cost minimised: "
+        f"{span(sc.horizon_days)} window after a {span(sc.warmup_days)} warm-up. Cost minimised: "
         f"the {cost_name}, mean over replications. {len(df)} plans evaluated, "
         f"{sc.replications} replications each (seed {sc.seed}, common random numbers).",
         "",
