@@ -113,3 +113,15 @@ def test_every_preset_runs_with_every_motion(company, motion):
     assert m["customers_end"]["p50"] > 0
     if motion != "csl":  # every acquisition motion finds leads for every preset
         assert m["leads"]["p50"] > 0
+
+
+def test_the_stress_presets_stay_what_they_are_named():
+    """sdr_bound and ae_bound are multiples of the default company: when the default moves they must
+    move with it (at 6x the default's leads, sdr_bound's SDRs spent 99 % of their time on inbound
+    and lead scoring's threshold changed nothing). sdr_bound: SDRs busy on inbound most of the time
+    but not all of it; ae_bound: AE selling hours nearly all booked."""
+    sdr = simulate(["company=sdr_bound", "replications=4"])
+    inbound = p50(sdr, "sdr_inbound_share")
+    assert 0.5 <= inbound <= 0.9, inbound
+    ae = simulate(["company=ae_bound", "replications=4"])
+    assert p50(ae, "ae_utilization") >= 0.85, p50(ae, "ae_utilization")
