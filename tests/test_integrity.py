@@ -439,3 +439,69 @@ def test_an_overwrite_that_fails_keeps_the_old_run_whole(tmp_path: Path) -> None
     assert (out / ".hydra" / "overrides.yaml").read_text() == "- seed=1\n"
     assert (out / "summary.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+# --- salesim-calibrate: a busy or unwritable results folder ---------------------------------------
+
+CALIBRATE_FAST = [
+    "data=crm_example", "fit.durations=[gamma]", "fit.classes=[1]", "fit.sizes=[lognormal]",
+    "check.replications=0",
+]  # fmt: skip
+
+
+def calibrate_with(patch: str, *args: str) -> subprocess.Popen:
+    """`salesim-calibrate` with a fault injected first (Python code run before the command)."""
+    code = (
+        f"import sys\n{patch}\nsys.argv = ['salesim-calibrate', *sys.argv[1:]]\n"
+        "from sim.calibrate.cli import main\nmain()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_calibration_into_a_busy_folder_is_one_line(tmp_path: Path) -> None:
+    """Another run (here: this test process) holds the folder's lock: the second calibration
+    stops before any work with one line naming the folder and the holder, exit 2, and leaves the
+    folder and the holder's lock as they were. Before: a FolderBusy traceback when publishing."""
+    out = tmp_path / "run"
+    runfolder.hold(out)
+    try:
+        code, err = finish(calibrate_with("", *CALIBRATE_FAST, f"hydra.run.dir={out}"))
+        assert runfolder.holder(out) == os.getpid()  # the refused run did not take the lock
+    finally:
+        runfolder.release_all()
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"output error: {out}: another run"), err
+    assert f"(pid {os.getpid()})" in line, line
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("err", ["ENOSPC", "EROFS", "EACCES"])
+def test_a_calibration_whose_write_fails_is_one_line_and_publishes_nothing(
+    tmp_path: Path, err: str
+) -> None:
+    """A full disk, read-only file system or missing permission while the report is written (other
+    files already staged): one line naming the file, exit 2, no folder and no staging left."""
+    patch = (
+        "import errno, os, pathlib\n"
+        "write = pathlib.Path.write_text\n"
+        "def fail(self, *a, **k):\n"
+        "    if self.name == 'report.md':\n"
+        f"        raise OSError(errno.{err}, os.strerror(errno.{err}), str(self))\n"
+        "    return write(self, *a, **k)\n"
+        "pathlib.Path.write_text = fail"
+    )
+    out = tmp_path / "run"
+    code, err_text = finish(calibrate_with(patch, *CALIBRATE_FAST, f"hydra.run.dir={out}"))
+    line = one_line(err_text)
+    assert code == 2 and line.startswith("output error: cannot write "), err_text
+    assert line.startswith(f"output error: cannot write {out / 'report.md'} ("), line
+    assert "nothing was published" in line, line
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))

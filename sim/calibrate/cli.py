@@ -5,12 +5,16 @@
     salesim-calibrate data=maven_crm backtest.cutoff=2017-06-30 backtest.horizon_days=90
 
 Bad input (a config key, a file, a row) stops the run before anything is written, with one line
-naming it, exit status 2 and no traceback (HYDRA_FULL_ERROR=1 shows one).
+naming it, exit status 2 and no traceback (HYDRA_FULL_ERROR=1 shows one). So does a results folder
+another run is writing (its lock, sim/runfolder.py) or one that cannot be written (full disk,
+read-only, no permission): every file is staged privately and published only when all are written.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,10 +23,12 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from sim import runfolder
 from sim.calibrate.importer import CrmData, check_fittable, load, settings_from, summary_lines
 from sim.calibrate.options import container, date, fit_options
+from sim.cli import NO_RUN_FLAGS, _flag, _refuse, _terminate, _write_error, check_output_dirs
 from sim.cli import _abandon as abandon
-from sim.cli import check_output_dirs
+from sim.cli import _stop_workers as stop_workers
 from sim.compose import CONFIG_DIR
 from sim.config import ConfigError, load_scenario
 
@@ -57,7 +63,7 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
 
 def _abandon(outdir: Path) -> None:
     """Undo what Hydra wrote before we validated, as salesim does (a finished run is left alone)."""
-    abandon(outdir, done=("fit.json", "backtest.json"))
+    abandon(outdir, done=("fit.json", "backtest.json", "rolling_backtest.json"))
 
 
 def _fail(outdir: Path, exc: Exception) -> None:
@@ -66,6 +72,19 @@ def _fail(outdir: Path, exc: Exception) -> None:
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise exc
     sys.exit(2)
+
+
+def _as_published(exc: OSError, outdir: Path) -> OSError:
+    """The error with its file named where it would have been published (the private staging
+    folder it was written in is gone by the time the user reads the line)."""
+    if not exc.filename:
+        return exc
+    path = Path(exc.filename)
+    stage = f".{outdir.absolute().name}.partial-"
+    for i, part in enumerate(path.parts):
+        if part.startswith(stage):
+            return OSError(exc.errno, exc.strerror, str(outdir.joinpath(*path.parts[i + 1 :])))
+    return exc
 
 
 def calibrate(crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path) -> Path:
@@ -103,25 +122,71 @@ def app(cfg: DictConfig) -> None:
         # lazy, as in calibrate(); the "Backtest" section of docs/calibration.md
         from sim.calibrate import backtest
 
-        if backtest.settings(cfg) is not None:  # a cutoff, cutoffs or rolling.first is set
-            backtest.run(crm, cfg, outdir)
+        bt = backtest.settings(cfg)
+        if bt is not None:  # a cutoff, cutoffs or rolling.first is set
+            # staged like the calibration's files: a failed write publishes nothing
+            done = "rolling_backtest.json" if bt.rolling else "backtest.json"
+            with runfolder.staged(outdir, done=done) as stage:
+                backtest.run(crm, cfg, stage)
+            runfolder.release_all()
             print(f"results: {outdir}")
             return
         path = calibrate(crm, cutoff, opts, reps, outdir)
     except ConfigError as exc:
         _fail(outdir, exc)
-    except KeyboardInterrupt:
+    except OSError as exc:  # full disk, read-only folder, no permission: nothing was published
+        _fail(outdir, _write_error(outdir, _as_published(exc, outdir)))
+    except runfolder.FolderBusy as exc:  # an interpolated hydra.run.dir another run took meanwhile
+        _fail(outdir, ConfigError(f"output error: {exc}; wait for it or choose another folder"))
+    except KeyboardInterrupt as exc:
+        stop_workers()
         _abandon(outdir)
-        print("interrupted: no results written", file=sys.stderr)
-        sys.exit(130)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}): no results written", file=sys.stderr)
+        sys.exit(128 + signum)
     print((outdir / "summary.txt").read_text(), end="")
     print(f"calibrated scenario: {path}")
     print(f"run it: salesim --config-dir {outdir} experiment=calibrated")
     print(f"results: {outdir}")
 
 
+DEFAULT_BASE = Path("results/calibrate")  # hydra.run.dir's default in configs/calibrate.yaml
+
+
+def claim_output(argv: list[str]) -> list[str]:
+    """Before Hydra writes anything: lock this run's results folder (sim/runfolder.py), so a second
+    calibration or backtest aimed at it stops with one line and exit 2 instead of a traceback when
+    both publish. The default folder results/calibrate/DATE/TIME gets a `-2`, `-3` suffix when
+    taken. A finished run in the folder is replaced when the new one is published, as before."""
+    if any(a.partition("=")[0] in NO_RUN_FLAGS for a in argv):
+        return argv
+    given = _flag(argv, "hydra.run.dir")
+    if given is not None and "${" in given:
+        return argv  # an interpolated folder: Hydra resolves it; publishing still locks
+    try:
+        if given is None:
+            folder = runfolder.claim_default(DEFAULT_BASE)
+            return [*argv, f"hydra.run.dir={folder.as_posix()}"]
+        runfolder.hold(Path(given).expanduser())
+    except runfolder.FolderBusy as exc:
+        _refuse(
+            f"output error: {exc.folder}: another run (pid {exc.pid or '?'}) is writing there; "
+            "wait for it or choose another folder (hydra.run.dir=...)"
+        )
+    except OSError as exc:
+        _refuse(
+            f"output error: hydra.run.dir = {str(given or DEFAULT_BASE)!r}: cannot lock the folder "
+            f"({exc.strerror}: {exc.filename}); allowed: a folder you can write to"
+        )
+    return argv
+
+
 def main() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
+    atexit.register(runfolder.release_all)  # however the run ends, its lock file goes
     check_output_dirs(sys.argv[1:])
+    sys.argv[1:] = claim_output(sys.argv[1:])
     app()
 
 
