@@ -445,7 +445,7 @@ def test_an_overwrite_that_fails_keeps_the_old_run_whole(tmp_path: Path) -> None
 
 CALIBRATE_FAST = [
     "data=crm_example", "fit.durations=[gamma]", "fit.classes=[1]", "fit.sizes=[lognormal]",
-    "check.replications=0",
+    "check.replications=0", "progress=false",
 ]  # fmt: skip
 
 
@@ -505,3 +505,27 @@ def test_a_calibration_whose_write_fails_is_one_line_and_publishes_nothing(
     assert line.startswith(f"output error: cannot write {out / 'report.md'} ("), line
     assert "nothing was published" in line, line
     assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+def test_calibration_progress_lines_go_to_stderr_and_change_no_output(tmp_path: Path) -> None:
+    """Each phase says on stderr when it starts and how long it took (here every phase, however
+    quick: PROGRESS_AFTER = 0); progress=false says nothing; the published files are the same
+    either way, and a progress value that is not a bool is one config line."""
+    now = "import sim.calibrate.cli as c\nc.PROGRESS_AFTER = 0.0"
+    fast = [a for a in CALIBRATE_FAST if a != "progress=false"]
+    on, off = tmp_path / "on", tmp_path / "off"
+    p = calibrate_with(now, *fast, f"hydra.run.dir={on}")
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    lines = err.splitlines()
+    labels = [ln.split(":")[1].strip() for ln in lines]
+    assert labels == ["load", "load", "fit", "fit", "write", "write"], err
+    assert all(ln.startswith("salesim-calibrate: ") for ln in lines), err
+    assert lines[0].endswith(" ...") and " MB) ..." in lines[0], err
+    assert "done in " in lines[1] and "done in " in lines[-1], err
+    code, err = finish(calibrate_with(now, *fast, "progress=false", f"hydra.run.dir={off}"))
+    assert code == 0 and err == "", err
+    for name in ("fit.json", "calibrated.yaml", "summary.txt"):
+        assert (on / name).read_bytes() == (off / name).read_bytes(), name
+    code, err = finish(calibrate_with("", *fast, "progress=1", f"hydra.run.dir={tmp_path / 'x'}"))
+    assert code == 2 and one_line(err) == "config error: progress = 1: allowed are true or false"

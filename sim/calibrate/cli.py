@@ -13,9 +13,13 @@ read-only, no permission): every file is staged privately and published only whe
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
@@ -24,7 +28,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sim import runfolder
-from sim.calibrate.importer import CrmData, check_fittable, load, settings_from, summary_lines
+from sim.calibrate.importer import (
+    CrmData,
+    DataSettings,
+    check_fittable,
+    data_dir,
+    load,
+    settings_from,
+    summary_lines,
+)
 from sim.calibrate.options import container, date, fit_options
 from sim.cli import NO_RUN_FLAGS, _flag, _refuse, _terminate, _write_error, check_output_dirs
 from sim.cli import _abandon as abandon
@@ -32,7 +44,52 @@ from sim.cli import _stop_workers as stop_workers
 from sim.compose import CONFIG_DIR
 from sim.config import ConfigError, load_scenario
 
-__all__ = ["app", "calibrate", "main", "prepare"]
+__all__ = ["app", "calibrate", "main", "phase", "prepare"]
+
+# seconds: a phase (load, fit, check, write) still running after this says so on stderr, and how
+# long it took when done; quicker phases (a small export) stay quiet
+PROGRESS_AFTER = 1.0
+
+
+@contextlib.contextmanager
+def phase(label: str, on: bool) -> Iterator[None]:
+    """Show that `label` is under way (a large export loads and fits for minutes with no other
+    sign of life): one line on stderr once it has run PROGRESS_AFTER seconds, one when it is done.
+    Lines only, no bar: the fit has no steps to count. Off when `on` is false; an error ends the
+    phase without a done line, so the error's own line stays the last."""
+    if not on:
+        yield
+        return
+    t0 = time.perf_counter()
+    said = threading.Event()
+
+    def say() -> None:
+        said.set()
+        print(f"salesim-calibrate: {label} ...", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(PROGRESS_AFTER, say)
+    timer.daemon = True
+    if PROGRESS_AFTER > 0:
+        timer.start()
+    else:  # every phase, said at once (the tests)
+        say()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if timer.is_alive():
+            timer.join()  # a line being printed right now is finished before anything else is
+    if said.is_set():
+        took = time.perf_counter() - t0
+        print(f"salesim-calibrate: {label}: done in {took:.1f} s", file=sys.stderr, flush=True)
+
+
+def progress_of(cfg: DictConfig) -> bool:
+    """The `progress` key: true or false (a bool, not a number or a word)."""
+    on = cfg.get("progress", True)
+    if not isinstance(on, bool):
+        raise ConfigError(f"config error: progress = {on!r}: allowed are true or false")
+    return on
 
 
 def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
@@ -51,14 +108,27 @@ def prepare(cfg: DictConfig) -> tuple[CrmData, pd.Timestamp | None, dict, int]:
         raise ConfigError(f"config error: check.replications = {reps!r}: an integer >= 0")
     bt = container(cfg, "backtest") or {}
     date(bt.get("cutoff"), "backtest.cutoff")
-    crm = load(settings)
-    check_fittable(crm, settings)
+    with phase(f"load: reading {settings.name} ({_size(settings)})", progress_of(cfg)):
+        crm = load(settings)
+        check_fittable(crm, settings)
     if cutoff is not None and cutoff < crm.opportunities["created_date"].min():
         raise ConfigError(
             f"config error: cutoff = {cutoff.date()}: before the first record "
             f"({crm.opportunities['created_date'].min().date()})"
         )
     return crm, cutoff, opts, reps
+
+
+def _size(settings: DataSettings) -> str:
+    """The export's size on disk, for the load line ("58 MB"; "size ?" if it cannot be read)."""
+    try:
+        root = data_dir(settings)
+        files = [root / settings.opportunities.file]
+        if settings.leads is not None:
+            files.append(root / settings.leads.file)
+        return f"{sum(f.stat().st_size for f in files) / 1e6:.0f} MB"
+    except (OSError, AttributeError, TypeError):
+        return "size ?"
 
 
 def _abandon(outdir: Path) -> None:
@@ -87,14 +157,19 @@ def _as_published(exc: OSError, outdir: Path) -> OSError:
     return exc
 
 
-def calibrate(crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path) -> Path:
-    """Fit, check and write every output; returns calibrated.yaml."""
+def calibrate(
+    crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path, progress: bool = False
+) -> Path:
+    """Fit, check and write every output; returns calibrated.yaml. `progress`: a line on stderr
+    per slow phase (see `phase`)."""
     # lazy: fitting pulls in scipy.stats and statsmodels, the report matplotlib (about a second
     # together), which a rejected option or a bad CRM file never needs
     from sim.calibrate.fit import fit
     from sim.calibrate.report import simulate_check, write_outputs
 
-    cal = fit(crm, cutoff, **opts)
+    n_seg = crm.opportunities["segment"].nunique()
+    with phase(f"fit: {len(crm.opportunities)} deals, {n_seg} segment(s)", progress):
+        cal = fit(crm, cutoff, **opts)
     scenario = cal.scenario()
     try:
         load_scenario(scenario)  # calibrated.yaml must be a scenario salesim accepts
@@ -106,8 +181,12 @@ def calibrate(crm: CrmData, cutoff, opts: dict, reps: int, outdir: Path) -> Path
             + (f"; {len(more)} more" if more else "")
             + "); try fit.classes=[1] or a longer export"
         ) from None
-    check = simulate_check(cal, scenario, reps) if reps else None
-    return write_outputs(crm, cal, scenario, check, outdir)
+    with phase(
+        f"check: simulating {reps} replications of the fitted scenario", progress and reps > 0
+    ):
+        check = simulate_check(cal, scenario, reps) if reps else None
+    with phase(f"write: report and plots into {outdir}", progress):
+        return write_outputs(crm, cal, scenario, check, outdir)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="calibrate")
@@ -126,12 +205,12 @@ def app(cfg: DictConfig) -> None:
         if bt is not None:  # a cutoff, cutoffs or rolling.first is set
             # staged like the calibration's files: a failed write publishes nothing
             done = "rolling_backtest.json" if bt.rolling else "backtest.json"
-            with runfolder.staged(outdir, done=done) as stage:
+            with runfolder.staged(outdir, done=done) as stage, phase("backtest", progress_of(cfg)):
                 backtest.run(crm, cfg, stage)
             runfolder.release_all()
             print(f"results: {outdir}")
             return
-        path = calibrate(crm, cutoff, opts, reps, outdir)
+        path = calibrate(crm, cutoff, opts, reps, outdir, progress_of(cfg))
     except ConfigError as exc:
         _fail(outdir, exc)
     except OSError as exc:  # full disk, read-only folder, no permission: nothing was published
