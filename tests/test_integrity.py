@@ -529,3 +529,27 @@ def test_calibration_progress_lines_go_to_stderr_and_change_no_output(tmp_path: 
         assert (on / name).read_bytes() == (off / name).read_bytes(), name
     code, err = finish(calibrate_with("", *fast, "progress=1", f"hydra.run.dir={tmp_path / 'x'}"))
     assert code == 2 and one_line(err) == "config error: progress = 1: allowed are true or false"
+
+
+def test_a_backtest_whose_write_fails_publishes_nothing(tmp_path: Path) -> None:
+    """The backtest's files are staged too: a full disk when its third table is written (two files
+    already staged) gives one line naming the file, exit 2, and no folder. Before: backtest.json
+    and the first tables were left in the results folder beside a traceback."""
+    patch = (
+        "import errno, os, pandas as pd\n"
+        "to_csv = pd.DataFrame.to_csv\n"
+        "def fail(self, path=None, *a, **k):\n"
+        "    if str(path).endswith('backtest_open_pipeline.csv'):\n"
+        "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))\n"
+        "    return to_csv(self, path, *a, **k)\n"
+        "pd.DataFrame.to_csv = fail"
+    )
+    out = tmp_path / "run"
+    args = [*CALIBRATE_FAST, "backtest.cutoff=2023-06-30", "backtest.replications=10"]
+    code, err = finish(calibrate_with(patch, *args, f"hydra.run.dir={out}"))
+    line = one_line(err)
+    assert code == 2, err
+    assert line.startswith(f"output error: cannot write {out / 'backtest_open_pipeline.csv'} ("), (
+        line
+    )
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
