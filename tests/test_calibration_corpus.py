@@ -72,6 +72,10 @@ FATAL: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], list[str]]] = {
         lambda d: d.assign(close_date=np.where(d["close_date"].notna(), d["engage_date"], None)),
         ["column 'close_date'", f"rows 1..{N}", "the same time to close"],
     ),
+    "every_row_open": (  # no close at all: nothing to fit durations or win rates on
+        lambda d: d.assign(deal_stage="Engaging", close_date=None, close_value=0),
+        ["column 'deal_stage'", f"rows 1..{N}", "no won deal", f"{N} open"],
+    ),
     "won_amounts_all_negative": (
         lambda d: d.assign(close_value=-d["close_value"]),
         ["column 'close_value'", f"rows 1..{N}", "amount negative", "has a usable amount"],
@@ -230,3 +234,24 @@ def test_bad_values_of_the_new_data_keys_are_one_config_line(tmp_path, override,
     with pytest.raises(ConfigError) as exc:
         prepare(calibrate_config(["data=maven_crm", f"data.dir={tmp_path}", override]))
     assert "\n" not in str(exc.value) and words in str(exc.value), str(exc.value)
+
+
+def test_a_three_row_segment_beside_a_normal_one_is_fitted_with_a_note(tmp_path):
+    """A segment of 3 deals (1 won, 2 lost) beside ones of about 200: it borrows its time-to-close
+    shape from the pooled fit (fewer than fit.min_closed closed deals), its win-rate interval
+    cannot be computed and a note says so; the scenario salesim gets is valid and keeps it."""
+    from sim.calibrate.fit import fit
+    from sim.config import load_scenario
+
+    d = clean()
+    tiny = np.arange(N) >= N - 3  # the last rows: created late, so none is left-truncated
+    crm, cutoff, opts, _ = prepare(config(export(tmp_path, d.assign(
+        product=np.where(tiny, "Tiny", d["product"])))))  # fmt: skip
+    assert (crm.opportunities["segment"] == "Tiny").sum() == 3
+    cal = fit(crm, cutoff, **opts)
+    seg = {s.name: s for s in cal.segments.values()}["Tiny"]
+    assert seg.pooled_shape and (seg.n, seg.won) == (3, 1)
+    assert any(n.startswith("Tiny: ") for n in cal.notes), cal.notes
+    scenario = cal.scenario()
+    load_scenario(scenario)
+    assert seg.key in scenario["segments"]

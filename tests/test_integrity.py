@@ -439,3 +439,117 @@ def test_an_overwrite_that_fails_keeps_the_old_run_whole(tmp_path: Path) -> None
     assert (out / ".hydra" / "overrides.yaml").read_text() == "- seed=1\n"
     assert (out / "summary.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+# --- salesim-calibrate: a busy or unwritable results folder ---------------------------------------
+
+CALIBRATE_FAST = [
+    "data=crm_example", "fit.durations=[gamma]", "fit.classes=[1]", "fit.sizes=[lognormal]",
+    "check.replications=0", "progress=false",
+]  # fmt: skip
+
+
+def calibrate_with(patch: str, *args: str) -> subprocess.Popen:
+    """`salesim-calibrate` with a fault injected first (Python code run before the command)."""
+    code = (
+        f"import sys\n{patch}\nsys.argv = ['salesim-calibrate', *sys.argv[1:]]\n"
+        "from sim.calibrate.cli import main\nmain()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_calibration_into_a_busy_folder_is_one_line(tmp_path: Path) -> None:
+    """Another run (here: this test process) holds the folder's lock: the second calibration
+    stops before any work with one line naming the folder and the holder, exit 2, and leaves the
+    folder and the holder's lock as they were. Before: a FolderBusy traceback when publishing."""
+    out = tmp_path / "run"
+    runfolder.hold(out)
+    try:
+        code, err = finish(calibrate_with("", *CALIBRATE_FAST, f"hydra.run.dir={out}"))
+        assert runfolder.holder(out) == os.getpid()  # the refused run did not take the lock
+    finally:
+        runfolder.release_all()
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"output error: {out}: another run"), err
+    assert f"(pid {os.getpid()})" in line, line
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("err", ["ENOSPC", "EROFS", "EACCES"])
+def test_a_calibration_whose_write_fails_is_one_line_and_publishes_nothing(
+    tmp_path: Path, err: str
+) -> None:
+    """A full disk, read-only file system or missing permission while the report is written (other
+    files already staged): one line naming the file, exit 2, no folder and no staging left."""
+    patch = (
+        "import errno, os, pathlib\n"
+        "write = pathlib.Path.write_text\n"
+        "def fail(self, *a, **k):\n"
+        "    if self.name == 'report.md':\n"
+        f"        raise OSError(errno.{err}, os.strerror(errno.{err}), str(self))\n"
+        "    return write(self, *a, **k)\n"
+        "pathlib.Path.write_text = fail"
+    )
+    out = tmp_path / "run"
+    code, err_text = finish(calibrate_with(patch, *CALIBRATE_FAST, f"hydra.run.dir={out}"))
+    line = one_line(err_text)
+    assert code == 2 and line.startswith("output error: cannot write "), err_text
+    assert line.startswith(f"output error: cannot write {out / 'report.md'} ("), line
+    assert "nothing was published" in line, line
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+def test_calibration_progress_lines_go_to_stderr_and_change_no_output(tmp_path: Path) -> None:
+    """Each phase says on stderr when it starts and how long it took (here every phase, however
+    quick: PROGRESS_AFTER = 0); progress=false says nothing; the published files are the same
+    either way, and a progress value that is not a bool is one config line."""
+    now = "import sim.calibrate.cli as c\nc.PROGRESS_AFTER = 0.0"
+    fast = [a for a in CALIBRATE_FAST if a != "progress=false"]
+    on, off = tmp_path / "on", tmp_path / "off"
+    p = calibrate_with(now, *fast, f"hydra.run.dir={on}")
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err
+    lines = err.splitlines()
+    labels = [ln.split(":")[1].strip() for ln in lines]
+    assert labels == ["load", "load", "fit", "fit", "write", "write"], err
+    assert all(ln.startswith("salesim-calibrate: ") for ln in lines), err
+    assert lines[0].endswith(" ...") and " MB) ..." in lines[0], err
+    assert "done in " in lines[1] and "done in " in lines[-1], err
+    code, err = finish(calibrate_with(now, *fast, "progress=false", f"hydra.run.dir={off}"))
+    assert code == 0 and err == "", err
+    for name in ("fit.json", "calibrated.yaml", "summary.txt"):
+        assert (on / name).read_bytes() == (off / name).read_bytes(), name
+    code, err = finish(calibrate_with("", *fast, "progress=1", f"hydra.run.dir={tmp_path / 'x'}"))
+    assert code == 2 and one_line(err) == "config error: progress = 1: allowed are true or false"
+
+
+def test_a_backtest_whose_write_fails_publishes_nothing(tmp_path: Path) -> None:
+    """The backtest's files are staged too: a full disk when its third table is written (two files
+    already staged) gives one line naming the file, exit 2, and no folder. Before: backtest.json
+    and the first tables were left in the results folder beside a traceback."""
+    patch = (
+        "import errno, os, pandas as pd\n"
+        "to_csv = pd.DataFrame.to_csv\n"
+        "def fail(self, path=None, *a, **k):\n"
+        "    if str(path).endswith('backtest_open_pipeline.csv'):\n"
+        "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))\n"
+        "    return to_csv(self, path, *a, **k)\n"
+        "pd.DataFrame.to_csv = fail"
+    )
+    out = tmp_path / "run"
+    args = [*CALIBRATE_FAST, "backtest.cutoff=2023-06-30", "backtest.replications=10"]
+    code, err = finish(calibrate_with(patch, *args, f"hydra.run.dir={out}"))
+    line = one_line(err)
+    assert code == 2, err
+    assert line.startswith(f"output error: cannot write {out / 'backtest_open_pipeline.csv'} ("), (
+        line
+    )
+    assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
