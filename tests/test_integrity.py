@@ -553,3 +553,22 @@ def test_a_backtest_whose_write_fails_publishes_nothing(tmp_path: Path) -> None:
         line
     )
     assert list(tmp_path.iterdir()) == [], sorted(tmp_path.rglob("*"))
+
+
+def test_a_calibration_into_a_folder_holding_a_finished_one_is_refused_unless_overwrite(
+    tmp_path: Path,
+) -> None:
+    """A folder that holds a finished calibration (fit.json) is refused with one line before any
+    work, like salesim's complete runs; overwrite=true replaces it. Before: replaced silently."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "fit.json").write_text("{}\n")
+    code, err = finish(calibrate_with("", *CALIBRATE_FAST, f"hydra.run.dir={out}"))
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"output error: hydra.run.dir = '{out}': holds a finished")
+    assert (out / "fit.json").read_text() == "{}\n"  # untouched
+    code, err = finish(
+        calibrate_with("", *CALIBRATE_FAST, f"hydra.run.dir={out}", "overwrite=true")
+    )
+    assert code == 0, err
+    assert (out / "fit.json").read_text() != "{}\n" and (out / "calibrated.yaml").exists()

@@ -38,7 +38,16 @@ from sim.calibrate.importer import (
     summary_lines,
 )
 from sim.calibrate.options import container, date, fit_options
-from sim.cli import NO_RUN_FLAGS, _flag, _refuse, _terminate, _write_error, check_output_dirs
+from sim.cli import (
+    FALSE_WORDS,
+    NO_RUN_FLAGS,
+    TRUE_WORDS,
+    _flag,
+    _refuse,
+    _terminate,
+    _write_error,
+    check_output_dirs,
+)
 from sim.cli import _abandon as abandon
 from sim.cli import _stop_workers as stop_workers
 from sim.compose import CONFIG_DIR
@@ -235,13 +244,21 @@ def app(cfg: DictConfig) -> None:
 DEFAULT_BASE = Path("results/calibrate")  # hydra.run.dir's default in configs/calibrate.yaml
 
 
+FINISHED = ("fit.json", "backtest.json", "rolling_backtest.json")  # what a finished run leaves
+
+
 def claim_output(argv: list[str]) -> list[str]:
     """Before Hydra writes anything: lock this run's results folder (sim/runfolder.py), so a second
     calibration or backtest aimed at it stops with one line and exit 2 instead of a traceback when
     both publish. The default folder results/calibrate/DATE/TIME gets a `-2`, `-3` suffix when
-    taken. A finished run in the folder is replaced when the new one is published, as before."""
+    taken. A folder holding a finished calibration or backtest is refused unless `overwrite=true`
+    (then the new run's files replace the old ones when it is published)."""
     if any(a.partition("=")[0] in NO_RUN_FLAGS for a in argv):
         return argv
+    raw = _flag(argv, "overwrite")
+    if raw is not None and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+        _refuse(f"config error: overwrite = {raw!r}: allowed are true or false")
+    overwrite = raw is not None and raw.lower() in TRUE_WORDS
     given = _flag(argv, "hydra.run.dir")
     if given is not None and "${" in given:
         return argv  # an interpolated folder: Hydra resolves it; publishing still locks
@@ -249,7 +266,14 @@ def claim_output(argv: list[str]) -> list[str]:
         if given is None:
             folder = runfolder.claim_default(DEFAULT_BASE)
             return [*argv, f"hydra.run.dir={folder.as_posix()}"]
-        runfolder.hold(Path(given).expanduser())
+        folder = Path(given).expanduser()
+        runfolder.hold(folder)
+        done = [f for f in FINISHED if (folder / f).exists()]
+        if done and not overwrite:
+            _refuse(
+                f"output error: hydra.run.dir = {given!r}: holds a finished run ({done[0]}); "
+                "choose another folder, or add overwrite=true to replace it"
+            )
     except runfolder.FolderBusy as exc:
         _refuse(
             f"output error: {exc.folder}: another run (pid {exc.pid or '?'}) is writing there; "
