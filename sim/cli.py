@@ -179,6 +179,15 @@ def _flag(argv: list[str], key: str) -> str | None:
     return value
 
 
+def overwrite_flag(argv: list[str]) -> bool:
+    """`overwrite=...` from the command line (false when absent); anything but a yes/no word is one
+    config error line, exit 2, before Hydra starts (salesim and salesim-calibrate alike)."""
+    raw = _flag(argv, "overwrite")
+    if raw is not None and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+        _refuse(f"config error: overwrite = {raw!r}: allowed are true or false")
+    return raw is not None and raw.lower() in TRUE_WORDS
+
+
 def claim_output(argv: list[str]) -> list[str]:
     """Before Hydra writes anything: lock this run's results folder, so no other run writes there.
 
@@ -189,10 +198,7 @@ def claim_output(argv: list[str]) -> list[str]:
     """
     if any(a.partition("=")[0] in NO_RUN_FLAGS for a in argv):
         return argv
-    raw = _flag(argv, "overwrite")
-    if raw is not None and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
-        _refuse(f"config error: overwrite = {raw!r}: allowed are true or false")
-    overwrite = raw is not None and raw.lower() in TRUE_WORDS
+    overwrite = overwrite_flag(argv)
     given = _flag(argv, "hydra.run.dir")
     if given is not None and "${" in given:
         return argv  # an interpolated folder: Hydra resolves it; the write itself still locks

@@ -39,14 +39,13 @@ from sim.calibrate.importer import (
 )
 from sim.calibrate.options import container, date, fit_options
 from sim.cli import (
-    FALSE_WORDS,
     NO_RUN_FLAGS,
-    TRUE_WORDS,
     _flag,
     _refuse,
     _terminate,
     _write_error,
     check_output_dirs,
+    overwrite_flag,
 )
 from sim.cli import _abandon as abandon
 from sim.cli import _stop_workers as stop_workers
@@ -255,10 +254,7 @@ def claim_output(argv: list[str]) -> list[str]:
     (then the new run's files replace the old ones when it is published)."""
     if any(a.partition("=")[0] in NO_RUN_FLAGS for a in argv):
         return argv
-    raw = _flag(argv, "overwrite")
-    if raw is not None and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
-        _refuse(f"config error: overwrite = {raw!r}: allowed are true or false")
-    overwrite = raw is not None and raw.lower() in TRUE_WORDS
+    overwrite = overwrite_flag(argv)
     given = _flag(argv, "hydra.run.dir")
     if given is not None and "${" in given:
         return argv  # an interpolated folder: Hydra resolves it; publishing still locks
