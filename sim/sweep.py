@@ -364,8 +364,10 @@ def write_table(table, sweep_dir: Path) -> list[Path]:
         tmp = sweep_dir / f".{TABLE}.{ext}.tmp"
         if ext == "parquet":
             table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False, lineterminator="\n")
+        else:  # money to cents, like every other CSV salesim writes (the Parquet keeps it all)
+            from sim.report import to_csv  # outputs layer; imported where used (start-up)
+
+            to_csv(table, tmp)
         tmp.replace(path)
         out.append(path)
     return out

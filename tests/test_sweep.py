@@ -237,6 +237,10 @@ def test_a_2x2_sweep_writes_one_table_and_a_heat_map(grid_sweep):
     assert {"win_rate.mean", "win_rate.p10", "win_rate.p90", "arr_end.p50"} <= set(table.columns)
     csv = pd.read_csv(out / "sweep_summary.csv")
     assert list(csv.columns) == list(table.columns)
+    # money in the CSV is in cents (the Parquet keeps full precision), like a run's CSVs
+    money = csv["arr_end.p50"].dropna()
+    assert len(money) and (money.round(2) == money).all()
+    assert not (table["arr_end.mean"].dropna().round(2) == table["arr_end.mean"].dropna()).all()
     assert (out / "response.png").stat().st_size > 10_000
     assert "sweep: 4 jobs (2 failed, 2 ok)" in proc.stdout
 
