@@ -39,6 +39,7 @@ from pydantic import (
     field_validator,
 )
 
+from sim import money
 from sim.config import ConfigError
 from sim.records import CRM_COLUMNS, OUTCOMES
 
@@ -139,6 +140,14 @@ class DataSettings(_Model):
     # times with a UTC offset are converted to this zone (an IANA name); times without one are
     # read as its wall-clock time
     timezone: str = "UTC"
+    # the currency of the amounts (ISO 4217 code): every report and figure of the calibration and
+    # the backtest prints amounts in it, and calibrated.yaml carries it as `currency:` (sim.money)
+    currency: str = money.DEFAULT
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return money.check(v)
 
     @field_validator("timezone")
     @classmethod
@@ -162,6 +171,8 @@ class CrmData:
     closes_from: pd.Timestamp | None = None
     notes: dict[str, int] = field(default_factory=dict)
     rows_read: int = 0
+    currency: str = money.DEFAULT  # data.currency: what the amounts are in
+    has_amounts: bool = False  # an amount column is mapped
 
 
 def settings_from(data: dict[str, Any]) -> DataSettings:
@@ -177,7 +188,8 @@ def settings_from(data: dict[str, Any]) -> DataSettings:
             elif e["type"] == "missing":
                 lines.append(f"config error: {key}: required key is missing")
             else:
-                lines.append(f"config error: {key} = {e.get('input')!r}: {e['msg']}")
+                msg = e["msg"].removeprefix("Value error, ")
+                lines.append(f"config error: {key} = {e.get('input')!r}: {msg}")
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -734,6 +746,9 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
         closes_from=None if pd.isna(closes_from) else closes_from.normalize(),
         notes={k: v for k, v in notes.items() if k != "rows read"},
         rows_read=notes.get("rows read", 0),
+        currency=s.currency,
+        has_amounts="amount" in s.opportunities.columns
+        or (s.opportunities.closes is not None and "amount" in s.opportunities.closes.columns),
     )
 
 
@@ -751,6 +766,8 @@ def summary_lines(crm: CrmData) -> list[str]:
             else ""
         )
     ]
+    if crm.has_amounts:
+        lines.append(f"  amounts in {crm.currency} (data.currency)")
     if crm.leads is not None:
         lines.append(f"  leads: {len(crm.leads)}")
     for reason, k in crm.rejected.items():
