@@ -445,3 +445,29 @@ def test_a_mapping_can_be_one_quoted_yaml_string_so_non_ascii_stages_work_on_the
     m["opportunities"]["stages"] = "[won, lost]"
     with pytest.raises(ConfigError, match=r"data.opportunities.stages = .*not a mapping"):
         load(m)
+
+
+def test_created_and_closed_may_have_formats_of_their_own(tmp_path):
+    """A day-first export with a time of creation and a day of close (Bitrix24's Russian UI)."""
+    (tmp_path / "opps.csv").write_text(
+        "id,stage,created,closed\n1,Won,31.01.2023 14:22:11,15.02.2023\n"
+        "2,Lost,01.02.2023 09:00:00,03.02.2023\n3,Open,02.02.2023 10:00:00,\n"
+    )
+    m = {
+        "name": "t",
+        "dir": str(tmp_path),
+        "as_of": "2023-03-01",
+        "opportunities": {
+            "file": "opps.csv",
+            "columns": {"opportunity_id": "id", "created": "created", "closed": "closed"},
+            "stage": "stage",
+            "stages": {"Won": "won", "Lost": "lost", "Open": "open"},
+            "date_format": {"created": "%d.%m.%Y %H:%M:%S", "closed": "%d.%m.%Y"},
+        },
+    }
+    o = load(m).opportunities.set_index("opportunity_id")
+    assert o.loc["1", "created_date"] == pd.Timestamp("2023-01-31 14:22:11")
+    assert o.loc["1", "close_date"] == pd.Timestamp("2023-02-15")
+    m["opportunities"]["date_format"] = "%d.%m.%Y %H:%M:%S"  # one format cannot read both
+    with pytest.raises(CrmError, match=r"column 'closed': '15.02.2023' is not a date"):
+        load(m)

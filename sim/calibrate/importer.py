@@ -96,7 +96,9 @@ class OppTable(_Model):
     stages: Annotated[
         dict[str, Literal["won", "lost", "open", "skip"]], BeforeValidator(_mapping_text)
     ] = {}
-    date_format: str | None = None
+    # strftime format of the date columns, or one per field ({created: ..., closed: ...}) when
+    # they differ (a time of creation, a day of close); None: pandas guesses (ISO 8601 always works)
+    date_format: str | dict[Literal["created", "closed"], str] | None = None
     closes: CloseTable | None = None
     amount_for: list[Literal["won", "lost", "open"]] = ["won", "lost", "open"]
     zero_amount_is_missing: bool = False
@@ -415,7 +417,9 @@ def _opportunities(
         if f in t.columns:
             col = _column(raw, path, f, t.columns[f], key)
             if f == "created" or f == "closed":
-                out[f] = _dates(col, t.date_format, path, t.columns[f], s.timezone, notes)
+                fmt = t.date_format
+                fmt = fmt.get(f) if isinstance(fmt, dict) else fmt
+                out[f] = _dates(col, fmt, path, t.columns[f], s.timezone, notes)
             elif f == "amount":
                 out[f] = _numbers(col, path, t.columns[f])
             else:
