@@ -471,3 +471,22 @@ def test_created_and_closed_may_have_formats_of_their_own(tmp_path):
     m["opportunities"]["date_format"] = "%d.%m.%Y %H:%M:%S"  # one format cannot read both
     with pytest.raises(CrmError, match=r"column 'closed': '15.02.2023' is not a date"):
         load(m)
+
+
+def test_the_crm_mapping_snippets_in_the_docs_are_valid_presets():
+    """docs/calibration.md, "Exports from common CRMs": each YAML snippet validates as `data`, and
+    the Bitrix24 patterns map every pipeline's won and lost stage ids."""
+    import re
+
+    import yaml
+
+    from sim.calibrate.importer import map_stages, settings_from
+
+    text = (REPO / "docs" / "calibration.md").read_text()
+    section = text[text.index("### Exports from common CRMs") : text.index("## Calibrate")]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    names = [settings_from(b).name for b in blocks]
+    assert names == ["salesforce", "hubspot", "pipedrive", "zoho", "bitrix24"]
+    stages = settings_from(blocks[-1]).opportunities.stages
+    got = map_stages(pd.Series(["WON", "C6:WON", "C6:LOSE", "APOLOGY", "C6:NEW"]), stages)
+    assert got.tolist() == ["won", "won", "lost", "lost", "open"]
