@@ -267,19 +267,24 @@ def _keep_rows(raw: pd.DataFrame, t: OppTable, path: Path, rejected: dict) -> pd
     """The rows of the pipelines (`pipelines`) and column values (`keep`) the mapping keeps; every
     row left out is counted by its value, before stages, dates and amounts are read, so stage
     values, dates and amounts of other pipelines need no mapping."""
-    rules = [(c, list(v), f"data.opportunities.keep.{c}") for c, v in t.keep.items()]
+    # (column, allowed values, the key that lists them, how a value is named, the mapping key
+    # that names the column: for a missing-column error)
+    rules = [
+        (c, list(v), f"data.opportunities.keep.{c}", f"'{c}'", ("keep", "data.opportunities"))
+        for c, v in t.keep.items()
+    ]
     if t.pipelines is not None:
         if "pipeline" not in t.columns:
             raise ConfigError(
                 "config error: data.opportunities.pipelines: needs the column that holds the "
                 "pipeline: set data.opportunities.columns.pipeline"
             )
-        rules.insert(0, (t.columns["pipeline"], t.pipelines, "data.opportunities.pipelines"))
-    for col, allowed, key in rules:
-        values = _column(raw, path, "pipeline" if key.endswith("pipelines") else col, col,
-                         key.rsplit(".", 1)[0])  # fmt: skip
+        col = t.columns["pipeline"]
+        where = ("pipeline", "data.opportunities.columns")
+        rules.insert(0, (col, t.pipelines, "data.opportunities.pipelines", "pipeline", where))
+    for col, allowed, key, what, (field_, mapped) in rules:
+        values = _column(raw, path, field_, col, mapped)
         hit = _matches(values, allowed)
-        what = "pipeline" if key.endswith("pipelines") else f"'{col}'"
         counts = values[~hit].fillna("").value_counts()
         for value, k in counts.head(20).items():
             shown = f"{what} {value!r}" if value != "" else f"empty {what}"
@@ -408,10 +413,6 @@ def _opportunities(
         )
     n = len(raw)
     raw = _keep_rows(raw, t, path, rejected)
-    if "pipeline" in t.columns and t.pipelines is None:
-        mixed = raw[t.columns["pipeline"]].nunique()
-        _count(notes, f"from {mixed} pipelines, all kept (set data.opportunities.pipelines to "
-               "keep some)", len(raw) if mixed > 1 else 0)  # fmt: skip
     out = pd.DataFrame(index=raw.index)
     for f in FIELDS:
         if f in t.columns:
@@ -430,6 +431,10 @@ def _opportunities(
             out[f] = np.nan
         else:
             out[f] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if "pipeline" in t.columns and t.pipelines is None:
+        mixed = out["pipeline"].nunique()
+        _count(notes, f"from {mixed} pipelines, all kept (set data.opportunities.pipelines to "
+               "keep some)", len(out) if mixed > 1 else 0)  # fmt: skip
     if t.segment is not None and "segment" not in t.columns:
         out["segment"] = t.segment
     for f in ("segment", "source"):
