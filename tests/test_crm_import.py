@@ -405,6 +405,16 @@ def test_pipelines_without_a_pipeline_column_or_matching_no_row_is_one_line(tmp_
     assert "\n" not in str(exc.value)
 
 
+def test_a_missing_pipeline_or_keep_column_is_named_with_its_key(tmp_path):
+    _pipes(tmp_path)
+    m = _pipe_mapping(tmp_path, pipelines=["Sales"])
+    m["opportunities"]["columns"]["pipeline"] = "Funnel"
+    with pytest.raises(CrmError, match=r"column 'Funnel' \(data.opportunities.columns.pipeline\)"):
+        load(m)
+    with pytest.raises(CrmError, match=r"column 'Currency' \(data.opportunities.keep\) not found"):
+        load(_pipe_mapping(tmp_path, keep={"Currency": ["EUR"]}))
+
+
 def test_row_numbers_in_errors_count_the_rows_left_out(tmp_path):
     rows = [*PIPE_ROWS, "A9,Ann,Widget,Acme,Won,2024-13-45,,,Sales,USD"]
     _pipes(tmp_path, rows)

@@ -7,7 +7,8 @@ how stage values map to outcomes and which misspellings to fix. `load(settings)`
   docs/metrics.md): day offsets from DAY0 next to the dates, `outcome` 'lost' | 'won' | 'open' (codes
   0, 1, 2), `type` 'new', `motion` the missing label, `amount` NaN where unknown; plus `account`;
 - `leads`: lead_id, created, source (or None when the export has no dated leads);
-- `rejected`: reason -> rows that could not be used (never dropped silently);
+- `rejected`: reason -> rows that could not be used (never dropped silently), among them the rows
+  of pipelines (`pipelines`) or column values (`keep`) the mapping leaves out;
 - `notes`: reason -> rows that were used after a repair (a name fixed, an account missing, ...);
 - `as_of`: the last date the file knows; `closes_from`: the first close it records (earlier closes
   are missing from the extract, so deals created before it are left-truncated).
