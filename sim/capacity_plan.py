@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from sim import plots
+from sim import money, plots
 from sim.config import ConfigError, PlanSettings, RunSettings, Scenario, load_run
 from sim.executors import map_ordered
 from sim.experiment import RunResult, versions
@@ -330,7 +330,7 @@ def describe(row: pd.Series, levers: list[Lever]) -> str:
                 f"+{a:g} {lv.role.upper()} hire{'s' if a != 1 else ''} in month {lv.month}"
             )
         else:
-            parts.append(f"+${a:,.0f}/month {lv.channel} budget")
+            parts.append(f"+{money.amount(a)}/month {lv.channel} budget")
     return ", ".join(parts) or "the company's own plan"
 
 
@@ -417,7 +417,7 @@ def report_md(search: Search, df: pd.DataFrame, setup: str = "") -> str:
             + (
                 f"{lv.step:g} {lv.role.upper()} hire{'s' if lv.step != 1 else ''} in month {lv.month}"
                 if lv.role
-                else f"${lv.step:,.0f}/month on {lv.channel}"
+                else f"{money.amount(lv.step)}/month on {lv.channel}"
             )
             + f", up to {lv.units})"
             for lv in search.levers
@@ -496,7 +496,21 @@ def run(
 ) -> RunResult:
     """Search for each goal's cheapest plan and, if `outdir` is given, write capacity_plan.csv/.parquet,
     capacity_plan.png, replications (today's plan and the chosen ones), report.md and summary.json.
-    `base` is the run's resolved config (a plain dict); `namespaces` as for sim.config.load_run."""
+    `base` is the run's resolved config (a plain dict); `namespaces` as for sim.config.load_run.
+    Amounts (plans, costs) are in the scenario's currency."""
+    with money.using(sc.currency):
+        return _run(base, namespaces, sc, rs, outdir, setup, progress)
+
+
+def _run(
+    base: dict,
+    namespaces: tuple[str, ...],
+    sc: Scenario,
+    rs: RunSettings,
+    outdir: Path | None = None,
+    setup: str = "",
+    progress: bool = False,
+) -> RunResult:
     assert rs.plan is not None
     if not sc.costs.known:
         raise ConfigError(

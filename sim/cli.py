@@ -97,7 +97,7 @@ def app(cfg: DictConfig) -> float | None:
         return job.fail(ConfigError(f"job crashed: {type(exc).__name__}: {exc}"))
     finally:
         runfolder.release_all()
-    print(terminal_table(summary))
+    print(terminal_table(summary, sc.currency))
     print(f"results: {outdir}")
     return job.finish(objective) if job is not None else None
 

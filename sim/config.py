@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim import money
 from sim.pipeline_file import read_rows
 from sim.play_targets import resolve as resolve_plays
 
@@ -434,6 +435,9 @@ class Scenario(_Model):
     open_pipeline: Annotated[tuple[OpenDeal, ...] | None, BeforeValidator(_open_pipeline_rows)] = (
         None  # deals open at day 0: a CSV/Parquet path or inline rows (sim.open_pipeline)
     )
+    # what amounts are in (ISO 4217): report.md, the terminal table and figures print them so
+    # (sim.money); calibrated.yaml carries the export's data.currency
+    currency: Annotated[str, BeforeValidator(money.check)] = money.DEFAULT
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

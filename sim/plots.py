@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim import metric_registry as registry
+from sim import money
 from sim.metric_registry import HEADLINE
 
 
@@ -68,8 +69,9 @@ def title_and_format(key: str) -> tuple[str, str]:
 
 
 def money_text(v: float, fine: bool = False) -> str:
-    """$21.2M, $480K, $13.5K, $950, -$4.5M: a digit more below $100K, so that ticks a few thousand
-    apart stay distinct; `fine` adds one more (colour bars)."""
+    """$21.2M, $480K, $13.5K, $950, -$4.5M (in the currency in force, sim.money: €21.2M, 480K ₽): a
+    digit more below 100K, so that ticks a few thousand apart stay distinct; `fine` adds one more
+    (colour bars)."""
     a, d = abs(v), int(fine)
     if a >= 1e6:
         s = f"{a / 1e6:.{1 + d}f}M"
@@ -79,15 +81,16 @@ def money_text(v: float, fine: bool = False) -> str:
         s = f"{a / 1e3:.{1 + d}f}K"
     else:
         s = f"{a:.0f}"
-    return ("-" if v < 0 and s.strip("0.MK") else "") + "$" + s
+    return money.text(s, v < 0 and bool(s.strip("0.MK")))
 
 
 def value_text(fmt: str, v: float) -> str:
-    """A value by a figure format ('money': $21.2M; '${...}' puts the sign before the dollar)."""
+    """A value by a figure format ('money': $21.2M; '${...}': the currency around the formatted
+    magnitude, sign first)."""
     if fmt == "money":
         return money_text(v)
     if fmt.startswith("$"):
-        return ("-" if v < 0 else "") + "$" + fmt[1:].format(abs(v))
+        return money.text(fmt[1:].format(abs(v)), v < 0)
     return fmt.format(v)
 
 

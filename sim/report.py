@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import metric_registry as registry
-from sim import plots
+from sim import money, plots
 from sim.compare import CompareResult, combined, verdict
 from sim.config import Scenario
 from sim.experiment import RunResult
@@ -111,8 +111,9 @@ def write_outputs(
     setup: str = "",
 ) -> Path:
     """Write every output file of a run into `outdir` (created if needed); `setup` (the presets and
-    overrides that made the scenario) heads report.md. Returns summary.json."""
-    with staged(outdir) as stage:
+    overrides that made the scenario) heads report.md. Amounts are in the scenario's currency.
+    Returns summary.json."""
+    with staged(outdir) as stage, money.using(sc.currency):
         write_tables(res, stage, tables)
         to_csv(crm_export(res.opportunities, sc.start_date), stage / "opportunities_rep0.csv")
         name = sc.scenario.name
@@ -135,10 +136,11 @@ def write_compare_outputs(
     setup: str = "",
 ) -> Path:
     """The files of a multi-scenario run: stacked tables (a `scenario` column), every scenario's
-    first-replication CRM export in one file, the comparison figure and report. Returns summary.json."""
+    first-replication CRM export in one file, the comparison figure and report (amounts in the
+    baseline's currency). Returns summary.json."""
     res = combined(cres)
     sc = cres.runs[cres.baseline][0]
-    with staged(outdir) as stage:
+    with staged(outdir) as stage, money.using(sc.currency):
         write_tables(res, stage, tables)
         crm = [
             crm_export(r.opportunities, s.start_date).assign(scenario=name)
@@ -176,9 +178,9 @@ def format_metric(key: str, v) -> str:
     kind = registry.fmt(key)
     if kind == "pct":
         return f"{v:.1%}"
-    if kind == "money":
-        sign = "-" if v < 0 else ""
-        return f"{sign}${abs(v) / 1e6:,.2f}M" if abs(v) >= 1e6 else f"{sign}${abs(v):,.0f}"
+    if kind == "money":  # in the currency of the output being written (sim.money)
+        a = abs(v)
+        return money.text(f"{a / 1e6:,.2f}M" if a >= 1e6 else f"{a:,.0f}", v < 0)
     if kind == "count":
         return f"{v:,.0f}"
     return f"{v:,.2f}"
@@ -188,9 +190,15 @@ def format_metric(key: str, v) -> str:
 TERMINAL_DIFFS = ("win_rate", "cycle_days", "cac", "bookings", "arr_end", "new_customers")
 
 
-def terminal_table(summary: dict) -> str:
+def terminal_table(summary: dict, currency: str | None = None) -> str:
     """Each scenario's medians and intervals; for a comparison, the baseline's table and then one
-    line per scenario with its paired differences (* where the 95 % interval excludes zero)."""
+    line per scenario with its paired differences (* where the 95 % interval excludes zero).
+    Amounts in `currency` (the scenario's; None: the one in force, USD by default)."""
+    with money.using(currency):
+        return _terminal_table(summary)
+
+
+def _terminal_table(summary: dict) -> str:
     lines = []
     shown = summary["scenarios"]
     if "comparisons" in summary:
@@ -276,7 +284,7 @@ def _signed(key: str, v: float, fine: bool = False) -> str:
     if fine:
         text = f"{abs(v) * 100:.2g} pp" if registry.fmt(key) == "pct" else f"{abs(v):.2g}"
         if registry.fmt(key) == "money":
-            text = "$" + text
+            text = money.text(text)
     else:
         text = format_metric(key, abs(v))
         if text.endswith("%"):
@@ -292,7 +300,7 @@ def _buys(gain: dict, cost: dict) -> str:
     g = verdict(gain) == "clear" and gain.get("diff_mean") or 0.0
     c = verdict(cost) == "clear" and cost.get("diff_mean") or 0.0
     if g > 0 and c > 0:
-        return f"${g / c:,.2f}"
+        return money.amount(g / c, 2)
     if g > 0:
         return "more bookings at no added cost" if c == 0 else "more bookings for less cost"
     if g < 0:
@@ -392,7 +400,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         "bookings gained by the S&M cost added where both rose clearly, and otherwise says which "
         "way they moved.",
         "",
-        "| scenario | bookings | ARR at the end | S&M cost | bookings per $1 of added cost |",
+        f"| scenario | bookings | ARR at the end | S&M cost | bookings per {money.text('1')} of added cost |",
         "|---|---:|---:|---:|---:|",
     ]
     for label, comp in summ["comparisons"].items():

@@ -392,7 +392,7 @@ class SweepSummary(Callback):
         from sim.sweep_plots import response_plots
 
         try:  # a figure that cannot be drawn must not hide the table or the exit status
-            figures = response_plots(table, params, sweep_dir)
+            figures = response_plots(table, params, sweep_dir, config.get("currency"))
         except Exception as exc:
             print(f"sweep: no response plot ({type(exc).__name__}: {exc})", file=sys.stderr)
             figures = []

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim import metric_registry as registry
+from sim import money
 from sim.plots import PALETTE, colors, money_text, mpl, save
 
 # The metrics a sweep's figures show; their titles and formats come from sim.metric_registry when
@@ -19,7 +20,8 @@ DONE = ("ok", "skipped-complete")
 
 
 def fmt(v: float, unit: str, fine: bool = False) -> str:
-    """A value as a RevOps reader expects it ($21.2M, 26.1 %, 658); '$' escaped for matplotlib.
+    """A value as a RevOps reader expects it ($21.2M, 26.1 %, 658; amounts in the currency in force,
+    sim.money); '$' escaped for matplotlib.
     `fine` adds a digit, for colour-bar ticks that are close together."""
     if v is None or not np.isfinite(v):
         return "n/a"
@@ -38,8 +40,16 @@ def param_label(v) -> str:
     return f"{v:,}" if isinstance(v, int | float) else str(v)
 
 
-def response_plots(table: pd.DataFrame, params: list[str], sweep_dir: Path) -> list[Path]:
-    """Draw the figures that fit the sweep; returns their paths (none for 3+ swept parameters)."""
+def response_plots(
+    table: pd.DataFrame, params: list[str], sweep_dir: Path, currency: str | None = None
+) -> list[Path]:
+    """Draw the figures that fit the sweep; returns their paths (none for 3+ swept parameters).
+    Amounts in `currency` (the sweep's `currency:`; None: USD)."""
+    with money.using(currency):
+        return _response_plots(table, params, sweep_dir)
+
+
+def _response_plots(table: pd.DataFrame, params: list[str], sweep_dir: Path) -> list[Path]:
     varying = [p for p in params if table[p].nunique(dropna=True) > 1]
     done = table[table["status"].isin(DONE)]
     if done.empty:
@@ -235,7 +245,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
     cons = spec.get("constraints") or []
     obj = d["objective"].astype(float).to_numpy()
     floor = np.nanmin(obj[ok]) if ok.any() else 0.0
-    money = mpl().ticker.FuncFormatter(lambda v, _: fmt(v, unit))
+    ticks = mpl().ticker.FuncFormatter(lambda v, _: fmt(v, unit))
     ncol = max(2, len(params))
     fig = plt.figure(figsize=(4.2 * ncol, 7.6))
     grid = fig.add_gridspec(2, 2 * ncol)
@@ -253,7 +263,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
     ax.set_title(f"Objective: {label} by trial", fontsize=10)
     ax.set_xlabel("trial (job number)", fontsize=9)
     ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(money)
+    ax.yaxis.set_major_formatter(ticks)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
 
@@ -280,7 +290,7 @@ def optimisation(done: pd.DataFrame, params: list[str], sweep_dir: Path) -> Path
         ax.plot(x[ok], obj[ok], "o", color=PALETTE[0])
         broken(ax, x)
         ax.set_xlabel(p, fontsize=9)
-        ax.yaxis.set_major_formatter(money)
+        ax.yaxis.set_major_formatter(ticks)
         ax.xaxis.set_major_formatter(mpl().ticker.FuncFormatter(lambda v, _: compact(v)))
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3)

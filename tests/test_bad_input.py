@@ -322,6 +322,11 @@ def test_invalid_start_date_is_rejected() -> None:
     assert msg.startswith("config error: start_date = '2026-13-45': Input should be a valid date")
 
 
+def test_invalid_currency_is_rejected() -> None:
+    msg = reject("currency=usd")
+    assert msg.startswith("config error: currency = 'usd': not a currency code: three capital")
+
+
 def test_invalid_table_format_is_rejected() -> None:
     assert reject("tables=xml") == (
         "config error: tables = 'xml': Input should be 'parquet', 'csv' or 'both'"

@@ -339,3 +339,164 @@ def test_times_with_utc_offsets_are_converted_to_one_zone(tmp_path):
     assert moscow.iloc[0] == pd.Timestamp("2021-05-08 03:59:51")  # UTC+3 in 2021
     same = pd.Series(["2021-05-08T03:59:51+03:00", "2021-05-09T01:00:00+03:00"])
     assert _dates(same, None, tmp_path / "x.csv", "c").iloc[1] == pd.Timestamp("2021-05-08 22:00")
+
+
+# --- pipelines and row filters: rows left out are counted, never dropped silently ----------------
+
+PIPE_HEADER = "id,rep,product,account,stage,engaged,closed,value,pipe,cur"
+PIPE_ROWS = [
+    "A1,Ann,Widget,Acme,Won,2024-01-02,2024-02-01,100,Sales,USD",
+    "A2,Bob,Widget,,Lost,2024-01-05,2024-01-20,0,Sales,USD",
+    "A3,Ann,Gizmo,Beta,Open,2024-01-09,,,Sales,EUR",
+    # another pipeline: its own stage names and a date no format reads need no mapping
+    "B1,Ann,Widget,Acme,C6:NEW,someday,,,C6,USD",
+    "B2,Ann,Widget,Acme,C6:WON,2024-01-03,2024-01-30,9,C6,USD",
+    "B3,Ann,Widget,Acme,C7:WON,2024-01-03,2024-01-30,9,C7,USD",
+    "B4,Ann,Widget,Acme,Won,2024-01-03,2024-01-30,9,,USD",
+]
+
+
+def _pipes(folder: Path, rows=PIPE_ROWS) -> None:
+    (folder / "opps.csv").write_text("\n".join([PIPE_HEADER, *rows]) + "\n")
+
+
+def _pipe_mapping(folder: Path, **over) -> dict:
+    m = mapping(folder, **over)
+    m["opportunities"]["columns"]["pipeline"] = "pipe"
+    m["opportunities"]["fixes"] = {}
+    return m
+
+
+def test_pipelines_keep_only_the_named_ones_and_count_the_rest(tmp_path):
+    _pipes(tmp_path)
+    crm = load(_pipe_mapping(tmp_path, pipelines=["Sales"]))
+    assert sorted(crm.opportunities["opportunity_id"]) == ["A1", "A2", "A3"]
+    assert crm.rows_read == 7
+    assert crm.rejected["pipeline 'C6' not in data.opportunities.pipelines"] == 2
+    assert crm.rejected["pipeline 'C7' not in data.opportunities.pipelines"] == 1
+    assert crm.rejected["empty pipeline not in data.opportunities.pipelines"] == 1
+    assert sum(crm.rejected.values()) + len(crm.opportunities) == crm.rows_read
+    from sim.calibrate.importer import summary_lines
+
+    text = "\n".join(summary_lines(crm))
+    assert "rejected 2 row(s): pipeline 'C6' not in data.opportunities.pipelines" in text
+
+
+def test_pipeline_patterns_and_a_generic_keep_filter(tmp_path):
+    _pipes(tmp_path, [r for r in PIPE_ROWS if not r.startswith("B1")])
+    stages = {"Won": "won", "Lost": "lost", "Open": "open", "C*:WON": "won"}
+    crm = load(_pipe_mapping(tmp_path, pipelines=["C?"], stages=stages))
+    assert sorted(crm.opportunities["opportunity_id"]) == ["B2", "B3"]
+    crm = load(_pipe_mapping(tmp_path, stages=stages, keep={"cur": ["USD"]}))
+    assert "A3" not in set(crm.opportunities["opportunity_id"])
+    assert crm.rejected == {"'cur' 'EUR' not in data.opportunities.keep.cur": 1}
+    assert (
+        crm.notes["from 3 pipelines, all kept (set data.opportunities.pipelines to keep some)"] == 5
+    )
+
+
+def test_pipelines_without_a_pipeline_column_or_matching_no_row_is_one_line(tmp_path):
+    _pipes(tmp_path)
+    m = mapping(tmp_path, pipelines=["Sales"], fixes={})
+    with pytest.raises(ConfigError, match=r"^config error: data.opportunities.pipelines: needs"):
+        load(m)
+    with pytest.raises(CrmError, match=r"no row is left .*pipeline 'Sales' not in") as exc:
+        load(_pipe_mapping(tmp_path, pipelines=["Marketing"]))
+    assert "\n" not in str(exc.value)
+
+
+def test_a_missing_pipeline_or_keep_column_is_named_with_its_key(tmp_path):
+    _pipes(tmp_path)
+    m = _pipe_mapping(tmp_path, pipelines=["Sales"])
+    m["opportunities"]["columns"]["pipeline"] = "Funnel"
+    with pytest.raises(CrmError, match=r"column 'Funnel' \(data.opportunities.columns.pipeline\)"):
+        load(m)
+    with pytest.raises(CrmError, match=r"column 'Currency' \(data.opportunities.keep\) not found"):
+        load(_pipe_mapping(tmp_path, keep={"Currency": ["EUR"]}))
+
+
+def test_row_numbers_in_errors_count_the_rows_left_out(tmp_path):
+    rows = [*PIPE_ROWS, "A9,Ann,Widget,Acme,Won,2024-13-45,,,Sales,USD"]
+    _pipes(tmp_path, rows)
+    with pytest.raises(CrmError, match=r"row 8 \(line 9\), column 'engaged'"):
+        load(_pipe_mapping(tmp_path, pipelines=["Sales"]))
+
+
+def test_a_mapping_can_be_one_quoted_yaml_string_so_non_ascii_stages_work_on_the_command_line(
+    tmp_path,
+):
+    """Hydra's override grammar rejects `{"Сделка успешна": won}` (dictionary keys are plain
+    ASCII words), but a quoted value may hold anything: the importer reads it as YAML."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    with pytest.raises(Exception, match="no viable alternative"):
+        parser.parse_overrides(['data.opportunities.stages={"Сделка успешна": won}'])
+    given = 'data.opportunities.stages="{Сделка успешна: won, Сделка провалена: lost, Open: open}"'
+    value = parser.parse_overrides([given])[0].value()
+    (tmp_path / "opps.csv").write_text(
+        "id,Стадия,created,closed\n1,Сделка успешна,2024-01-02,2024-01-20\n"
+        "2,Сделка провалена,2024-01-03,2024-01-21\n3,Open,2024-01-04,\n",
+        encoding="utf-8",
+    )
+    m = {
+        "name": "ru",
+        "dir": str(tmp_path),
+        "as_of": "2024-02-01",
+        "opportunities": {
+            "file": "opps.csv",
+            "columns": {"opportunity_id": "id", "created": "created", "closed": "closed"},
+            "stage": "Стадия",
+            "stages": value,
+        },
+    }
+    got = load(m).opportunities.set_index("opportunity_id")["outcome"]
+    assert got.astype(str).to_dict() == {"1": "won", "2": "lost", "3": "open"}
+    m["opportunities"]["stages"] = "[won, lost]"
+    with pytest.raises(ConfigError, match=r"data.opportunities.stages = .*not a mapping"):
+        load(m)
+
+
+def test_created_and_closed_may_have_formats_of_their_own(tmp_path):
+    """A day-first export with a time of creation and a day of close (Bitrix24's Russian UI)."""
+    (tmp_path / "opps.csv").write_text(
+        "id,stage,created,closed\n1,Won,31.01.2023 14:22:11,15.02.2023\n"
+        "2,Lost,01.02.2023 09:00:00,03.02.2023\n3,Open,02.02.2023 10:00:00,\n"
+    )
+    m = {
+        "name": "t",
+        "dir": str(tmp_path),
+        "as_of": "2023-03-01",
+        "opportunities": {
+            "file": "opps.csv",
+            "columns": {"opportunity_id": "id", "created": "created", "closed": "closed"},
+            "stage": "stage",
+            "stages": {"Won": "won", "Lost": "lost", "Open": "open"},
+            "date_format": {"created": "%d.%m.%Y %H:%M:%S", "closed": "%d.%m.%Y"},
+        },
+    }
+    o = load(m).opportunities.set_index("opportunity_id")
+    assert o.loc["1", "created_date"] == pd.Timestamp("2023-01-31 14:22:11")
+    assert o.loc["1", "close_date"] == pd.Timestamp("2023-02-15")
+    m["opportunities"]["date_format"] = "%d.%m.%Y %H:%M:%S"  # one format cannot read both
+    with pytest.raises(CrmError, match=r"column 'closed': '15.02.2023' is not a date"):
+        load(m)
+
+
+def test_the_crm_mapping_snippets_in_the_docs_are_valid_presets():
+    """docs/calibration.md, "Exports from common CRMs": each YAML snippet validates as `data`, and
+    the Bitrix24 patterns map every pipeline's won and lost stage ids."""
+    import re
+
+    import yaml
+
+    from sim.calibrate.importer import map_stages, settings_from
+
+    text = (REPO / "docs" / "calibration.md").read_text()
+    section = text[text.index("### Exports from common CRMs") : text.index("## Calibrate")]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    names = [settings_from(b).name for b in blocks]
+    assert names == ["salesforce", "hubspot", "pipedrive", "zoho", "bitrix24"]
+    stages = settings_from(blocks[-1]).opportunities.stages
+    got = map_stages(pd.Series(["WON", "C6:WON", "C6:LOSE", "APOLOGY", "C6:NEW"]), stages)
+    assert got.tolist() == ["won", "won", "lost", "lost", "open"]

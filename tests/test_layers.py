@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent / "sim"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "facts",
-        ("sim.streams", "sim.records", "sim.play_targets", "sim.pipeline_file", "sim.runfolder"),
+        (
+            "sim.streams",
+            "sim.records",
+            "sim.play_targets",
+            "sim.pipeline_file",
+            "sim.runfolder",
+            "sim.money",
+        ),
     ),
     ("schema", ("sim.config",)),
     (

@@ -38,6 +38,7 @@ from sim.calibrate import baselines
 from sim.calibrate.options import fit_options
 from sim.config import ConfigError
 from sim.metrics import closed_in, cycle_days
+from sim.money import amount
 from sim.open_pipeline import SOURCE
 from sim.records import NEW, WON
 
@@ -405,7 +406,7 @@ def markdown(summary: dict[str, Any], name: str) -> str:
     ]
 
     def cell(e: dict[str, float], money: bool) -> str:
-        f = (lambda v: f"${v:,.0f}") if money else (lambda v: f"{v:,.1f}")
+        f = amount if money else (lambda v: f"{v:,.1f}")
         return (
             f"{f(e['mae'])} ({e['mape']:.0%}, {'+' if e['bias'] >= 0 else '-'}{f(abs(e['bias']))})"
         )
@@ -464,7 +465,7 @@ def run(crm, cfg: Any, outdir: Path | str) -> dict[str, Any] | None:
 def _line(result: dict[str, Any]) -> str:
     parts = []
     for m, e in result["metrics"].items():
-        f = (lambda v: f"${v:,.0f}") if m == "won_value" else (lambda v: f"{v:,.0f}")
+        f = amount if m == "won_value" else (lambda v: f"{v:,.0f}")
         parts.append(
             f"{LABELS[m]} actual {f(e['actual'])}, P50 {f(e['p50'])} "
             f"(P10-P90 {f(e['p10'])}..{f(e['p90'])}) {'covered' if e['covered'] else 'MISSED'}"
@@ -493,7 +494,7 @@ def _terminal_one(one: dict[str, Any], name: str) -> str:
         lines.append(
             f"  naive {label}: "
             + ", ".join(
-                f"{LABELS[m]} {v[m]:,.0f}" if m == "won_deals" else f"{LABELS[m]} ${v[m]:,.0f}"
+                f"{LABELS[m]} {v[m]:,.0f}" if m == "won_deals" else f"{LABELS[m]} {amount(v[m])}"
                 for m in r["metrics"]
             )
         )

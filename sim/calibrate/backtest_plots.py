@@ -7,9 +7,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim import money
 from sim.plots import mpl, save
 
-TITLES = {"won_deals": "Won deals", "won_value": "Won value ($)"}
+
+def _title(metric: str) -> str:
+    """'Won deals', 'Won value ($)': amounts in the currency in force (data.currency, sim.money)."""
+    return {"won_deals": "Won deals", "won_value": f"Won value ({money.unit()})"}.get(
+        metric, metric
+    )
+
+
 NAIVE = {
     "stage_weighted": ("stage-weighted pipeline", "#55A868", "s"),
     "last_period": ("same as last period", "#8172B2", "^"),
@@ -17,11 +25,12 @@ NAIVE = {
 
 
 def _money(ax) -> None:
-    ax.yaxis.set_major_formatter(
-        mpl().ticker.FuncFormatter(
-            lambda v, _: rf"\${v / 1e6:.1f}M" if abs(v) >= 1e6 else rf"\${v / 1e3:.0f}K"
-        )
-    )
+    def tick(v: float, _) -> str:
+        a = abs(v)
+        text = money.text(f"{a / 1e6:.1f}M" if a >= 1e6 else f"{a / 1e3:.0f}K", v < 0)
+        return text.replace("$", r"\$")  # a literal dollar, not mathtext
+
+    ax.yaxis.set_major_formatter(mpl().ticker.FuncFormatter(tick))
 
 
 def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) -> None:
@@ -47,7 +56,7 @@ def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) ->
         ax.plot(x, g["actual"], color="k", lw=0, marker="D", ms=7, label="actual (file)")
         ax.set_xticks(x, g["month"].tolist())
         ax.set_ylim(bottom=0)
-        ax.set_title(TITLES.get(m, m) + " per month")
+        ax.set_title(_title(m) + " per month")
         if m == "won_value":
             _money(ax)
         ax.grid(alpha=0.3)
@@ -55,7 +64,7 @@ def band_by_month(monthly: pd.DataFrame, result: dict, name: str, path: Path) ->
     e = result["metrics"][metrics[0]]
     fig.suptitle(
         f"{name}: backtest from {result['cutoff']}, {result['horizon_days']} days\n"
-        f"horizon total {TITLES.get(metrics[0], metrics[0]).lower()}: actual {e['actual']:,.0f}, "
+        f"horizon total {_title(metrics[0]).lower()}: actual {e['actual']:,.0f}, "
         f"simulated P10-P90 {e['p10']:,.0f}..{e['p90']:,.0f} (months may be partial)",
         fontsize=10,
     )
@@ -81,7 +90,7 @@ def rolling_plot(table: pd.DataFrame, name: str, horizon_days: int, path: Path) 
         ax.set_xticks(x, g["cutoff"].tolist(), rotation=30, ha="right")
         ax.set_ylim(bottom=0)
         ax.set_title(
-            f"{TITLES.get(m, m)} in the {horizon_days} days after each cutoff: "
+            f"{_title(m)} in the {horizon_days} days after each cutoff: "
             f"{int(g['covered'].sum())}/{len(g)} actuals inside P10-P90"
         )
         if m == "won_value":

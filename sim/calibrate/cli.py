@@ -27,7 +27,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from sim import runfolder
+from sim import money, runfolder
 from sim.calibrate.importer import (
     CrmData,
     DataSettings,
@@ -181,7 +181,7 @@ def calibrate(
             cal = fit(crm, cutoff, **opts)
         except FitError as exc:  # the data admit no fit: one line, like a bad key
             raise ConfigError(str(exc)) from None
-    scenario = cal.scenario()
+    scenario = {**cal.scenario(), "currency": crm.currency}  # what its amounts are in
     try:
         load_scenario(scenario)  # calibrated.yaml must be a scenario salesim accepts
     except ConfigError as exc:  # the fit's fault, not a key the user wrote: say so in one line
@@ -216,7 +216,11 @@ def app(cfg: DictConfig) -> None:
         if bt is not None:  # a cutoff, cutoffs or rolling.first is set
             # staged like the calibration's files: a failed write publishes nothing
             done = "rolling_backtest.json" if bt.rolling else "backtest.json"
-            with runfolder.staged(outdir, done=done) as stage, phase("backtest", progress_of(cfg)):
+            with (
+                runfolder.staged(outdir, done=done) as stage,
+                phase("backtest", progress_of(cfg)),
+                money.using(crm.currency),
+            ):
                 backtest.run(crm, cfg, stage)
             runfolder.release_all()
             print(f"results: {outdir}")

@@ -7,7 +7,8 @@ how stage values map to outcomes and which misspellings to fix. `load(settings)`
   docs/metrics.md): day offsets from DAY0 next to the dates, `outcome` 'lost' | 'won' | 'open' (codes
   0, 1, 2), `type` 'new', `motion` the missing label, `amount` NaN where unknown; plus `account`;
 - `leads`: lead_id, created, source (or None when the export has no dated leads);
-- `rejected`: reason -> rows that could not be used (never dropped silently);
+- `rejected`: reason -> rows that could not be used (never dropped silently), among them the rows
+  of pipelines (`pipelines`) or column values (`keep`) the mapping leaves out;
 - `notes`: reason -> rows that were used after a repair (a name fixed, an account missing, ...);
 - `as_of`: the last date the file knows; `closes_from`: the first close it records (earlier closes
   are missing from the extract, so deals created before it are left-truncated).
@@ -24,13 +25,22 @@ import os
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
+from sim import money
 from sim.config import ConfigError
 from sim.records import CRM_COLUMNS, OUTCOMES
 
@@ -39,12 +49,31 @@ REPO = Path(__file__).resolve().parents[2]
 # ../shared/data/<name> next to the repository whatever the current directory is.
 OmegaConf.register_new_resolver("repo_root", lambda: str(REPO), replace=True)
 # fields a mapping can name (data.opportunities.columns)
-FIELDS = ("opportunity_id", "account", "segment", "owner", "source", "created", "closed", "amount")
+FIELDS = (
+    "opportunity_id", "account", "segment", "owner", "source", "created", "closed", "amount",
+    "pipeline",
+)  # fmt: skip
 DAY0 = pd.Timestamp("1970-01-01")  # an imported table's day offsets count from here
 
 
 class CrmError(ConfigError):
     """A CRM file cannot be read as mapped: one line naming file, row and column."""
+
+
+def _mapping_text(v: Any) -> Any:
+    """A mapping given as one quoted string of YAML, e.g. on the command line
+    `'data.opportunities.stages="{Сделка успешна: won, C6*: skip}"'`: Hydra's override grammar
+    takes only plain ASCII words as dictionary keys (no spaces, colons or Cyrillic), but a quoted
+    value may hold anything."""
+    if not isinstance(v, str):
+        return v
+    try:
+        out = yaml.safe_load(v)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not a YAML mapping ({str(exc).splitlines()[0]})") from None
+    if not isinstance(out, dict):
+        raise ValueError("not a mapping; write it as {value: outcome, ...}")
+    return {str(k): val for k, val in out.items()}
 
 
 class _Model(BaseModel):
@@ -65,13 +94,25 @@ class OppTable(_Model):
     file: str
     columns: dict[str, str]  # field -> column in the file; opportunity_id and created are required
     stage: str | None = None  # column holding the deal stage
-    stages: dict[str, Literal["won", "lost", "open", "skip"]] = {}
-    date_format: str | None = None
+    stages: Annotated[
+        dict[str, Literal["won", "lost", "open", "skip"]], BeforeValidator(_mapping_text)
+    ] = {}
+    # strftime format of the date columns, or one per field ({created: ..., closed: ...}) when
+    # they differ (a time of creation, a day of close); None: pandas guesses (ISO 8601 always works)
+    date_format: str | dict[Literal["created", "closed"], str] | None = None
     closes: CloseTable | None = None
     amount_for: list[Literal["won", "lost", "open"]] = ["won", "lost", "open"]
     zero_amount_is_missing: bool = False
-    fixes: dict[str, dict[str, str]] = {}  # field -> {wrong value: right value}
+    fixes: Annotated[
+        dict[str, dict[str, str]], BeforeValidator(_mapping_text)
+    ] = {}  # field -> {wrong value: right value}
     segment: str | None = None  # a fixed segment label when no column gives one
+    # keep only rows whose columns.pipeline value is one of these names or shell-style patterns
+    # ('C6:*'); rows of other pipelines are left out and counted. None: every pipeline is kept
+    pipelines: list[str] | None = None
+    # keep only rows whose file column (the key) holds one of the values or patterns (e.g.
+    # {Currency: [RUB]}, {Type: ['New Business']}); the rest are left out and counted
+    keep: Annotated[dict[str, list[str]], BeforeValidator(_mapping_text)] = {}
 
 
 class LeadTable(_Model):
@@ -102,6 +143,14 @@ class DataSettings(_Model):
     # times with a UTC offset are converted to this zone (an IANA name); times without one are
     # read as its wall-clock time
     timezone: str = "UTC"
+    # the currency of the amounts (ISO 4217 code): every report and figure of the calibration and
+    # the backtest prints amounts in it, and calibrated.yaml carries it as `currency:` (sim.money)
+    currency: str = money.DEFAULT
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return money.check(v)
 
     @field_validator("timezone")
     @classmethod
@@ -125,6 +174,8 @@ class CrmData:
     closes_from: pd.Timestamp | None = None
     notes: dict[str, int] = field(default_factory=dict)
     rows_read: int = 0
+    currency: str = money.DEFAULT  # data.currency: what the amounts are in
+    has_amounts: bool = False  # an amount column is mapped
 
 
 def settings_from(data: dict[str, Any]) -> DataSettings:
@@ -140,7 +191,8 @@ def settings_from(data: dict[str, Any]) -> DataSettings:
             elif e["type"] == "missing":
                 lines.append(f"config error: {key}: required key is missing")
             else:
-                lines.append(f"config error: {key} = {e.get('input')!r}: {e['msg']}")
+                msg = e["msg"].removeprefix("Value error, ")
+                lines.append(f"config error: {key} = {e.get('input')!r}: {msg}")
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -177,10 +229,18 @@ def _read(path: Path, what: str) -> pd.DataFrame:
 
 
 def _where(path: Path, i: int) -> str:
-    """Row i (0-based, data rows) as the user sees it: 1-based row and, for CSV, the file line."""
+    """Row i (0-based, data rows of the whole file) as the user sees it: 1-based row and, for CSV,
+    the file line. Callers pass the row's index label, which is its position in the file even
+    after rows of other pipelines were left out."""
     if path.suffix.lower() == ".csv":
         return f"row {i + 1} (line {i + 2})"
     return f"row {i + 1}"
+
+
+def _row(s: pd.Series, i: int) -> int:
+    """The file row of the i-th value of `s` (its index label when the index is the file's rows)."""
+    label = s.index[i]
+    return int(label) if isinstance(label, (int, np.integer)) else i
 
 
 def _column(df: pd.DataFrame, path: Path, field_: str, col: str, key: str) -> pd.Series:
@@ -190,6 +250,55 @@ def _column(df: pd.DataFrame, path: Path, field_: str, col: str, key: str) -> pd
             f"the file has columns {list(df.columns)}"
         )
     return df[col]
+
+
+def _matches(values: pd.Series, patterns: list[str]) -> pd.Series:
+    """True where a value equals one of `patterns` or matches one as a shell-style pattern (`*`,
+    `?`, `[...]`, the whole value); empty cells match nothing."""
+    out = values.isin(patterns) & values.notna()
+    globs = [p for p in patterns if any(ch in p for ch in "*?[")]
+    if globs:
+        for value in values[~out & values.notna()].unique():
+            if any(fnmatch.fnmatchcase(str(value), p) for p in globs):
+                out |= values == value
+    return out.fillna(False).astype(bool)
+
+
+def _keep_rows(raw: pd.DataFrame, t: OppTable, path: Path, rejected: dict) -> pd.DataFrame:
+    """The rows of the pipelines (`pipelines`) and column values (`keep`) the mapping keeps; every
+    row left out is counted by its value, before stages, dates and amounts are read, so stage
+    values, dates and amounts of other pipelines need no mapping."""
+    # (column, allowed values, the key that lists them, how a value is named, the mapping key
+    # that names the column: for a missing-column error)
+    rules = [
+        (c, list(v), f"data.opportunities.keep.{c}", f"'{c}'", ("keep", "data.opportunities"))
+        for c, v in t.keep.items()
+    ]
+    if t.pipelines is not None:
+        if "pipeline" not in t.columns:
+            raise ConfigError(
+                "config error: data.opportunities.pipelines: needs the column that holds the "
+                "pipeline: set data.opportunities.columns.pipeline"
+            )
+        col = t.columns["pipeline"]
+        where = ("pipeline", "data.opportunities.columns")
+        rules.insert(0, (col, t.pipelines, "data.opportunities.pipelines", "pipeline", where))
+    for col, allowed, key, what, (field_, mapped) in rules:
+        values = _column(raw, path, field_, col, mapped)
+        hit = _matches(values, allowed)
+        counts = values[~hit].fillna("").value_counts()
+        for value, k in counts.head(20).items():
+            shown = f"{what} {value!r}" if value != "" else f"empty {what}"
+            _count(rejected, f"{shown} not in {key}", k)
+        _count(rejected, f"{what}: {len(counts) - 20} other value(s) not in {key}",
+               counts.iloc[20:].sum())  # fmt: skip
+        raw = raw[hit]
+    if not len(raw):
+        raise CrmError(
+            f"data error: {path}: no row is left after data.opportunities.pipelines/keep; "
+            f"left out: {', '.join(f'{k} {r}' for r, k in rejected.items())}"
+        )
+    return raw
 
 
 def map_stages(stage: pd.Series, stages: dict[str, str]) -> pd.Series:
@@ -237,7 +346,7 @@ def _dates(
         i = int(np.flatnonzero(bad.to_numpy())[0])
         want = f"format {fmt!r}" if fmt else "a date"
         raise CrmError(
-            f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is not a date "
+            f"data error: {path}: {_where(path, _row(s, i))}, column '{col}': {s.iloc[i]!r} is not a date "
             f"({want}); {int(bad.sum())} such row(s)"
         )
     return out.astype("datetime64[ns]")
@@ -259,7 +368,7 @@ def _out_of_bounds(s: pd.Series, fmt: str | None, path: Path, col: str) -> None:
             continue  # not a date at all: the caller names it once these are fixed
     i = 0 if first is None else first
     raise CrmError(
-        f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is outside the "
+        f"data error: {path}: {_where(path, _row(s, i))}, column '{col}': {s.iloc[i]!r} is outside the "
         f"dates that can be held ({pd.Timestamp.min.date()} .. {pd.Timestamp.max.date()}); "
         f"{max(k, 1)} such row(s)"
     )
@@ -271,7 +380,7 @@ def _numbers(s: pd.Series, path: Path, col: str) -> pd.Series:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise CrmError(
-            f"data error: {path}: {_where(path, i)}, column '{col}': {s.iloc[i]!r} is not a number; "
+            f"data error: {path}: {_where(path, _row(s, i))}, column '{col}': {s.iloc[i]!r} is not a number; "
             f"{int(bad.sum())} such row(s)"
         )
     return out.astype(float)
@@ -304,12 +413,15 @@ def _opportunities(
             f"config error: {key}.{sorted(unknown)[0]}: unknown field; fields are {list(FIELDS)}"
         )
     n = len(raw)
+    raw = _keep_rows(raw, t, path, rejected)
     out = pd.DataFrame(index=raw.index)
     for f in FIELDS:
         if f in t.columns:
             col = _column(raw, path, f, t.columns[f], key)
             if f == "created" or f == "closed":
-                out[f] = _dates(col, t.date_format, path, t.columns[f], s.timezone, notes)
+                fmt = t.date_format
+                fmt = fmt.get(f) if isinstance(fmt, dict) else fmt
+                out[f] = _dates(col, fmt, path, t.columns[f], s.timezone, notes)
             elif f == "amount":
                 out[f] = _numbers(col, path, t.columns[f])
             else:
@@ -320,6 +432,10 @@ def _opportunities(
             out[f] = np.nan
         else:
             out[f] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if "pipeline" in t.columns and t.pipelines is None:
+        mixed = out["pipeline"].nunique()
+        _count(notes, f"from {mixed} pipelines, all kept (set data.opportunities.pipelines to "
+               "keep some)", len(out) if mixed > 1 else 0)  # fmt: skip
     if t.segment is not None and "segment" not in t.columns:
         out["segment"] = t.segment
     for f in ("segment", "source"):
@@ -342,7 +458,7 @@ def _opportunities(
         if empty.any():
             i = int(np.flatnonzero(empty.to_numpy())[0])
             raise CrmError(
-                f"data error: {path}: {_where(path, i)}, column '{t.stage}': empty stage; "
+                f"data error: {path}: {_where(path, _row(stage, i))}, column '{t.stage}': empty stage; "
                 f"allowed are {sorted(t.stages)}"
             )
         outcome = map_stages(stage, t.stages)
@@ -354,7 +470,7 @@ def _opportunities(
             i = int(np.flatnonzero(unknown_stage.to_numpy())[0])
             raise CrmError(
                 f"data error: {path}: column '{t.stage}': {len(counts)} unknown stage value(s), "
-                f"first at {_where(path, i)}: {shown}{more}; data.opportunities.stages maps "
+                f"first at {_where(path, _row(stage, i))}: {shown}{more}; data.opportunities.stages maps "
                 f"{sorted(t.stages)}: add each as won, lost, open or skip (a key may be a "
                 "pattern, e.g. 'C6:*': skip)"
             )
@@ -640,6 +756,9 @@ def load(settings: DataSettings | dict[str, Any]) -> CrmData:
         closes_from=None if pd.isna(closes_from) else closes_from.normalize(),
         notes={k: v for k, v in notes.items() if k != "rows read"},
         rows_read=notes.get("rows read", 0),
+        currency=s.currency,
+        has_amounts="amount" in s.opportunities.columns
+        or (s.opportunities.closes is not None and "amount" in s.opportunities.closes.columns),
     )
 
 
@@ -657,6 +776,8 @@ def summary_lines(crm: CrmData) -> list[str]:
             else ""
         )
     ]
+    if crm.has_amounts:
+        lines.append(f"  amounts in {crm.currency} (data.currency)")
     if crm.leads is not None:
         lines.append(f"  leads: {len(crm.leads)}")
     for reason, k in crm.rejected.items():

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from sim import money  # noqa: E402
 from sim.calibrate.fit import Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
@@ -288,6 +289,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
         "fitted_from": str(cal.start.date()),
         "rejected_rows": crm.rejected,
         "repaired_rows": crm.notes,
+        "currency": crm.currency,
         "left_truncated_deals": cal.left_truncated,
         "arrivals": {
             "months": [str(m) for m in a.months],
@@ -491,7 +493,7 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         "",
         "## Deal size",
         "",
-        "| segment | won deals with a value | family | mean | cv |",
+        f"| segment | won deals with a value | family | mean ({money.unit()}) | cv |",
         "|---|---:|---|---:|---:|",
     ]
     for s in cal.segments.values():
@@ -570,7 +572,7 @@ def write_outputs(
 ) -> Path:
     """Stage every file in a private folder, then publish them into `outdir`, fit.json last
     (sim.runfolder). Returns calibrated.yaml."""
-    with staged(outdir, done="fit.json") as stage:
+    with staged(outdir, done="fit.json") as stage, money.using(crm.currency):
         (stage / "experiment").mkdir()
         (stage / "calibrated.yaml").write_text(
             "# The calibrated scenario (plain). salesim runs experiment/calibrated.yaml.\n"
