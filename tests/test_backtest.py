@@ -268,6 +268,55 @@ def test_naive_pipeline_without_recorded_losses_uses_conversion_of_old_deals():
     assert got["won_deals"] == pytest.approx(3 * (1 / 3) + 1.0)
 
 
+def test_naive_distributions_on_the_hand_checked_table():
+    """Same table, cutoff 2021-03-31, 30 days. Last period: deal 3 (1 won, 200). The Poisson band:
+    N ~ Poisson(1), each draw's value 200 N. The stage-weighted band: Binomial(2, 0.5) live deals
+    (4 and 5, 150 each) plus a Poisson(1) run-rate of deal 3's 200; its mean is the point (2 deals,
+    350). Seasonal naive: the file records closes only from 2021-02-01, so a year before is
+    unavailable. Sample means are held to 4 standard errors of the analytic variance (4,000 draws)."""
+    opp, c = tiny_table(), "2021-03-31"
+    f = baselines.forecasts(opp, c, 30, seed=3)
+    assert list(f) == ["last_period", "seasonal_naive", "poisson_band", "stage_weighted"]
+    last = f["last_period"]
+    assert last.kind == "point" and last.point == {"won_deals": 1.0, "won_value": 200.0}
+    assert last.samples["won_deals"].tolist() == [1.0]
+    assert not f["seasonal_naive"].available and "2021-02-01" in f["seasonal_naive"].why
+    pb = f["poisson_band"]
+    n = len(pb.samples["won_deals"])
+    assert n == baselines.DRAWS and pb.point == last.point
+    assert np.array_equal(pb.samples["won_value"], 200.0 * pb.samples["won_deals"])
+    assert pb.samples["won_deals"].mean() == pytest.approx(1.0, abs=Z * math.sqrt(1.0 / n))
+    sw = f["stage_weighted"]
+    assert sw.point == {"won_deals": 2.0, "won_value": 350.0}
+    d, v = sw.samples["won_deals"], sw.samples["won_value"]
+    assert d.mean() == pytest.approx(2.0, abs=Z * math.sqrt(1.5 / n))  # var 2 x 0.25 + 1
+    sd_v = math.sqrt(150**2 * 0.5 + 200**2 * 1.0)
+    assert v.mean() == pytest.approx(350.0, abs=Z * sd_v / math.sqrt(n))
+    p0 = 0.25 * math.exp(-1)  # no live deal wins and no run-rate deal
+    assert (d == 0).mean() == pytest.approx(p0, abs=Z * math.sqrt(p0 * (1 - p0) / n))
+    again = baselines.forecasts(opp, c, 30, seed=3)
+    assert np.array_equal(again["stage_weighted"].samples["won_value"], v)  # seeded
+
+
+def test_seasonal_naive_repeats_the_same_days_a_year_before():
+    """A deal won on 2020-04-15 falls in (2020-03-31, 2020-04-30], the horizon a year before."""
+    df = pd.DataFrame(
+        [
+            ("9", "2020-03-01", "2020-04-15", "won", 80.0),
+            ("10", "2020-02-01", "2020-05-02", "won", 5.0),
+        ],
+        columns=["opportunity_id", "created", "closed", "outcome", "amount"],
+    )
+    df["created"] = pd.to_datetime(df["created"])
+    df["closed"] = pd.to_datetime(df["closed"])
+    df["segment"] = "A"
+    opp = pd.concat([tiny_table(), crm_table(df)], ignore_index=True)
+    got = baselines.seasonal_naive(opp, "2021-03-31", 30, recorded_from="2020-01-01")
+    assert got.available and got.point == {"won_deals": 1.0, "won_value": 80.0}
+    late = baselines.seasonal_naive(opp, "2021-03-31", 30, recorded_from="2020-04-01")
+    assert not late.available
+
+
 # -- the backtest's output -----------------------------------------------------------------------------
 def test_covered_means_actual_inside_p10_p90():
     sims = np.arange(1.0, 101.0)  # P10 = 10.9, P90 = 90.1 (numpy's linear interpolation)
