@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.calibrate import backtest, baselines
+from sim.calibrate import backtest, baselines, scoring
 from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
 from sim.model import simulate_replication
@@ -324,9 +324,63 @@ def test_covered_means_actual_inside_p10_p90():
     assert backtest.metric_entry(10.9, sims)["covered"] is True
     assert backtest.metric_entry(10.8, sims)["covered"] is False
     assert backtest.metric_entry(95, sims)["covered"] is False
+    assert backtest.metric_entry(95, sims)["covered_90"] is True  # P95 = 95.05
     e = backtest.metric_entry(50, sims)
-    assert list(e) == ["actual", "p10", "p50", "p90", "covered"]
+    assert list(e) == ["actual", *ENTRY_SCORES]
     assert e["p10"] == pytest.approx(10.9) and e["p50"] == pytest.approx(50.5)
+    assert e["crps"] == pytest.approx(brute_crps(sims, 50.0))
+
+
+ENTRY_SCORES = ["p5", "p10", "p50", "p90", "p95", "covered", "covered_90", "pinball_p10",
+                "pinball_p50", "pinball_p90", "crps", "abs_error"]  # fmt: skip
+
+
+def brute_crps(x: np.ndarray, y: float) -> float:
+    return float(np.mean(np.abs(x - y)) - 0.5 * np.mean(np.abs(x[:, None] - x[None, :])))
+
+
+def test_skill_is_against_the_naive_with_the_lowest_crps():
+    got = backtest.skill_entry(
+        2.0, {"last_period": 8.0, "seasonal_naive": None, "poisson_band": 4.0}
+    )
+    assert got == {"against": "poisson_band", "crps_best_naive": 4.0, "skill": 0.5}
+    assert backtest.skill_entry(2.0, {"last_period": None})["against"] is None
+
+
+def test_rolling_summary_scores_every_forecast_and_skips_the_unavailable():
+    """Two cutoffs, actual 10 then 20. Simulator samples 0..20 (P50 10) both times; last period
+    says 12 then 14; seasonal naive is available only at the first cutoff, so it is not eligible
+    as the best naive, however well it scores there."""
+    sims = np.arange(0.0, 21.0)
+    rows = []
+    for c, y, last, seas in (("2021-01-31", 10.0, 12.0, 10.0), ("2021-02-28", 20.0, 14.0, None)):
+        result = {
+            "cutoff": c,
+            "metrics": {"won_deals": backtest.metric_entry(y, sims)},
+            "naive": {
+                "last_period": {"kind": "point", "available": True,
+                                "metrics": {"won_deals": {"point": last, **scoring.score([last], y)}}},
+                "seasonal_naive": {"kind": "point", "available": seas is not None, "why": "-",
+                                   "metrics": {"won_deals": {"point": seas, **scoring.score([seas or 0], y)}}},
+            },
+        }  # fmt: skip
+        rows += backtest.score_rows(result)
+    table = pd.DataFrame(rows)
+    assert len(table) == 6 and set(table.columns) >= {"forecast", "available", "point", "crps"}
+    s = backtest.rolling_summary(table, 30)["metrics"]["won_deals"]
+    f = s["forecasts"]
+    assert f["simulator"]["n"] == 2 and f["seasonal_naive"]["n"] == 1
+    assert f["last_period"]["mae"] == pytest.approx((2 + 6) / 2)
+    assert f["last_period"]["mape"] == pytest.approx((0.2 + 0.3) / 2)
+    assert f["last_period"]["crps"] == pytest.approx(4.0)  # a point's CRPS is its absolute error
+    assert f["last_period"]["pinball_p50"] == pytest.approx(2.0)
+    sim_crps = (brute_crps(sims, 10.0) + brute_crps(sims, 20.0)) / 2
+    assert f["simulator"]["crps"] == pytest.approx(sim_crps)
+    assert f["simulator"]["covered"] == 1 and f["simulator"]["covered_90"] == 1  # 20 > P90 = 18
+    assert s["skill"]["against"] == "last_period"
+    assert s["skill"]["skill"] == pytest.approx(1 - sim_crps / 4.0)
+    text = backtest.markdown(backtest.rolling_summary(table, 30), "t")
+    assert "(1 of 2 cutoffs)" in text and "Skill of the simulator" in text
 
 
 def test_backtest_settings_reject_bad_values():
@@ -416,8 +470,9 @@ def test_synthetic_crm_backtest_covers_the_actual_at_the_expected_rate(tmp_path)
         assert summary["metrics"][m]["n"] == 6
         assert summary["metrics"][m]["covered"] >= 2, summary["metrics"][m]
     table = pd.read_csv(tmp_path / "rolling_backtest.csv")
-    assert set(table.columns) >= {"cutoff", "metric", "actual", "p10", "p50", "p90", "covered",
-                                  "stage_weighted", "last_period"}  # fmt: skip
+    assert set(table.columns) >= {"cutoff", "metric", "forecast", "actual", "p10", "p50", "p90",
+                                  "covered", "crps"}  # fmt: skip
+    assert set(table["forecast"]) == {"simulator", *baselines.NAIVE_LABELS}
     assert (tmp_path / "rolling_backtest.png").stat().st_size > 0
     assert json.loads((tmp_path / "rolling_backtest.json").read_text())["horizon_days"] == 60
 
@@ -444,7 +499,7 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     )  # fmt: skip
     backtest.run(crm, cfg, tmp_path)
     got = json.loads((tmp_path / "backtest.json").read_text())
-    assert list(got) == ["cutoff", "horizon_days", "metrics"]
+    assert list(got) == ["cutoff", "horizon_days", "metrics", "naive", "skill"]
     assert got["cutoff"] == "2017-06-30" and got["horizon_days"] == 60
     assert list(got["metrics"]) == ["won_deals", "won_value"]
     won = opp[
@@ -455,12 +510,61 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     assert got["metrics"]["won_deals"]["actual"] == len(won)
     assert got["metrics"]["won_value"]["actual"] == pytest.approx(won["amount"].sum())
     for e in got["metrics"].values():
-        assert list(e) == ["actual", "p10", "p50", "p90", "covered"]
-        assert e["p10"] <= e["p50"] <= e["p90"]
+        assert list(e) == ["actual", *ENTRY_SCORES]
+        assert e["p5"] <= e["p10"] <= e["p50"] <= e["p90"] <= e["p95"]
         assert e["covered"] == (e["p10"] <= e["actual"] <= e["p90"])
     monthly = pd.read_csv(tmp_path / "backtest_monthly.csv")
     assert list(monthly["month"].unique()) == ["2017-07", "2017-08"]
     assert (tmp_path / "backtest.png").stat().st_size > 0
+
+
+def test_rolling_backtest_on_the_example_export_scores_and_keeps_each_fit(tmp_path, capsys):
+    """The shipped export (examples/crm_example), two cutoffs: every forecast is scored in the
+    rolling files, and each cutoff's folder keeps the fit it used (fit.json, report.md)."""
+    from omegaconf import OmegaConf
+
+    from sim.calibrate.importer import load
+
+    cfg = calibrate_config(
+        ["data=crm_example", "seed=2", *FAST_FIT, "backtest.cutoffs=[2023-08-31,2023-09-30]",
+         "backtest.horizon_days=60", "backtest.replications=20"]
+    )  # fmt: skip
+    crm = load(OmegaConf.to_container(cfg.data, resolve=True))
+    summary = backtest.run(crm, cfg, tmp_path, published=Path("/published/here"))
+    table = pd.read_csv(tmp_path / "rolling_backtest.csv")
+    assert set(table.columns) >= {
+        "cutoff",
+        "metric",
+        "forecast",
+        "available",
+        "point",
+        *ENTRY_SCORES,
+    }
+    assert len(table) == 2 * 2 * 5  # cutoffs x metrics x (simulator + 4 naive)
+    sim = table[table["forecast"] == "simulator"]
+    assert (sim["p5"] <= sim["p10"]).all() and (sim["p90"] <= sim["p95"]).all()
+    # the example export starts in 2023: no seasonal naive, the others are scored
+    assert not table[table["forecast"] == "seasonal_naive"]["available"].any()
+    assert table[table["forecast"] != "seasonal_naive"]["crps"].notna().all()
+    m = summary["metrics"]["won_deals"]
+    assert set(m["forecasts"]) == {"simulator", *baselines.NAIVE_LABELS}
+    assert m["skill"]["against"] in ("last_period", "poisson_band", "stage_weighted")
+    saved = json.loads((tmp_path / "rolling_backtest.json").read_text())
+    assert saved["metrics"]["won_value"]["forecasts"]["poisson_band"]["n"] == 2
+    md = (tmp_path / "rolling_backtest.md").read_text()
+    assert "CRPS" in md and "P5-P95" in md and "Skill of the simulator" in md
+    for c in ("2023-08-31", "2023-09-30"):
+        d = tmp_path / "rolling" / c
+        fit = json.loads((d / "fit.json").read_text())
+        assert fit["cutoff"] == c and fit["segments"]  # the fit at this cutoff
+        report = (d / "report.md").read_text()
+        assert f"to {c} (the cutoff)" in report
+        assert f"--config-dir /published/here/rolling/{c}" in report  # not the staging folder
+        assert (d / "experiment" / "calibrated.yaml").is_file()
+        one = json.loads((d / "backtest.json").read_text())
+        assert set(one["naive"]) == set(baselines.NAIVE_LABELS)
+    assert (tmp_path / "rolling_scores.png").stat().st_size > 0
+    assert "CRPS" in capsys.readouterr().out
 
 
 def test_backtest_horizon_past_the_files_end_is_refused():

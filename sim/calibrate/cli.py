@@ -217,7 +217,7 @@ def app(cfg: DictConfig) -> None:
             # staged like the calibration's files: a failed write publishes nothing
             done = "rolling_backtest.json" if bt.rolling else "backtest.json"
             with runfolder.staged(outdir, done=done) as stage, phase("backtest", progress_of(cfg)):
-                backtest.run(crm, cfg, stage)
+                backtest.run(crm, cfg, stage, published=outdir)
             runfolder.release_all()
             print(f"results: {outdir}")
             return
