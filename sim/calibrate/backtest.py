@@ -4,8 +4,10 @@ At a cutoff date the fit sees only what was known then (sim.calibrate.fit: deals
 are history, later outcomes are censored). Deals created by the cutoff and not closed by it are the
 open pipeline: they start the simulation in their deal stage with their age (`open_pipeline`, see
 sim.open_pipeline), and new deals arrive at the fitted rates. salesim simulates the horizon, the days
-(cutoff, cutoff + horizon_days], many times; the P10/P50/P90 of what it says is won are compared with
-what the file records, next to two naive forecasts (sim.calibrate.baselines).
+(cutoff, cutoff + horizon_days], many times; what it says is won is scored against what the file
+records, next to four naive forecasts (sim.calibrate.baselines), all by the same scores
+(sim.calibrate.scoring: coverage of P10-P90 and P5-P95, pinball loss, CRPS, MAE/MAPE, and the
+simulator's skill against the best naive).
 
 Config keys (the `backtest` block of configs/calibrate.yaml):
   cutoff: YYYY-MM-DD         one backtest at this date
@@ -15,10 +17,12 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   replications: 200          simulated futures per cutoff
   workers: 1                 processes for the replications
 
-Outputs: backtest.json (one cutoff, in the issue's exact shape), backtest.csv (with the naive
-forecasts), backtest_monthly.csv and backtest.png (band against actuals by month),
-backtest_open_pipeline.csv (the warm-start rows); rolling: rolling_backtest.json / .csv / .md and
-rolling_backtest.png, plus each cutoff's files under rolling/<cutoff>/.
+Outputs: backtest.json (one cutoff: the simulator's percentiles P5..P95 and scores, each naive
+forecast's, the skill), backtest.csv (a row per metric and forecast), backtest_monthly.csv and
+backtest.png (band against actuals by month), backtest_open_pipeline.csv (the warm-start rows), and
+the fit at the cutoff (fit.json, report.md, calibrated.yaml: sim.calibrate.report's writers);
+rolling: rolling_backtest.json / .csv / .md, rolling_backtest.png and rolling_scores.png, plus each
+cutoff's files under rolling/<cutoff>/.
 """
 
 from __future__ import annotations
