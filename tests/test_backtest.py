@@ -347,6 +347,17 @@ def test_skill_is_against_the_naive_with_the_lowest_crps():
     assert backtest.skill_entry(2.0, {"last_period": None})["against"] is None
 
 
+def test_backtest_json_is_strict_json():
+    """A MAPE over zero actuals or a skill with nothing to beat is nan: written as null."""
+    text = backtest._json(
+        {"mape": math.nan, "skill": {"against": None, "skill": np.float64("nan")}}
+    )
+    assert "NaN" not in text and json.loads(text) == {
+        "mape": None,
+        "skill": {"against": None, "skill": None},
+    }
+
+
 def test_rolling_summary_scores_every_forecast_and_skips_the_unavailable():
     """Two cutoffs, actual 10 then 20. Simulator samples 0..20 (P50 10) both times; last period
     says 12 then 14; seasonal naive is available only at the first cutoff, so it is not eligible

@@ -290,6 +290,24 @@ def simulate(sc_dict: dict, cutoff: pd.Timestamp, s: Settings) -> np.ndarray:
     return np.stack(res)
 
 
+def _finite(obj: Any) -> Any:
+    """obj with every nan or infinite float as None (strict JSON: a MAPE over zero actuals, a
+    skill with nothing to beat)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    return obj
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n"
+
+
 def band(x: np.ndarray) -> dict[str, float]:
     """P5, P10, P50, P90 and P95 of the samples."""
     return scoring.percentiles(x)
@@ -427,7 +445,7 @@ def backtest_one(
         for m in metrics
     }
     outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "backtest.json").write_text(json.dumps(result, indent=2) + "\n")
+    (outdir / "backtest.json").write_text(_json(result))
     table = pd.DataFrame(score_rows(result))
     table.to_csv(outdir / "backtest.csv", index=False)
     months = _months(cutoff, s.horizon_days)
@@ -590,7 +608,7 @@ def run(
     summary = rolling_summary(table, s.horizon_days)
     summary["rows"] = json.loads(table.to_json(orient="records"))
     table.to_csv(outdir / "rolling_backtest.csv", index=False)
-    (outdir / "rolling_backtest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (outdir / "rolling_backtest.json").write_text(_json(summary))
     text = markdown(summary, crm.name)
     (outdir / "rolling_backtest.md").write_text(text)
     from sim.calibrate.backtest_plots import rolling_plot, scores_plot
