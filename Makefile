@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORE := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench validate lint format clean
+.PHONY: run test test-all bench validate backtest-docs lint format clean
 
 $(CORE): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; set PY=/path/to/python3.11" >&2; exit 2; }
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## throughput and memory; figures go in docs/performance.md
 
 validate: $(STAMP)  ## the validation checks at full size; rewrites docs/validation.md
 	$(BIN)/python -m sim.validate --size full $(ARGS)
+
+backtest-docs: $(CORE)  ## rolling backtests of ../shared/data, default fit; tables and figures for docs/calibration.md
+	$(BIN)/python experiments/backtest_docs.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests bench

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.calibrate import backtest, baselines
+from sim.calibrate import backtest, baselines, scoring
 from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
 from sim.model import simulate_replication
@@ -268,6 +268,55 @@ def test_naive_pipeline_without_recorded_losses_uses_conversion_of_old_deals():
     assert got["won_deals"] == pytest.approx(3 * (1 / 3) + 1.0)
 
 
+def test_naive_distributions_on_the_hand_checked_table():
+    """Same table, cutoff 2021-03-31, 30 days. Last period: deal 3 (1 won, 200). The Poisson band:
+    N ~ Poisson(1), each draw's value 200 N. The stage-weighted band: Binomial(2, 0.5) live deals
+    (4 and 5, 150 each) plus a Poisson(1) run-rate of deal 3's 200; its mean is the point (2 deals,
+    350). Seasonal naive: the file records closes only from 2021-02-01, so a year before is
+    unavailable. Sample means are held to 4 standard errors of the analytic variance (4,000 draws)."""
+    opp, c = tiny_table(), "2021-03-31"
+    f = baselines.forecasts(opp, c, 30, seed=3)
+    assert list(f) == ["last_period", "seasonal_naive", "poisson_band", "stage_weighted"]
+    last = f["last_period"]
+    assert last.kind == "point" and last.point == {"won_deals": 1.0, "won_value": 200.0}
+    assert last.samples["won_deals"].tolist() == [1.0]
+    assert not f["seasonal_naive"].available and "2021-02-01" in f["seasonal_naive"].why
+    pb = f["poisson_band"]
+    n = len(pb.samples["won_deals"])
+    assert n == baselines.DRAWS and pb.point == last.point
+    assert np.array_equal(pb.samples["won_value"], 200.0 * pb.samples["won_deals"])
+    assert pb.samples["won_deals"].mean() == pytest.approx(1.0, abs=Z * math.sqrt(1.0 / n))
+    sw = f["stage_weighted"]
+    assert sw.point == {"won_deals": 2.0, "won_value": 350.0}
+    d, v = sw.samples["won_deals"], sw.samples["won_value"]
+    assert d.mean() == pytest.approx(2.0, abs=Z * math.sqrt(1.5 / n))  # var 2 x 0.25 + 1
+    sd_v = math.sqrt(150**2 * 0.5 + 200**2 * 1.0)
+    assert v.mean() == pytest.approx(350.0, abs=Z * sd_v / math.sqrt(n))
+    p0 = 0.25 * math.exp(-1)  # no live deal wins and no run-rate deal
+    assert (d == 0).mean() == pytest.approx(p0, abs=Z * math.sqrt(p0 * (1 - p0) / n))
+    again = baselines.forecasts(opp, c, 30, seed=3)
+    assert np.array_equal(again["stage_weighted"].samples["won_value"], v)  # seeded
+
+
+def test_seasonal_naive_repeats_the_same_days_a_year_before():
+    """A deal won on 2020-04-15 falls in (2020-03-31, 2020-04-30], the horizon a year before."""
+    df = pd.DataFrame(
+        [
+            ("9", "2020-03-01", "2020-04-15", "won", 80.0),
+            ("10", "2020-02-01", "2020-05-02", "won", 5.0),
+        ],
+        columns=["opportunity_id", "created", "closed", "outcome", "amount"],
+    )
+    df["created"] = pd.to_datetime(df["created"])
+    df["closed"] = pd.to_datetime(df["closed"])
+    df["segment"] = "A"
+    opp = pd.concat([tiny_table(), crm_table(df)], ignore_index=True)
+    got = baselines.seasonal_naive(opp, "2021-03-31", 30, recorded_from="2020-01-01")
+    assert got.available and got.point == {"won_deals": 1.0, "won_value": 80.0}
+    late = baselines.seasonal_naive(opp, "2021-03-31", 30, recorded_from="2020-04-01")
+    assert not late.available
+
+
 # -- the backtest's output -----------------------------------------------------------------------------
 def test_covered_means_actual_inside_p10_p90():
     sims = np.arange(1.0, 101.0)  # P10 = 10.9, P90 = 90.1 (numpy's linear interpolation)
@@ -275,9 +324,74 @@ def test_covered_means_actual_inside_p10_p90():
     assert backtest.metric_entry(10.9, sims)["covered"] is True
     assert backtest.metric_entry(10.8, sims)["covered"] is False
     assert backtest.metric_entry(95, sims)["covered"] is False
+    assert backtest.metric_entry(95, sims)["covered_90"] is True  # P95 = 95.05
     e = backtest.metric_entry(50, sims)
-    assert list(e) == ["actual", "p10", "p50", "p90", "covered"]
+    assert list(e) == ["actual", *ENTRY_SCORES]
     assert e["p10"] == pytest.approx(10.9) and e["p50"] == pytest.approx(50.5)
+    assert e["crps"] == pytest.approx(brute_crps(sims, 50.0))
+
+
+ENTRY_SCORES = ["p5", "p10", "p50", "p90", "p95", "covered", "covered_90", "pinball_p10",
+                "pinball_p50", "pinball_p90", "crps", "abs_error"]  # fmt: skip
+
+
+def brute_crps(x: np.ndarray, y: float) -> float:
+    return float(np.mean(np.abs(x - y)) - 0.5 * np.mean(np.abs(x[:, None] - x[None, :])))
+
+
+def test_skill_is_against_the_naive_with_the_lowest_crps():
+    got = backtest.skill_entry(
+        2.0, {"last_period": 8.0, "seasonal_naive": None, "poisson_band": 4.0}
+    )
+    assert got == {"against": "poisson_band", "crps_best_naive": 4.0, "skill": 0.5}
+    assert backtest.skill_entry(2.0, {"last_period": None})["against"] is None
+
+
+def test_backtest_json_is_strict_json():
+    """A MAPE over zero actuals or a skill with nothing to beat is nan: written as null."""
+    text = backtest._json(
+        {"mape": math.nan, "skill": {"against": None, "skill": np.float64("nan")}}
+    )
+    assert "NaN" not in text and json.loads(text) == {
+        "mape": None,
+        "skill": {"against": None, "skill": None},
+    }
+
+
+def test_rolling_summary_scores_every_forecast_and_skips_the_unavailable():
+    """Two cutoffs, actual 10 then 20. Simulator samples 0..20 (P50 10) both times; last period
+    says 12 then 14; seasonal naive is available only at the first cutoff, so it is not eligible
+    as the best naive, however well it scores there."""
+    sims = np.arange(0.0, 21.0)
+    rows = []
+    for c, y, last, seas in (("2021-01-31", 10.0, 12.0, 10.0), ("2021-02-28", 20.0, 14.0, None)):
+        result = {
+            "cutoff": c,
+            "metrics": {"won_deals": backtest.metric_entry(y, sims)},
+            "naive": {
+                "last_period": {"kind": "point", "available": True,
+                                "metrics": {"won_deals": {"point": last, **scoring.score([last], y)}}},
+                "seasonal_naive": {"kind": "point", "available": seas is not None, "why": "-",
+                                   "metrics": {"won_deals": {"point": seas, **scoring.score([seas or 0], y)}}},
+            },
+        }  # fmt: skip
+        rows += backtest.score_rows(result)
+    table = pd.DataFrame(rows)
+    assert len(table) == 6 and set(table.columns) >= {"forecast", "available", "point", "crps"}
+    s = backtest.rolling_summary(table, 30)["metrics"]["won_deals"]
+    f = s["forecasts"]
+    assert f["simulator"]["n"] == 2 and f["seasonal_naive"]["n"] == 1
+    assert f["last_period"]["mae"] == pytest.approx((2 + 6) / 2)
+    assert f["last_period"]["mape"] == pytest.approx((0.2 + 0.3) / 2)
+    assert f["last_period"]["crps"] == pytest.approx(4.0)  # a point's CRPS is its absolute error
+    assert f["last_period"]["pinball_p50"] == pytest.approx(2.0)
+    sim_crps = (brute_crps(sims, 10.0) + brute_crps(sims, 20.0)) / 2
+    assert f["simulator"]["crps"] == pytest.approx(sim_crps)
+    assert f["simulator"]["covered"] == 1 and f["simulator"]["covered_90"] == 1  # 20 > P90 = 18
+    assert s["skill"]["against"] == "last_period"
+    assert s["skill"]["skill"] == pytest.approx(1 - sim_crps / 4.0)
+    text = backtest.markdown(backtest.rolling_summary(table, 30), "t")
+    assert "(1 of 2 cutoffs)" in text and "Skill of the simulator" in text
 
 
 def test_backtest_settings_reject_bad_values():
@@ -367,8 +481,9 @@ def test_synthetic_crm_backtest_covers_the_actual_at_the_expected_rate(tmp_path)
         assert summary["metrics"][m]["n"] == 6
         assert summary["metrics"][m]["covered"] >= 2, summary["metrics"][m]
     table = pd.read_csv(tmp_path / "rolling_backtest.csv")
-    assert set(table.columns) >= {"cutoff", "metric", "actual", "p10", "p50", "p90", "covered",
-                                  "stage_weighted", "last_period"}  # fmt: skip
+    assert set(table.columns) >= {"cutoff", "metric", "forecast", "actual", "p10", "p50", "p90",
+                                  "covered", "crps"}  # fmt: skip
+    assert set(table["forecast"]) == {"simulator", *baselines.NAIVE_LABELS}
     assert (tmp_path / "rolling_backtest.png").stat().st_size > 0
     assert json.loads((tmp_path / "rolling_backtest.json").read_text())["horizon_days"] == 60
 
@@ -395,7 +510,7 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     )  # fmt: skip
     backtest.run(crm, cfg, tmp_path)
     got = json.loads((tmp_path / "backtest.json").read_text())
-    assert list(got) == ["cutoff", "horizon_days", "metrics"]
+    assert list(got) == ["cutoff", "horizon_days", "metrics", "naive", "skill"]
     assert got["cutoff"] == "2017-06-30" and got["horizon_days"] == 60
     assert list(got["metrics"]) == ["won_deals", "won_value"]
     won = opp[
@@ -406,12 +521,61 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     assert got["metrics"]["won_deals"]["actual"] == len(won)
     assert got["metrics"]["won_value"]["actual"] == pytest.approx(won["amount"].sum())
     for e in got["metrics"].values():
-        assert list(e) == ["actual", "p10", "p50", "p90", "covered"]
-        assert e["p10"] <= e["p50"] <= e["p90"]
+        assert list(e) == ["actual", *ENTRY_SCORES]
+        assert e["p5"] <= e["p10"] <= e["p50"] <= e["p90"] <= e["p95"]
         assert e["covered"] == (e["p10"] <= e["actual"] <= e["p90"])
     monthly = pd.read_csv(tmp_path / "backtest_monthly.csv")
     assert list(monthly["month"].unique()) == ["2017-07", "2017-08"]
     assert (tmp_path / "backtest.png").stat().st_size > 0
+
+
+def test_rolling_backtest_on_the_example_export_scores_and_keeps_each_fit(tmp_path, capsys):
+    """The shipped export (examples/crm_example), two cutoffs: every forecast is scored in the
+    rolling files, and each cutoff's folder keeps the fit it used (fit.json, report.md)."""
+    from omegaconf import OmegaConf
+
+    from sim.calibrate.importer import load
+
+    cfg = calibrate_config(
+        ["data=crm_example", "seed=2", *FAST_FIT, "backtest.cutoffs=[2023-08-31,2023-09-30]",
+         "backtest.horizon_days=60", "backtest.replications=20"]
+    )  # fmt: skip
+    crm = load(OmegaConf.to_container(cfg.data, resolve=True))
+    summary = backtest.run(crm, cfg, tmp_path, published=Path("/published/here"))
+    table = pd.read_csv(tmp_path / "rolling_backtest.csv")
+    assert set(table.columns) >= {
+        "cutoff",
+        "metric",
+        "forecast",
+        "available",
+        "point",
+        *ENTRY_SCORES,
+    }
+    assert len(table) == 2 * 2 * 5  # cutoffs x metrics x (simulator + 4 naive)
+    sim = table[table["forecast"] == "simulator"]
+    assert (sim["p5"] <= sim["p10"]).all() and (sim["p90"] <= sim["p95"]).all()
+    # the example export starts in 2023: no seasonal naive, the others are scored
+    assert not table[table["forecast"] == "seasonal_naive"]["available"].any()
+    assert table[table["forecast"] != "seasonal_naive"]["crps"].notna().all()
+    m = summary["metrics"]["won_deals"]
+    assert set(m["forecasts"]) == {"simulator", *baselines.NAIVE_LABELS}
+    assert m["skill"]["against"] in ("last_period", "poisson_band", "stage_weighted")
+    saved = json.loads((tmp_path / "rolling_backtest.json").read_text())
+    assert saved["metrics"]["won_value"]["forecasts"]["poisson_band"]["n"] == 2
+    md = (tmp_path / "rolling_backtest.md").read_text()
+    assert "CRPS" in md and "P5-P95" in md and "Skill of the simulator" in md
+    for c in ("2023-08-31", "2023-09-30"):
+        d = tmp_path / "rolling" / c
+        fit = json.loads((d / "fit.json").read_text())
+        assert fit["cutoff"] == c and fit["segments"]  # the fit at this cutoff
+        report = (d / "report.md").read_text()
+        assert f"to {c} (the cutoff)" in report
+        assert f"--config-dir /published/here/rolling/{c}" in report  # not the staging folder
+        assert (d / "experiment" / "calibrated.yaml").is_file()
+        one = json.loads((d / "backtest.json").read_text())
+        assert set(one["naive"]) == set(baselines.NAIVE_LABELS)
+    assert (tmp_path / "rolling_scores.png").stat().st_size > 0
+    assert "CRPS" in capsys.readouterr().out
 
 
 def test_backtest_horizon_past_the_files_end_is_refused():

@@ -4,8 +4,10 @@ At a cutoff date the fit sees only what was known then (sim.calibrate.fit: deals
 are history, later outcomes are censored). Deals created by the cutoff and not closed by it are the
 open pipeline: they start the simulation in their deal stage with their age (`open_pipeline`, see
 sim.open_pipeline), and new deals arrive at the fitted rates. salesim simulates the horizon, the days
-(cutoff, cutoff + horizon_days], many times; the P10/P50/P90 of what it says is won are compared with
-what the file records, next to two naive forecasts (sim.calibrate.baselines).
+(cutoff, cutoff + horizon_days], many times; what it says is won is scored against what the file
+records, next to four naive forecasts (sim.calibrate.baselines), all by the same scores
+(sim.calibrate.scoring: coverage of P10-P90 and P5-P95, pinball loss, CRPS, MAE/MAPE, and the
+simulator's skill against the best naive).
 
 Config keys (the `backtest` block of configs/calibrate.yaml):
   cutoff: YYYY-MM-DD         one backtest at this date
@@ -15,10 +17,12 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   replications: 200          simulated futures per cutoff
   workers: 1                 processes for the replications
 
-Outputs: backtest.json (one cutoff, in the issue's exact shape), backtest.csv (with the naive
-forecasts), backtest_monthly.csv and backtest.png (band against actuals by month),
-backtest_open_pipeline.csv (the warm-start rows); rolling: rolling_backtest.json / .csv / .md and
-rolling_backtest.png, plus each cutoff's files under rolling/<cutoff>/.
+Outputs: backtest.json (one cutoff: the simulator's percentiles P5..P95 and scores, each naive
+forecast's, the skill), backtest.csv (a row per metric and forecast), backtest_monthly.csv and
+backtest.png (band against actuals by month), backtest_open_pipeline.csv (the warm-start rows), and
+the fit at the cutoff (fit.json, report.md, calibrated.yaml: sim.calibrate.report's writers);
+rolling: rolling_backtest.json / .csv / .md, rolling_backtest.png and rolling_scores.png, plus each
+cutoff's files under rolling/<cutoff>/.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibrate import baselines
+from sim.calibrate import baselines, scoring
 from sim.calibrate.options import fit_options
 from sim.config import ConfigError
 from sim.metrics import closed_in, cycle_days
@@ -42,9 +46,7 @@ from sim.money import amount
 from sim.open_pipeline import SOURCE
 from sim.records import NEW, WON
 
-QUANTILES = (10, 50, 90)
 LABELS = {"won_deals": "won deals", "won_value": "won value"}
-NAIVE = ("stage_weighted", "last_period")
 
 
 class BacktestError(ConfigError):
@@ -289,15 +291,62 @@ def simulate(sc_dict: dict, cutoff: pd.Timestamp, s: Settings) -> np.ndarray:
     return np.stack(res)
 
 
+def _finite(obj: Any) -> Any:
+    """obj with every nan or infinite float as None (strict JSON: a MAPE over zero actuals, a
+    skill with nothing to beat)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    return obj
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n"
+
+
 def band(x: np.ndarray) -> dict[str, float]:
-    p10, p50, p90 = np.percentile(x, QUANTILES)
-    return {"p10": float(p10), "p50": float(p50), "p90": float(p90)}
+    """P5, P10, P50, P90 and P95 of the samples."""
+    return scoring.percentiles(x)
 
 
 def metric_entry(actual: float, sims: np.ndarray) -> dict[str, Any]:
-    """{"actual", "p10", "p50", "p90", "covered"}: covered is P10 <= actual <= P90."""
-    b = band(sims)
-    return {"actual": float(actual), **b, "covered": bool(b["p10"] <= actual <= b["p90"])}
+    """The simulator's entry for one metric at one cutoff: {"actual", "p5", "p10", "p50", "p90",
+    "p95", "covered", "covered_90", "pinball_p10", ..., "crps", "abs_error"} (sim.calibrate.scoring):
+    covered is P10 <= actual <= P90, covered_90 is P5 <= actual <= P95."""
+    return scoring.score(sims, actual)
+
+
+def naive_entries(naive: dict[str, baselines.Naive], actual: dict[str, float], metrics) -> dict:
+    """Each naive forecast's scores per metric, or why it is unavailable."""
+    out = {}
+    for name, f in naive.items():
+        e: dict[str, Any] = {"label": f.label, "kind": f.kind, "available": f.available}
+        if f.available:
+            e["metrics"] = {
+                m: {"point": f.point[m], **scoring.score(f.samples[m], actual[m])} for m in metrics
+            }
+        else:
+            e["why"] = f.why
+        out[name] = e
+    return out
+
+
+def best_naive(crps: dict[str, float]) -> str | None:
+    """The naive forecast with the lowest CRPS (None when none is available)."""
+    ok = {n: v for n, v in crps.items() if v is not None and np.isfinite(v)}
+    return min(ok, key=ok.get) if ok else None
+
+
+def skill_entry(sim_crps: float, naive_crps: dict[str, float]) -> dict[str, Any]:
+    """{"against": the best naive, "crps_best_naive", "skill": 1 - CRPS_sim / CRPS_best_naive}."""
+    best = best_naive(naive_crps)
+    ref = naive_crps[best] if best else math.nan
+    return {"against": best, "crps_best_naive": ref, "skill": scoring.skill(sim_crps, ref)}
 
 
 def monthly_actuals(opp: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> np.ndarray:
@@ -311,8 +360,60 @@ def monthly_actuals(opp: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) 
     return out
 
 
-def backtest_one(crm, cfg: Any, cutoff: pd.Timestamp, s: Settings, outdir: Path) -> dict[str, Any]:
-    """Fit at the cutoff, simulate the horizon, compare; write this cutoff's files into outdir."""
+SCORE_COLUMNS = (
+    "actual", "point", "p5", "p10", "p50", "p90", "p95", "covered", "covered_90",
+    "pinball_p10", "pinball_p50", "pinball_p90", "crps", "abs_error",
+)  # fmt: skip
+
+
+def score_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per metric and forecast (the simulator first): the long table of backtest.csv and
+    rolling_backtest.csv. A naive forecast the history cannot give has a row with available False."""
+    rows = []
+    for m, e in result["metrics"].items():
+        rows.append(
+            {"cutoff": result["cutoff"], "metric": m, "forecast": "simulator", "kind": "samples",
+             "available": True, **{k: e.get(k, e["p50"] if k == "point" else None)
+                                   for k in SCORE_COLUMNS}}
+        )  # fmt: skip
+        for name, n in result["naive"].items():
+            ne = n["metrics"][m] if n["available"] else {}
+            rows.append(
+                {"cutoff": result["cutoff"], "metric": m, "forecast": name, "kind": n["kind"],
+                 "available": n["available"],
+                 **{k: ne.get(k, e["actual"] if k == "actual" else None) for k in SCORE_COLUMNS}}
+            )  # fmt: skip
+    return rows
+
+
+def write_fit(crm, cal, outdir: Path, shown: Path) -> None:
+    """The fit at this cutoff as the calibration writes it (sim.calibrate.report): fit.json,
+    report.md with its three figures, and calibrated.yaml (experiment/calibrated.yaml), so a bad
+    forecast can be explained and the cutoff's scenario rerun. `shown`: the folder as the report
+    names it (the published one, not a staging folder)."""
+    import yaml
+
+    from sim.calibrate import report
+
+    scenario = cal.scenario()
+    (outdir / "experiment").mkdir(parents=True, exist_ok=True)
+    (outdir / "calibrated.yaml").write_text(
+        "# The calibrated scenario at this backtest cutoff (plain).\n"
+        + yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+    )
+    (outdir / "experiment" / "calibrated.yaml").write_text(report.preset_yaml(scenario))
+    report.plot_cycle_times(cal, outdir / "cycle_times.png")
+    report.plot_win_rates(cal, outdir / "win_rates.png")
+    report.plot_arrivals(cal, outdir / "arrivals.png")
+    (outdir / "report.md").write_text(report.report_md(crm, cal, None, shown))
+    (outdir / "fit.json").write_text(json.dumps(report.fit_json(crm, cal, None), indent=2) + "\n")
+
+
+def backtest_one(
+    crm, cfg: Any, cutoff: pd.Timestamp, s: Settings, outdir: Path, shown: Path | None = None
+) -> dict[str, Any]:
+    """Fit at the cutoff, simulate the horizon, score it and the naive forecasts; write this
+    cutoff's files into outdir (`shown`: the folder's published name, for report.md)."""
     cal = fit_at(crm, cfg, cutoff)
     stale = stale_limit(crm.opportunities, cutoff, s)
     rows, left_out = open_pipeline(crm, cal, cutoff, stale)
@@ -320,28 +421,33 @@ def backtest_one(crm, cfg: Any, cutoff: pd.Timestamp, s: Settings, outdir: Path)
     sims = simulate(scenario_at(cal, rows, cutoff, s, seed), cutoff, s)
     actual_m = monthly_actuals(crm.opportunities, cutoff, s.horizon_days)
     metrics = ["won_deals", "won_value"] if has_values(crm) else ["won_deals"]
+    actual = {m: float(actual_m[i].sum()) for i, m in enumerate(("won_deals", "won_value"))}
+    naive = baselines.forecasts(
+        crm.opportunities, cutoff, s.horizon_days, recorded_from=crm.closes_from, seed=seed
+    )
     result = {
         "cutoff": str(cutoff.date()),
         "horizon_days": s.horizon_days,
         "metrics": {
-            m: metric_entry(actual_m[i].sum(), sims[:, i, :].sum(axis=1))
+            m: metric_entry(actual[m], sims[:, i, :].sum(axis=1))
             for i, m in enumerate(("won_deals", "won_value"))
             if m in metrics
         },
     }
-    naive = {
-        "stage_weighted": baselines.stage_weighted(crm.opportunities, cutoff, s.horizon_days),
-        "last_period": baselines.same_as_last_period(crm.opportunities, cutoff, s.horizon_days),
+    result["naive"] = naive_entries(naive, actual, metrics)
+    result["skill"] = {
+        m: skill_entry(
+            result["metrics"][m]["crps"],
+            {
+                n: e["metrics"][m]["crps"] if e["available"] else None
+                for n, e in result["naive"].items()
+            },
+        )
+        for m in metrics
     }
     outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "backtest.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = pd.DataFrame(
-        [
-            {"metric": m, **e, **{n: naive[n][m] for n in NAIVE}}
-            for m, e in result["metrics"].items()
-        ]
-    )
-    table.insert(0, "cutoff", result["cutoff"])
+    (outdir / "backtest.json").write_text(_json(result))
+    table = pd.DataFrame(score_rows(result))
     table.to_csv(outdir / "backtest.csv", index=False)
     months = _months(cutoff, s.horizon_days)
     monthly = []
@@ -357,9 +463,10 @@ def backtest_one(crm, cfg: Any, cutoff: pd.Timestamp, s: Settings, outdir: Path)
     from sim.calibrate.backtest_plots import band_by_month
 
     band_by_month(pd.DataFrame(monthly), result, crm.name, outdir / "backtest.png")
+    write_fit(crm, cal, outdir, shown or outdir)
     return {
         "result": result,
-        "naive": naive,
+        "table": table,
         "open_deals": len(rows),
         "left_out": left_out,
         "stale_after_days": stale,
@@ -368,96 +475,147 @@ def backtest_one(crm, cfg: Any, cutoff: pd.Timestamp, s: Settings, outdir: Path)
 
 
 # -- rolling origin -------------------------------------------------------------------------------------
-def _errors(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    err = pred - actual
-    nz = actual != 0
-    return {
-        "mae": float(np.mean(np.abs(err))),
-        "mape": float(np.mean(np.abs(err[nz]) / actual[nz])) if nz.any() else math.nan,
-        "bias": float(np.mean(err)),
-    }
+FORECASTS = ("simulator", *baselines.NAIVE_LABELS)
+FORECAST_LABELS = {"simulator": "simulator", **baselines.NAIVE_LABELS}
 
 
 def rolling_summary(rows: pd.DataFrame, horizon_days: int) -> dict[str, Any]:
-    """Coverage of P10-P90 and the error of the median, next to the naive forecasts' errors."""
+    """Per metric and forecast, over the cutoffs where the forecast is available: coverage of
+    P10-P90 and P5-P95, mean pinball loss at P10/P50/P90, mean CRPS, and MAE/MAPE/bias of its point
+    (the simulator's P50, a naive forecast's own number); and the simulator's skill against the
+    naive forecast with the lowest mean CRPS among those available at every cutoff."""
     out: dict[str, Any] = {"horizon_days": horizon_days, "cutoffs": sorted(rows["cutoff"].unique())}
     metrics = {}
     for m, g in rows.groupby("metric", sort=False):
-        a = g["actual"].to_numpy(dtype=float)
+        n_cut = g["cutoff"].nunique()
+        per: dict[str, Any] = {}
+        for f, h in g.groupby("forecast", sort=False):
+            h = h[h["available"].astype(bool)]
+            e: dict[str, Any] = {"label": FORECAST_LABELS.get(f, f), "n": len(h)}
+            if len(h):
+                a = h["actual"].to_numpy(dtype=float)
+                e.update(
+                    {
+                        "covered": int(h["covered"].astype(bool).sum()),
+                        "coverage": float(h["covered"].astype(bool).mean()),
+                        "covered_90": int(h["covered_90"].astype(bool).sum()),
+                        "coverage_90": float(h["covered_90"].astype(bool).mean()),
+                        **{
+                            f"pinball_p{q}": float(h[f"pinball_p{q}"].mean())
+                            for q in scoring.PINBALL
+                        },
+                        "crps": float(h["crps"].mean()),
+                        **scoring.errors(h["point"].to_numpy(dtype=float), a),
+                    }
+                )
+            per[f] = e
+        sim = per["simulator"]
+        eligible = {
+            f: e["crps"] for f, e in per.items() if f != "simulator" and e["n"] == n_cut and e["n"]
+        }
         metrics[m] = {
-            "n": len(g),
-            "coverage": float(g["covered"].mean()),
-            "covered": int(g["covered"].sum()),
-            "simulator_p50": _errors(g["p50"].to_numpy(dtype=float), a),
-            **{n: _errors(g[n].to_numpy(dtype=float), a) for n in NAIVE},
+            "n": n_cut,
+            "coverage": sim["coverage"],
+            "covered": sim["covered"],
+            "coverage_90": sim["coverage_90"],
+            "covered_90": sim["covered_90"],
+            "forecasts": per,
+            "skill": skill_entry(sim["crps"], eligible),
         }
     out["metrics"] = metrics
     return out
 
 
+def _fmt(money: bool):
+    return amount if money else (lambda v: f"{v:,.1f}")
+
+
 def markdown(summary: dict[str, Any], name: str) -> str:
-    """The rolling table: coverage, and mean absolute (percentage) error of each forecast."""
+    """The rolling tables: per metric, every forecast's coverage, pinball loss, CRPS and error of
+    its point, and the simulator's skill against the best naive forecast."""
     lines = [
         f"Rolling backtest of {name}: {len(summary['cutoffs'])} cutoffs "
         f"({summary['cutoffs'][0]} .. {summary['cutoffs'][-1]}), horizon {summary['horizon_days']} days",
-        "",
-        "| metric | P10-P90 coverage | simulator P50: MAE (MAPE, bias) | stage-weighted pipeline | same as last period |",
-        "|---|---|---|---|---|",
     ]
-
-    def cell(e: dict[str, float], money: bool) -> str:
-        f = amount if money else (lambda v: f"{v:,.1f}")
-        return (
-            f"{f(e['mae'])} ({e['mape']:.0%}, {'+' if e['bias'] >= 0 else '-'}{f(abs(e['bias']))})"
-        )
-
     for m, e in summary["metrics"].items():
-        money = m == "won_value"
-        lines.append(
-            f"| {LABELS.get(m, m)} | {e['covered']}/{e['n']} ({e['coverage']:.0%}) | "
-            f"{cell(e['simulator_p50'], money)} | {cell(e['stage_weighted'], money)} | "
-            f"{cell(e['last_period'], money)} |"
-        )
+        f = _fmt(m == "won_value")
+        lines += [
+            "",
+            f"**{LABELS.get(m, m)}**",
+            "",
+            "| forecast | P10-P90 coverage | P5-P95 coverage | pinball P10 | pinball P50 | "
+            "pinball P90 | CRPS | point: MAE (MAPE, bias) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for fc, s in e["forecasts"].items():
+            label = s["label"] + (f" ({s['n']} of {e['n']} cutoffs)" if s["n"] < e["n"] else "")
+            if not s["n"]:
+                lines.append(f"| {label} | n/a | n/a | n/a | n/a | n/a | n/a | not available |")
+                continue
+            mape = "n/a" if not np.isfinite(s["mape"]) else f"{s['mape']:.0%}"
+            bias = f"{'+' if s['bias'] >= 0 else '-'}{f(abs(s['bias']))}"
+            lines.append(
+                f"| {'**simulator**' if fc == 'simulator' else label} | "
+                f"{s['covered']}/{s['n']} ({s['coverage']:.0%}) | "
+                f"{s['covered_90']}/{s['n']} ({s['coverage_90']:.0%}) | "
+                + " | ".join(f(s[f"pinball_p{q}"]) for q in scoring.PINBALL)
+                + f" | {f(s['crps'])} | {f(s['mae'])} ({mape}, {bias}) |"
+            )
+        sk = e["skill"]
+        if sk["against"]:
+            lines += [
+                "",
+                f"Skill of the simulator against the best naive forecast "
+                f"({FORECAST_LABELS[sk['against']]}, CRPS {f(sk['crps_best_naive'])}): "
+                f"1 - CRPS_sim / CRPS_naive = {sk['skill']:+.2f} "
+                + ("(beats it)" if sk["skill"] > 0 else "(does not beat it)"),
+            ]
+    lines += [
+        "",
+        "Means over the cutoffs. Coverage: share of cutoffs whose actual fell inside the interval "
+        "(about 80 % and 90 % when calibrated; a point forecast covers only when exactly right). "
+        "Pinball and CRPS: lower is better, in the metric's units; a point forecast's CRPS is its "
+        "absolute error. Point: the simulator's P50, a naive forecast's own number.",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def run(crm, cfg: Any, outdir: Path | str) -> dict[str, Any] | None:
-    """The backtest the config asks for (None when it asks for none); writes its files into outdir."""
+def run(
+    crm, cfg: Any, outdir: Path | str, published: Path | str | None = None
+) -> dict[str, Any] | None:
+    """The backtest the config asks for (None when it asks for none); writes its files into outdir.
+    `published`: where outdir's files end up when outdir is a staging folder (named in reports)."""
     s = settings(cfg)
     if s is None:
         return None
     check(crm, s)
     outdir = Path(outdir)
+    shown = Path(published) if published is not None else outdir
     if not s.rolling:
-        one = backtest_one(crm, cfg, s.cutoffs[0], s, outdir)
+        one = backtest_one(crm, cfg, s.cutoffs[0], s, outdir, shown)
         print(_terminal_one(one, crm.name))
         return one["result"]
-    rows = []
+    tables = []
     for c in s.cutoffs:
-        one = backtest_one(crm, cfg, c, s, outdir / "rolling" / str(c.date()))
-        for m, e in one["result"]["metrics"].items():
-            rows.append(
-                {
-                    "cutoff": str(c.date()),
-                    "metric": m,
-                    **e,
-                    **{n: one["naive"][n][m] for n in NAIVE},
-                    "open_deals": one["open_deals"],
-                    "stale_left_out": one["left_out"]["stale"],
-                    "pipeline_won_p50": one["from_pipeline"]["p50"],
-                }
-            )
+        sub = Path("rolling") / str(c.date())
+        one = backtest_one(crm, cfg, c, s, outdir / sub, shown / sub)
+        t = one["table"].copy()
+        t["open_deals"] = one["open_deals"]
+        t["stale_left_out"] = one["left_out"]["stale"]
+        t["pipeline_won_p50"] = one["from_pipeline"]["p50"]
+        tables.append(t)
         print(f"  cutoff {c.date()}: " + _line(one["result"]))
-    table = pd.DataFrame(rows)
+    table = pd.concat(tables, ignore_index=True)
     summary = rolling_summary(table, s.horizon_days)
-    summary["rows"] = table.to_dict("records")
+    summary["rows"] = json.loads(table.to_json(orient="records"))
     table.to_csv(outdir / "rolling_backtest.csv", index=False)
-    (outdir / "rolling_backtest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (outdir / "rolling_backtest.json").write_text(_json(summary))
     text = markdown(summary, crm.name)
     (outdir / "rolling_backtest.md").write_text(text)
-    from sim.calibrate.backtest_plots import rolling_plot
+    from sim.calibrate.backtest_plots import rolling_plot, scores_plot
 
     rolling_plot(table, crm.name, s.horizon_days, outdir / "rolling_backtest.png")
+    scores_plot(summary, crm.name, outdir / "rolling_scores.png")
     print(text)
     return summary
 
@@ -466,11 +624,51 @@ def _line(result: dict[str, Any]) -> str:
     parts = []
     for m, e in result["metrics"].items():
         f = amount if m == "won_value" else (lambda v: f"{v:,.0f}")
+        fs = _fmt(m == "won_value")
+        sk = result.get("skill", {}).get(m, {})
         parts.append(
             f"{LABELS[m]} actual {f(e['actual'])}, P50 {f(e['p50'])} "
-            f"(P10-P90 {f(e['p10'])}..{f(e['p90'])}) {'covered' if e['covered'] else 'MISSED'}"
+            f"(P10-P90 {f(e['p10'])}..{f(e['p90'])}) {'covered' if e['covered'] else 'MISSED'}, "
+            f"CRPS {fs(e['crps'])}"
+            + (
+                f" vs {fs(sk['crps_best_naive'])} ({FORECAST_LABELS[sk['against']]})"
+                if sk.get("against")
+                else ""
+            )
         )
     return "; ".join(parts)
+
+
+def score_table(result: dict[str, Any]) -> str:
+    """The single cutoff's scores per metric and forecast, for the terminal."""
+    lines = []
+    for m, e in result["metrics"].items():
+        f = _fmt(m == "won_value")
+        lines.append(
+            f"  {LABELS[m]} (actual {f(e['actual'])}): forecast: P50 [P10..P90] in80 in90 | "
+            "pinball P10/P50/P90 | CRPS"
+        )
+        entries = [("simulator", e)] + [
+            (n, ne["metrics"][m] if ne["available"] else None) for n, ne in result["naive"].items()
+        ]
+        for n, s in entries:
+            label = FORECAST_LABELS[n]
+            if s is None:
+                lines.append(f"    {label}: not available ({result['naive'][n]['why']})")
+                continue
+            lines.append(
+                f"    {label}: {f(s['p50'])} [{f(s['p10'])}..{f(s['p90'])}] "
+                f"{'yes' if s['covered'] else 'no'} {'yes' if s['covered_90'] else 'no'} | "
+                + "/".join(f(s[f"pinball_p{q}"]) for q in scoring.PINBALL)
+                + f" | {f(s['crps'])}"
+            )
+        sk = result["skill"][m]
+        if sk["against"]:
+            lines.append(
+                f"    skill against {FORECAST_LABELS[sk['against']]}: {sk['skill']:+.2f} "
+                "(1 - CRPS_sim / CRPS_naive; > 0 beats it)"
+            )
+    return "\n".join(lines)
 
 
 def _terminal_one(one: dict[str, Any], name: str) -> str:
@@ -485,17 +683,6 @@ def _terminal_one(one: dict[str, Any], name: str) -> str:
         "  " + _line(r),
         f"  simulated won deals from the open pipeline: P50 {p['p50']:,.0f} "
         f"(P10-P90 {p['p10']:,.0f}..{p['p90']:,.0f})",
+        score_table(r),
     ]
-    for n, label in (
-        ("stage_weighted", "stage-weighted pipeline"),
-        ("last_period", "same as last period"),
-    ):
-        v = one["naive"][n]
-        lines.append(
-            f"  naive {label}: "
-            + ", ".join(
-                f"{LABELS[m]} {v[m]:,.0f}" if m == "won_deals" else f"{LABELS[m]} {amount(v[m])}"
-                for m in r["metrics"]
-            )
-        )
     return "\n".join(lines)

@@ -221,7 +221,7 @@ def app(cfg: DictConfig) -> None:
                 phase("backtest", progress_of(cfg)),
                 money.using(crm.currency),
             ):
-                backtest.run(crm, cfg, stage)
+                backtest.run(crm, cfg, stage, published=outdir)
             runfolder.release_all()
             print(f"results: {outdir}")
             return
