@@ -64,8 +64,13 @@ def frozen(d: Dist):
 
 def remap(x: np.ndarray, src: Dist, dst: Dist) -> np.ndarray:
     """Map draws of `src` onto `dst` through their quantiles (dst.ppf(src.cdf(x))): a stage's lost
-    duration (`days_lost`) reuses the draw made for its duration, so no new stream is needed."""
-    q = np.clip(frozen(src).cdf(x), 1e-12, 1 - 1e-12)
+    duration (`days_lost`) reuses the draw made for its duration, so no new stream is needed.
+    A `src` without spread (fixed, or cv 0) has no quantiles: its draws all map to dst's median
+    (the warm start maps a fitted lost time back this way, and a fit may put its cv at 0)."""
+    if src.dist == "fixed" or src.cv == 0.0:
+        q = np.full(np.shape(x), 0.5)
+    else:
+        q = np.clip(frozen(src).cdf(x), 1e-12, 1 - 1e-12)
     if dst.dist == "fixed" or dst.cv == 0.0:
         return np.full(np.shape(x), dst.mean)
     return frozen(dst).ppf(q)

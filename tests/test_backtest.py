@@ -68,6 +68,22 @@ def gamma(mean: float, cv: float):
 
 
 # -- warm start -------------------------------------------------------------------------------------
+def test_warm_start_runs_when_the_lost_time_has_no_spread():
+    """A fitted lost time with cv 0 (same-day losses at day resolution) once crashed the warm start
+    (ZeroDivisionError in the quantile map); such deals still close, and as lost or won."""
+    stages = {
+        "deal": {
+            "owner": "ae",
+            "p": 0.4,
+            "days": {"dist": "gamma", "mean": 30, "cv": 0.8},
+            "days_lost": {"dist": "gamma", "mean": 0.5, "cv": 0.0},
+        }
+    }
+    deals = [{"segment": "a", "stage": "deal", "age_days": a} for a in (0.2, 3.0, 40.0)] * 50
+    opp = simulate_replication(load_scenario(deal_scenario(deals, stages)), 0).opportunities
+    assert len(opp) == 150 and set(opp["outcome"].unique()) == {"won", "lost"}
+
+
 def test_warm_start_draws_outcome_and_remaining_time_given_the_age():
     """P(win | open at age a) = p S_won(a) / (p S_won(a) + (1-p) S_lost(a)); remaining time of each
     outcome is T - a with T | T > a, on the segment's cycle_scale."""
