@@ -106,6 +106,9 @@ class Channel(_Model):
     elasticity: Prob = 0.7
     dispersion: Pos | None = None
     segment_mix: dict[str, Prob]
+    # relative cost of a lead by segment (a segment not named: 1): the budget is split over the
+    # segments by leads x this, so an enterprise lead can cost more; leads do not change
+    segment_cost: dict[str, Pos] = Field(default_factory=dict)
     fit_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
     seasonality: list[Pos] = Field(default_factory=lambda: [1.0] * 12)
     quarter_end_boost: Pos = 1.0
@@ -202,6 +205,9 @@ class AeRole(Role):
     # AE-sourced pipeline: meetings an AE books per selling hour left over, by segment (the leftover
     # split by the outbound motions' mix weights). None or 0: leftover time is idle.
     self_sourced_meetings_hour: dict[str, NonNeg] | None = None
+    # Relative cost of an AE hour by segment (a segment not named: 1), for cost attribution only:
+    # the AE team's pay is split by hours x this (enterprise AEs are paid more). None: every hour alike.
+    hour_cost: dict[str, Pos] | None = None
     # Quota and rep differences (docs/model.md#quota-and-rep-differences): new-business bookings a
     # fully ramped AE is expected to close in a year (0: no quota, attainment n/a), and the spread
     # (cv of a mean-1 lognormal) of a per-rep productivity multiplier on win chance (0: identical reps).
@@ -448,10 +454,11 @@ class Scenario(_Model):
         _mix_sums("product.segment_mix", {"": self.product.segment_mix})
         for name, c in self.channels.items():
             _known(f"channels.{name}.segment_mix", c.segment_mix, segs, "segment")
+            _known(f"channels.{name}.segment_cost", c.segment_cost, segs, "segment")
         _known("product.segment_mix", self.product.segment_mix, segs, "segment")
         if self.team.sdr.target_mix is not None:
             _known("team.sdr.target_mix", self.team.sdr.target_mix, segs, "segment")
-        for key in ("deal_hours", "self_sourced_meetings_hour"):
+        for key in ("deal_hours", "self_sourced_meetings_hour", "hour_cost"):
             if getattr(self.team.ae, key) is not None:
                 _known(f"team.ae.{key}", getattr(self.team.ae, key), segs, "segment")
         for k in SDR_BY_SEGMENT:

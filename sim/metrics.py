@@ -442,9 +442,10 @@ def attributed_costs(r: Records, w: np.ndarray, overhead: str = "direct_cost") -
     segments) whose sum is the window's S&M cost (docs/metrics.md#cost-attribution).
 
     Direct costs carry their motion and segment (channel spend split by the leads the channel
-    sends each, product cost by sign-up). SDR and AE pay are split month by month by their time
-    in the work table (SDR-days on inbound leads; SDR prospecting time by the outbound meetings
-    it booked; AE selling hours, or slot-days held on deals). A play's money goes to the motions
+    sends each x their segment's `segment_cost`, product cost by sign-up). SDR and AE pay are split
+    month by month by their time in the work table (SDR-days on inbound leads; SDR prospecting time
+    by the outbound meetings it booked; AE selling hours x the segment's `team.ae.hour_cost`, or
+    slot-days held on deals). A play's money goes to the motions
     and segments it targets, by their new customers. What no activity explains (tools, a month
     nobody worked, spend no motion used, a play whose targets won nothing) is overhead, split pro rata to the attributed cost
     ('direct_cost') or to new customers ('new_customers')."""
@@ -528,6 +529,8 @@ def _time_by_role(r: Records, n_months: int) -> dict[str, np.ndarray]:
         total = meet.sum(axis=(1, 2))
         has = total > 0
         out[role][has] += pros[has, None, None] * meet[has] / total[has, None, None]
+    if r.ae_hour_cost:  # an hour on a segment's deals costs its hour_cost (senior AEs cost more)
+        out["ae"] *= np.asarray(r.ae_hour_cost)[None, None, :]
     return out
 
 

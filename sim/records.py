@@ -94,6 +94,8 @@ class Records:
     play_targets: dict | None = None
     # SDR prospecting days an outbound meeting takes, by segment (1 / outbound_meetings_day)
     sdr_days_per_meeting: tuple[float, ...] | None = None
+    # relative cost of an AE hour by segment (team.ae.hour_cost); None: every hour alike
+    ae_hour_cost: tuple[float, ...] | None = None
 
     @property
     def window(self) -> tuple[float, float]:
@@ -475,6 +477,7 @@ class Recorder:
         self.ae_hours_per_day: float | None = None
         self.play_targets: dict | None = None
         self.sdr_days_per_meeting: tuple[float, ...] | None = None
+        self.ae_hour_cost: tuple[float, ...] | None = None
         self.sdr_busy = np.zeros(n_months)  # SDR-days spent on inbound leads
         self.sdr_prospecting = np.zeros(n_months)  # SDR-days spent prospecting
         self.ae_slot_days = np.zeros(n_months)  # opportunity-days held in AE slots
@@ -754,6 +757,7 @@ class Recorder:
             ae_hours_per_day=self.ae_hours_per_day,
             play_targets=self.play_targets,
             sdr_days_per_meeting=self.sdr_days_per_meeting,
+            ae_hour_cost=self.ae_hour_cost,
         )
 
     def _work_columns(self) -> Columns:

@@ -562,3 +562,15 @@ def test_a_discount_of_the_whole_price_is_rejected() -> None:
 def test_a_non_positive_reference_acv_is_rejected() -> None:
     text = reject("segments.mid.acv_ref=0")
     assert "segments.mid.acv_ref" in text
+
+
+def test_segment_costs_name_known_segments_and_are_positive() -> None:
+    assert reject("++channels.events.segment_cost.big=2") == (
+        "config error: channels.events.segment_cost.big: no such segment; "
+        "segments are ['ent', 'mid', 'smb']"
+    )
+    assert "greater than 0" in reject("channels.events.segment_cost.ent=0")
+    assert reject("++team.ae.hour_cost.big=2") == (
+        "config error: team.ae.hour_cost.big: no such segment; segments are ['ent', 'mid', 'smb']"
+    )
+    assert "greater than 0" in reject("team.ae.hour_cost.ent=-1")

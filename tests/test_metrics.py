@@ -209,6 +209,7 @@ def test_metrics_of_records_and_of_their_dataframes_agree(fast_scenario):
         "ae_hours_per_day",
         "play_targets",
         "sdr_days_per_meeting",
+        "ae_hour_cost",
     )
     again = Records.from_frames(
         **{t: getattr(rec, t) for t in tables}, **{k: getattr(rec, k) for k in keep}

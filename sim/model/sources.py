@@ -58,8 +58,16 @@ def marketing(w: World, cm: CMotion) -> None:
             w.streams(f"arrivals/{name}/{cm.name}"),
             budget,
         )
+        if ch.segment_cost:  # the budget follows leads x their relative cost, not leads alone
+            cost_mix = {s: v * ch.segment_cost.get(s, 1.0) for s, v in ch.segment_mix.items()}
+            cost_cover = np.asarray(_cover(w, cost_mix), dtype=float)
+            paid = (
+                _weights(w, cm, cost_mix) / np.where(cost_cover > 0, cost_cover, np.inf)[..., None]
+            )
+        else:
+            paid = share
         spend = np.broadcast_to(ch.budget_month if budget is None else budget, w.n_months)
-        by_seg = np.broadcast_to(share, (w.n_months, len(w.segs))) * spend[:, None]
+        by_seg = np.broadcast_to(paid, (w.n_months, len(w.segs))) * spend[:, None]
         for m, s in zip(*np.nonzero(by_seg), strict=True):
             w.rec.cost(int(m), "marketing", cm.name, float(by_seg[m, s]), int(s))
         if len(arr.t):

@@ -63,6 +63,8 @@ class World:
         rec.play_targets = {f"play:{self.book.names[i]}": t for i, t in self.book.targets.items()}
         rates = sc.team.sdr.by_segment("outbound_meetings_day", self.segs)  # days a meeting takes
         rec.sdr_days_per_meeting = tuple(1.0 / r if r > 0 else 0.0 for r in rates)
+        if sc.team.ae.hour_cost:  # AE pay is attributed by hours x the segment's hour cost
+            rec.ae_hour_cost = tuple(sc.team.ae.hour_cost.get(s, 1.0) for s in self.segs)
         for m, amount, i in self.book.costs:
             rec.cost(m, "plays", f"play:{self.book.names[i]}", amount)
         installed_base(self)
