@@ -557,3 +557,14 @@ def test_a_discount_of_the_whole_price_is_rejected() -> None:
 def test_a_non_positive_reference_acv_is_rejected() -> None:
     text = reject("segments.mid.acv_ref=0")
     assert "segments.mid.acv_ref" in text
+
+
+def test_covered_shares_above_one_are_rejected() -> None:
+    msg = reject("+motions.mlg.stages.demo.covers={proposal: 0.7, negotiation: 0.6}")
+    assert "motions.mlg.stages.demo.covers" in msg
+    assert "sum to 1.3, more than 1" in msg
+
+
+def test_a_queue_play_without_an_sdr_stage_is_rejected_in_one_line() -> None:
+    msg = reject("motion=slg", "plays=lead_scoring")  # slg has no stage with queue: sdr
+    assert "plays.lead_scoring: works on the SDR queue" in msg
