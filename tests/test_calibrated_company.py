@@ -97,6 +97,17 @@ def test_calibrated_team_has_the_export_owners_and_room_for_the_fitted_flow():
     assert deal.queue == "ae" and deal.covers == COVERS
 
 
+def test_fit_json_and_report_say_how_the_team_was_inferred():
+    from sim.calibrate.report import fit_json, team_lines
+
+    table, _, _ = synthetic(n=1500)
+    crm = crm_of(table)
+    cal = fit(crm, classes=(1,), warmup_months=3, horizon_months=6)
+    team = fit_json(crm, cal, None)["team"]
+    assert team["count"] == 5 and set(team["active_owners_by_month"].values()) == {5}
+    assert "5 AEs: the median number of distinct owners" in " ".join(team_lines(cal, team))
+
+
 def test_an_export_without_owners_gets_a_notional_team_sized_for_its_flow():
     table, _, _ = synthetic(n=1500)
     cal = fit(crm_of(table.assign(owner=pd.NA)), classes=(1,), warmup_months=3, horizon_months=6)

@@ -315,6 +315,13 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "p_value": cal.reps.p_value,
             "note": cal.reps.note,
         },
+        "team": {
+            **cal.ae_team(),
+            "open_deals_peak": cal.open_deals_peak(),
+            "active_owners_by_month": None
+            if cal.team is None
+            else {str(m): int(x) for m, x in cal.team.active.items()},
+        },
     }
     if check is not None:
         out["check"] = check.to_dict(orient="records")
