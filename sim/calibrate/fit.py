@@ -892,7 +892,7 @@ def fit(
         segments=segfits,
         arrivals=arrivals,
         reps=fit_reps(use),
-        team=fit_team(opp, start, end),
+        team=fit_team(opp, start, arr_end),  # while new deals arrive (olist's end winds down)
         has_losses=has_losses,
         left_truncated=truncated,
         closes=closes,
