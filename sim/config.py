@@ -237,8 +237,19 @@ class Stage(_Model):
     queue: Literal["sdr", "ae"] | None = None
     seats_at_least: Annotated[int, Field(ge=0)] | None = None
     seats_below: Annotated[int, Field(ge=1)] | None = None
+    # standard stages this one stands for, each with its share of the stage's time (a calibrated
+    # CRM deal stage covers discovery..negotiation): a play's change aimed at a covered stage acts
+    # on this one (sim/play_targets.py, docs/calibration.md#running-calibratedyaml)
+    covers: dict[str, Annotated[float, Field(gt=0, le=1)]] | None = None
 
     _p = field_validator("p", mode="before")(_check_prob_map)
+
+    @field_validator("covers")
+    @classmethod
+    def _shares(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None and sum(v.values()) > 1 + 1e-6:
+            raise ValueError(f"shares of the stage's time sum to {sum(v.values()):g}, more than 1")
+        return v
 
     @model_validator(mode="after")
     def _lost(self) -> Stage:
@@ -265,6 +276,9 @@ class Motion(_Model):
     stages: dict[str, Stage]
     opportunity_from: str
     acv: Literal["segment", "seats"] = "segment"
+    # a label under which figures and report tables show this motion together with others of the
+    # same group (a calibrated segment's fit classes); None: shown on its own
+    group: str | None = None
 
     @field_validator("stages")
     @classmethod

@@ -86,6 +86,7 @@ def resolve(sc: Scenario) -> list[Resolved]:
             out += _resolve_one(sc, pi, f"plays.{name}.changes.{ci}", ch)
         if play.focus is not None:
             _check_focus(sc, name, play.focus)
+        _check_sdr(sc, name, play)
     lead = {r.play for r in out if r.kind in ("p", "days", "contact", "decay")}
     lead |= {
         i
@@ -101,6 +102,25 @@ def resolve(sc: Scenario) -> list[Resolved]:
             f"plays: {len(lead)} plays change leads' parameters; at most {MAX_LEAD_PLAYS} at once"
         )
     return out
+
+
+def _check_sdr(sc: Scenario, name: str, play) -> None:
+    """A play that works on the SDR queue needs a stage that queues for SDRs (a calibrated CRM
+    scenario starts at the opportunity and has none), or it would silently do nothing."""
+    uses = [
+        k
+        for k, on in (
+            ("sla_hours", play.sla_hours is not None),
+            ("queue_by_fit", play.queue_by_fit),
+            ("drop_below", play.drop_below is not None),
+        )
+        if on
+    ]
+    if uses and not any(st.queue == "sdr" for m in sc.motions.values() for st in m.stages.values()):
+        raise ValueError(
+            f"plays.{name}: works on the SDR queue ({', '.join(uses)}), and no motion has a stage "
+            "with queue: sdr (a calibrated CRM scenario starts at the opportunity)"
+        )
 
 
 def _check_focus(sc: Scenario, name: str, f) -> None:
@@ -135,6 +155,9 @@ def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:
             hits = [s for s in stages if fnmatch.fnmatchcase(s, parts[3])]
             for s in hits:
                 out.append(Resolved(pi, parts[4], (names.index(m), stages.index(s)), op, value))
+            for s in stages:
+                if s not in hits:
+                    out += _covered(sc, pi, where, t, (names.index(m), stages.index(s)), op, value)
         if not out:
             seen = sorted(
                 {
@@ -143,10 +166,19 @@ def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:
                     for s in sc.motions[m].stages
                 }
             )
+            covered = sorted(
+                {
+                    c
+                    for m in _match(parts[1], names, "motion", where, t)
+                    for st in sc.motions[m].stages.values()
+                    for c in st.covers or {}
+                }
+            )
+            also = f", standing for {covered}" if covered else ""
             _fail(
                 where,
                 t,
-                f"no stage matches '{parts[3]}' in motion(s) '{parts[1]}'; stages are {seen}",
+                f"no stage matches '{parts[3]}' in motion(s) '{parts[1]}'; stages are {seen}{also}",
             )
         _check_value(where, t, parts[4], op, value)
         return out
@@ -184,6 +216,36 @@ def _resolve_one(sc: Scenario, pi: int, where: str, ch) -> list[Resolved]:
         return [Resolved(pi, "mix", (s,), op, dict(value)) for s in hits]
     _fail(where, t, f"not a key a play can change; {allowed}")
     return []
+
+
+def _covered(
+    sc: Scenario, pi: int, where: str, t: str, key: tuple[int, int], op: str, value: Any
+) -> list[Resolved]:
+    """A change aimed at stages that a stage stands for (`covers`: a calibrated CRM deal stage
+    covers discovery..negotiation) acts on that stage. p: scaled by the factor, once per covered
+    stage matched (the win chance of a chain of stages is their product, so a factor on one of them
+    scales the whole); `set` cannot apply, since the covered stage's own p is not known. days: the
+    covered stage's share s of the time scales, so the stage's days scale by 1 + (factor - 1) * s."""
+    parts = t.split(".")
+    motion = list(sc.motions.values())[key[0]]
+    name = list(motion.stages)[key[1]]
+    cov = motion.stages[name].covers or {}
+    out = []
+    for c, share in cov.items():
+        if not fnmatch.fnmatchcase(c, parts[3]):
+            continue
+        if op == "set":
+            _fail(
+                where,
+                t,
+                f"stage '{name}' of motion '{list(sc.motions)[key[0]]}' stands for {list(cov)}: "
+                f"a covered stage's p takes `scale`, not `set` (its own p is not known)",
+            )
+        if parts[4] == "p":
+            out.append(Resolved(pi, "p", key, "scale", value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(Resolved(pi, "days", key, "scale", 1.0 + (value - 1.0) * share))
+    return out
 
 
 def _check_value(where: str, target: str, kind: str, op: str, value: Any) -> None:

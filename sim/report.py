@@ -17,7 +17,8 @@ from sim import metric_registry as registry
 from sim import money, plots
 from sim.compare import CompareResult, combined, verdict
 from sim.config import Scenario
-from sim.experiment import RunResult
+from sim.experiment import RunResult, bottleneck
+from sim.metrics import COST_METRICS
 from sim.records import MONTH_DAYS, crm_export
 from sim.runfolder import staged
 from sim.stats import strict
@@ -122,7 +123,8 @@ def write_outputs(
             n_months = int(res.monthly["month"].max()) + 1
             plots.distributions(res.replications, stage / "metrics_distributions.png")
             plots.fan_chart(res.monthly, month_labels(sc, n_months), stage / "forecast_fan.png")
-            plots.funnel(res.funnel, scen.get("bottleneck"), stage / "funnel.png")
+            funnel = grouped_funnel(res.funnel, sc)
+            plots.funnel(funnel, shown_bottleneck(funnel, scen), stage / "funnel.png")
         (stage / "report.md").write_text(report_md(res, sc, figures, setup))
         (stage / "summary.json").write_text(summary_json(res.summary))
     return outdir / "summary.json"
@@ -153,15 +155,85 @@ def write_compare_outputs(
             n_months = int(res.monthly["month"].max()) + 1
             plots.comparison(res.replications, cres.summary, stage / "comparison.png")
             plots.fan_chart(res.monthly, month_labels(sc, n_months), stage / "forecast_fan.png")
-            b = cres.summary["scenarios"][cres.baseline].get("bottleneck")
+            funnel = grouped_funnel(cres.runs[cres.baseline][1].funnel, sc)
             plots.funnel(
-                cres.runs[cres.baseline][1].funnel, b, stage / f"funnel_{cres.baseline}.png"
+                funnel,
+                shown_bottleneck(funnel, cres.summary["scenarios"][cres.baseline]),
+                stage / f"funnel_{cres.baseline}.png",
             )
             if "sensitivity" in cres.summary:
                 plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
         (stage / "report.md").write_text(compare_md(cres, figures, setup))
         (stage / "summary.json").write_text(summary_json(cres.summary))
     return outdir / "summary.json"
+
+
+def _grouped_note(sc: Scenario) -> str:
+    groups = list(motion_groups(sc).values())
+    grouped = sorted({g for g in groups if groups.count(g) > 1})
+    if not grouped:
+        return ""
+    return (
+        f" ({len(grouped)} of them group several motions, `group` in their config, e.g. a "
+        "calibrated segment's fit classes: figures and tables show the group, summary.json keeps "
+        "each motion)"
+    )
+
+
+def _cost_cell(sc: Scenario, key: str, value) -> str:
+    """A table cell; a cost metric of a scenario without cost data reads "not known"."""
+    if not sc.costs.known and key.split(".")[0] in COST_METRICS:
+        return "not known"
+    return format_metric(key, value)
+
+
+def shown_bottleneck(funnel: pd.DataFrame, scen: dict) -> dict | None:
+    """The lowest-converting stage as figures and tables show the motions (grouped)."""
+    return bottleneck(funnel) if len(funnel) else scen.get("bottleneck")
+
+
+def motion_groups(sc: Scenario) -> dict[str, str]:
+    """Each motion's label in figures and tables: its `group`, or its own name."""
+    return {name: m.group or name for name, m in sc.motions.items()}
+
+
+def grouped_funnel(funnel: pd.DataFrame, sc: Scenario) -> pd.DataFrame:
+    """The funnel table with motions of one `group` (a calibrated segment's fit classes) summed
+    into one row per stage: counts and days added, conversion and mean days recomputed. Unchanged
+    when no motion is grouped."""
+    groups = motion_groups(sc)
+    if all(k == v for k, v in groups.items()):
+        return funnel
+    f = funnel.assign(motion=funnel["motion"].astype(str).map(groups))
+    keys = [c for c in ("scenario", "motion", "stage_index", "stage", "owner") if c in f]
+    counts = [c for c in ("advanced", "dropped", "stage_days", "open_at_end") if c in f]
+    order = list(dict.fromkeys(groups.values()))
+    out = f.groupby(keys, sort=False, observed=True)[counts].sum().reset_index()
+    out["_o"] = out["motion"].map(order.index)
+    out = out.sort_values(["_o", "stage_index"], kind="stable").drop(columns="_o")
+    decided = out["advanced"] + out["dropped"]
+    ok = decided > 0
+    out["conversion"] = (out["advanced"] / decided.where(ok)).where(ok)
+    if "stage_days" in out:
+        out["mean_days"] = (out["stage_days"] / decided.where(ok)).where(ok)
+    return out.reset_index(drop=True)
+
+
+def motion_rows(sc: Scenario) -> list[tuple[str, str | None]]:
+    """Rows of the by-motion table: (label, metric suffix). A motion on its own reads its own
+    metrics (`win_rate.<motion>`); a group that is exactly one segment's acquisition motions reads
+    the segment's (`win_rate.segment.<s>`); any other group has none (n/a)."""
+    groups = motion_groups(sc)
+    rows: list[tuple[str, str | None]] = []
+    for label in dict.fromkeys(groups.values()):
+        members = {m for m, g in groups.items() if g == label}
+        if members == {label} and sc.motions[label].group is None:
+            rows.append((label, label))
+            continue
+        segs = [s for s, w in sc.mix.items() if any(w.get(m, 0) > 0 for m in members)]
+        own = len(segs) == 1 and {m for m, x in sc.mix[segs[0]].items() if x > 0} <= members
+        rows.append((label, f"segment.{segs[0]}" if own else None))
+    return rows
 
 
 def _interval(key: str, s: dict, sep: str = "..") -> str:
@@ -364,7 +436,7 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
         ]
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     bm = summ["scenarios"][base]["metrics"]
-    b = summ["scenarios"][base].get("bottleneck")
+    b = shown_bottleneck(grouped_funnel(cres.runs[base][1].funnel, sc), summ["scenarios"][base])
     out += ["", f"## Where {base} loses and waits", ""]
     if b:
         out.append(
@@ -547,7 +619,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         *([setup, ""] if setup else []),
         f"{sc.replications} replications, seed {sc.seed}. Metrics cover the window {lo} to {hi} "
         f"({span(sc.horizon_days, False)} after a {span(sc.warmup_days)} warm-up). Motions: "
-        + ", ".join(f"`{k}`" for k in sc.motions)
+        + ", ".join(f"`{k}`" for k, _ in motion_rows(sc))
+        + _grouped_note(sc)
         + ". Definitions: docs/metrics.md.",
         "",
         "## Headline metrics",
@@ -567,6 +640,9 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
     ):
         s = m.get(k)
         if s:
+            if not sc.costs.known and k in COST_METRICS:
+                out.append(f"| {k} | not known | not known | not known | not known | n/a |")
+                continue
             out.append(
                 f"| {k} | {format_metric(k, s['p10'])} | {format_metric(k, s['p50'])} | {format_metric(k, s['p90'])} | "
                 f"{format_metric(k, s['mean'])} | {_interval(k, s, ' .. ')} |"
@@ -579,7 +655,9 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "run; `clv_steady_state` is the old infinite-life figure (docs/metrics.md#clv)."
         if sc.costs.known
         else "`cycle_days` is the median over every motion's won deals (by motion below). Costs "
-        "are not modelled (`costs.known: false`), so CAC, payback and LTV:CAC are n/a.",
+        "are not known (`costs.known: false`), so CAC, payback and LTV:CAC are not known; give "
+        "salaries (`team.<role>.cost_month`), channel spend and `costs.known=true` to compute "
+        "them (docs/calibration.md#running-calibratedyaml).",
         "",
         "## By motion",
         "",
@@ -588,9 +666,11 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     per = ("cac", "cac_payback_months", "clv", "ltv_to_cac")
-    for mot in sc.motions:
+    for mot, key in motion_rows(sc):
         cells = [
-            format_metric(f"{k}.{mot}", (m.get(f"{k}.{mot}") or {}).get("p50"))
+            _cost_cell(
+                sc, f"{k}.{key}", None if key is None else (m.get(f"{k}.{key}") or {}).get("p50")
+            )
             for k in ("win_rate", "new_customers", "cycle_days", "bookings", *per)
         ]
         out.append(f"| {mot} | " + " | ".join(cells) + " |")
@@ -622,7 +702,8 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "",
     ]
     out += _quota_lines(m, sc)
-    b = scen.get("bottleneck")
+    funnel = grouped_funnel(res.funnel, sc)
+    b = shown_bottleneck(funnel, scen)
     out += ["## Funnel", ""]
     if b:
         out.append(
@@ -640,7 +721,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "| motion | stage | owner | advanced | dropped | conversion | mean days |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
-    for r in res.funnel.itertuples():
+    for r in funnel.itertuples():
         conv = "n/a" if not math.isfinite(r.conversion) else f"{r.conversion:.0%}"
         days = "n/a" if not math.isfinite(r.mean_days) else f"{r.mean_days:.1f}"
         out.append(

@@ -574,3 +574,14 @@ def test_segment_costs_name_known_segments_and_are_positive() -> None:
         "config error: team.ae.hour_cost.big: no such segment; segments are ['ent', 'mid', 'smb']"
     )
     assert "greater than 0" in reject("team.ae.hour_cost.ent=-1")
+
+
+def test_covered_shares_above_one_are_rejected() -> None:
+    msg = reject("+motions.mlg.stages.demo.covers={proposal: 0.7, negotiation: 0.6}")
+    assert "motions.mlg.stages.demo.covers" in msg
+    assert "sum to 1.3, more than 1" in msg
+
+
+def test_a_queue_play_without_an_sdr_stage_is_rejected_in_one_line() -> None:
+    msg = reject("motion=slg", "plays=lead_scoring")  # slg has no stage with queue: sdr
+    assert "plays.lead_scoring: works on the SDR queue" in msg

@@ -48,6 +48,14 @@ MIN_DAYS = (
     0.5  # a deal closed the day it was created counts as half a day (dates have day resolution)
 )
 Z90 = stats.norm.ppf(0.95)
+# The standard opportunity stages a calibrated deal stage stands for (`covers`), each with its share
+# of the deal's time: the marketing-led graph's mean stage days (configs/graph/mlg.yaml: 10, 12, 14,
+# 14). A play aimed at proposal or negotiation acts on the deal stage (docs/calibration.md).
+COVERS = {"discovery": 0.2, "demo": 0.24, "proposal": 0.28, "negotiation": 0.28}
+SLOT_HEADROOM = 1.2  # AE pipeline slots over the fitted peak of open deals (plus 3 sd of noise)
+NOTIONAL_SLOTS = (
+    20  # open deals per notional AE when the export names no owners (the schema default)
+)
 
 
 # -- duration families in salesim's mean / cv parametrisation -------------------------------------
@@ -225,6 +233,48 @@ class RepFit:
     note: str
 
 
+@dataclass(frozen=True)
+class TeamFit:
+    """The AE team the export shows: distinct owners with a deal created or closed in each month,
+    and the recent level (the median of the last `recent` whole months) taken as the headcount."""
+
+    active: pd.Series  # month (Period) -> distinct active owners
+    count: int
+    recent: int
+
+    def note(self) -> str:
+        last = self.active.iloc[-self.recent :]
+        return (
+            f"{self.count} AEs: the median number of distinct owners with a deal created or closed "
+            f"in each of the last {len(last)} whole months ({last.index[0]}..{last.index[-1]}: "
+            f"{', '.join(str(int(x)) for x in last)})"
+        )
+
+
+def fit_team(opp: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, recent: int = 6):
+    """Active owners per month, from the deals' creation and close dates (None: no owner column or
+    no owner named). Months the window only partly covers are left out when whole ones exist."""
+    if "owner" not in opp or not opp["owner"].notna().any():
+        return None
+    o = opp[opp["owner"].notna()]
+    rows = pd.concat(
+        [
+            pd.DataFrame({"m": o["created_date"].dt.to_period("M"), "owner": o["owner"]}),
+            pd.DataFrame({"m": o["close_date"].dt.to_period("M"), "owner": o["owner"]}).dropna(),
+        ]
+    )
+    first, last = start.to_period("M"), end.to_period("M")
+    months = pd.period_range(first, last, freq="M")
+    whole = [
+        m for m in months if m.start_time >= start and m.end_time <= end + pd.Timedelta(days=1)
+    ]
+    rows = rows[rows["m"].isin(whole or list(months))]
+    active = rows.groupby("m")["owner"].nunique().reindex(whole or list(months), fill_value=0)
+    recent = min(recent, len(active))
+    count = int(math.ceil(float(np.median(active.iloc[-recent:]))))
+    return TeamFit(active, count, recent) if count > 0 else None
+
+
 @dataclass
 class Calibration:
     """Everything fitted from one export at one cutoff; `scenario()` is calibrated.yaml."""
@@ -243,6 +293,7 @@ class Calibration:
     horizon_months: int = 12
     fit_mean: float = 0.95
     notes: list[str] = field(default_factory=list)
+    team: TeamFit | None = None  # the AE team the export shows (None: it names no owners)
 
     # the scenario ---------------------------------------------------------------------------------
     def motion_names(self, seg: SegmentFit) -> list[str]:
@@ -270,11 +321,13 @@ class Calibration:
                 deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": c.won.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()
-                motions[name] = _motion(deal)
+                motions[name] = _motion(deal, seg.key)
                 mix[seg.key][name] = round(float(c.weight), 6)
             if seg.outcome.stuck >= 1e-4:  # deals that never close: open for ~100 years
                 never = {"dist": "fixed", "mean": NEVER_DAYS, "cv": 0.0}
-                motions[f"{seg.key}_stuck"] = _motion({"owner": "ae", "p": 0.0, "days": never})
+                motions[f"{seg.key}_stuck"] = _motion(
+                    {"owner": "ae", "p": 0.0, "days": never}, seg.key, stuck=True
+                )
                 mix[seg.key][f"{seg.key}_stuck"] = round(float(seg.outcome.stuck), 6)
             _fix_sum(mix[seg.key])
         seg_mix = {k: round(v, 6) for k, v in a.segment_mix.items()}
@@ -300,7 +353,7 @@ class Calibration:
                 "segments": segments,
                 "channels": {"crm": channel},
                 "product": {"signups_month": 0.0, "segment_mix": {next(iter(segments)): 1.0}},
-                "team": {r: {"count": 0} for r in ("sdr", "ae", "csm")},
+                "team": {"sdr": {"count": 0}, "ae": self.ae_team(), "csm": {"count": 0}},
                 "motions": motions,
                 "mix": mix,
                 "expansion": None,
@@ -309,6 +362,36 @@ class Calibration:
                 "costs": {"tools_month": 0.0, "known": False},
             }
         )
+
+    def open_deals_peak(self) -> float:
+        """Deals open with an AE at the busiest month of the fitted flow (Little's law: arrivals a
+        day at the highest monthly factor x the mean days to close, over segments and classes;
+        stuck deals hold no AE)."""
+        a = self.arrivals
+        f = np.asarray(a.seasonality, dtype=float)
+        if not a.use_seasonality:
+            f = f * np.where(np.arange(12) % 3 == 2, a.quarter_end_boost, 1.0)
+        days = 0.0
+        for seg in self.segments.values():
+            for c in seg.outcome.classes:
+                lost = c.lost.mean if c.lost is not None else 0.0
+                t = c.p_win * c.won.mean + (1 - c.p_win) * lost
+                days += a.segment_mix.get(seg.key, 0.0) * c.weight * t
+        return a.level * float(f.max()) / MONTH_DAYS * days
+
+    def ae_team(self) -> dict:
+        """team.ae of the calibrated scenario: the owners active in the export (`TeamFit`), or a
+        notional team when it names none, with pipeline slots for the fitted peak of open deals plus
+        headroom, so the fit is not capacity-bound at this headcount while fewer AEs make deals wait
+        (and lose, `wait_decay_days`) and more cannot speed them past the fit. Leavers are replaced
+        at once (the active count is already net of turnover), so the headcount stays level."""
+        peak = self.open_deals_peak()
+        need = max(1.0, SLOT_HEADROOM * peak + 3.0 * math.sqrt(peak))
+        if self.team is not None:
+            count, slots = self.team.count, math.ceil(need / self.team.count)
+        else:
+            count, slots = math.ceil(need / NOTIONAL_SLOTS), NOTIONAL_SLOTS
+        return {"count": count, "max_open_opps": slots, "hiring_lag_days": 0.0}
 
 
 def _plain(obj):
@@ -320,11 +403,17 @@ def _plain(obj):
     return obj.item() if isinstance(obj, np.generic) else obj
 
 
-def _motion(deal: dict) -> dict:
-    """One calibrated motion: a lead that becomes an opportunity at once, then the deal stage."""
+def _motion(deal: dict, group: str, stuck: bool = False) -> dict:
+    """One calibrated motion: a lead that becomes an opportunity at once, then the deal stage,
+    which waits for an AE's pipeline slot and stands for the standard opportunity stages (COVERS),
+    so AE headcount and plays act on it. A stuck deal never closes: it holds no slot and no play
+    turns it into a win. `group`: its segment, under which figures and tables show it."""
+    if not stuck:
+        deal = {**deal, "queue": "ae", "covers": dict(COVERS)}
     return {
         "entry": "marketing",
         "opportunity_from": "deal",
+        "group": group,
         "stages": {"lead": {"owner": "marketing", "p": 1.0}, "deal": deal},
     }
 
@@ -803,6 +892,7 @@ def fit(
         segments=segfits,
         arrivals=arrivals,
         reps=fit_reps(use),
+        team=fit_team(opp, start, arr_end),  # while new deals arrive (olist's end winds down)
         has_losses=has_losses,
         left_truncated=truncated,
         closes=closes,

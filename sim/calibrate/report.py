@@ -317,6 +317,13 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "p_value": cal.reps.p_value,
             "note": cal.reps.note,
         },
+        "team": {
+            **cal.ae_team(),
+            "open_deals_peak": cal.open_deals_peak(),
+            "active_owners_by_month": None
+            if cal.team is None
+            else {str(m): int(x) for m, x in cal.team.active.items()},
+        },
     }
     if check is not None:
         out["check"] = check.to_dict(orient="records")
@@ -513,6 +520,7 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             L.append(
                 f"| {r['owner']} | {r['closed']} | {r['won']} | {_pct(r['rate'])} | {_pct(r['shrunk'])} |"
             )
+    L += ["", *team_lines(cal, cal.ae_team())]
     L += [
         "",
         "## Fitted vs the data",
@@ -555,6 +563,35 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
                 f"{f(r['sim_lo'])}–{f(r['sim_hi'])} | {inside} |"
             )
     return "\n".join(L) + "\n"
+
+
+def team_lines(cal: Calibration, ae: dict) -> list[str]:
+    """How the AE team of calibrated.yaml was inferred, and what acts on the calibrated company."""
+    peak = cal.open_deals_peak()
+    if cal.team is not None:
+        who = cal.team.note() + "."
+    else:
+        who = (
+            f"The export names no owners: a notional team of {ae['count']} AEs with "
+            f"{ae['max_open_opps']} open deals each, sized for the fitted flow."
+        )
+    return [
+        "## Team and what acts on calibrated.yaml",
+        "",
+        who,
+        f"Each deal holds one of the team's pipeline slots from creation to close; at the fitted "
+        f"peak about {peak:,.0f} deals are open, and `team.ae.max_open_opps = "
+        f"{ae['max_open_opps']}` gives {ae['count'] * ae['max_open_opps']:,} slots (1.2 times "
+        "the peak plus three standard deviations of noise), so the fit is not capacity-bound at "
+        "this headcount. Fewer AEs (`team.ae.count`) make deals wait for a slot: longer cycles and "
+        "fewer wins (`team.ae.wait_decay_days`); more cannot speed them past the fit. Leavers are "
+        "replaced at once (`hiring_lag_days: 0`): the active count is already net of turnover.",
+        "",
+        "The deal stage stands for the standard opportunity stages (`covers`: discovery, demo, "
+        "proposal, negotiation, with shares of its time), so plays aimed at them act on it; plays "
+        "working on SDRs or earlier stages are refused with one line. Costs are not known "
+        "(`costs.known: false`) until given (docs/calibration.md#running-calibratedyaml).",
+    ]
 
 
 def preset_yaml(scenario: dict) -> str:
