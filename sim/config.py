@@ -220,6 +220,17 @@ class Team(_Model):
     csm: CsmRole = CsmRole()
 
 
+class ClosePull(_Model):
+    """Quarter-end and month-end bunching of a motion's closes (sim.close_pull): a won close due
+    within `quarter_days` after a quarter end is pulled into the quarter's last `quarter_days` with
+    probability `quarter_share`; likewise at the other month ends. Timing only: wins unchanged."""
+
+    quarter_days: Annotated[float, Field(ge=0, le=31, allow_inf_nan=False)] = 7.0
+    quarter_share: Prob = 0.0
+    month_days: Annotated[float, Field(ge=0, le=31, allow_inf_nan=False)] = 3.0
+    month_share: Prob = 0.0
+
+
 class Stage(_Model):
     """One funnel stage: who owns it, the chance to advance, how long it takes, what it queues for."""
 
@@ -230,6 +241,7 @@ class Stage(_Model):
     queue: Literal["sdr", "ae"] | None = None
     seats_at_least: Annotated[int, Field(ge=0)] | None = None
     seats_below: Annotated[int, Field(ge=1)] | None = None
+    close_pull: ClosePull | None = None  # the closing stage only: closes bunch at period ends
 
     _p = field_validator("p", mode="before")(_check_prob_map)
 
@@ -601,6 +613,11 @@ def _check_motion(name: str, m: Motion, segs: set[str], team: Team) -> None:
                     f"{key}.stages.{sname}.queue = '{st.queue}': team.{st.queue} has no headcount "
                     "(count 0 and no hires), so nobody would ever work this stage"
                 )
+        if st.close_pull is not None and (sname != list(m.stages)[-1] or m.entry == "customers"):
+            raise ValueError(
+                f"{key}.stages.{sname}.close_pull: only a new-business motion's last stage (its "
+                "close) can be pulled into a period"
+            )
         if m.entry == "customers" and st.guarded:
             raise ValueError(
                 f"{key}.stages.{sname}: seat guards do not apply to expansion motions "

@@ -557,3 +557,18 @@ def test_a_discount_of_the_whole_price_is_rejected() -> None:
 def test_a_non_positive_reference_acv_is_rejected() -> None:
     text = reject("segments.mid.acv_ref=0")
     assert "segments.mid.acv_ref" in text
+
+
+def test_close_pull_share_above_one_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.close_pull={quarter_share: 1.5}")
+    assert "close_pull.quarter_share" in msg and "1.5" in msg
+
+
+def test_close_pull_window_longer_than_a_month_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.close_pull={month_days: 40, month_share: 0.2}")
+    assert "close_pull.month_days" in msg and "40" in msg
+
+
+def test_close_pull_on_a_stage_before_the_close_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.demo.close_pull={quarter_share: 0.3}")
+    assert "motions.mlg.stages.demo.close_pull" in msg and "last stage" in msg

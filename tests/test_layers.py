@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "engine",
         (
             "sim.distributions",
+            "sim.close_pull",
             "sim.motions",
             "sim.plays",
             "sim.open_pipeline",
