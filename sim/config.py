@@ -242,6 +242,7 @@ class Stage(_Model):
     seats_at_least: Annotated[int, Field(ge=0)] | None = None
     seats_below: Annotated[int, Field(ge=1)] | None = None
     close_pull: ClosePull | None = None  # the closing stage only: closes bunch at period ends
+    stall_days: Pos | None = None  # a deal still in the stage after this many days never leaves it
 
     _p = field_validator("p", mode="before")(_check_prob_map)
 
@@ -256,6 +257,15 @@ class Stage(_Model):
             )
         if self.queue == "sdr":
             raise ValueError("days_lost is not supported on a stage with queue: sdr")
+        return self
+
+    @model_validator(mode="after")
+    def _stall(self) -> Stage:
+        if self.stall_days is not None and (self.days is None or self.queue == "sdr"):
+            raise ValueError(
+                "stall_days needs a stage with `days` that does not queue for an SDR (a deal stalls "
+                "when its time in the stage would exceed stall_days)"
+            )
         return self
 
     @property

@@ -10,6 +10,7 @@ and the SDR stage, decide each stage by the one rule in `stage_step`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ class CStage:
     seats_below: int | None
     dist_lost: object = None  # sim.config.Dist for a drop's duration (`days_lost`), or None
     pull: ClosePull | None = None  # closes pulled into the period (`close_pull`), or None
+    stall: float | None = None  # `stall_days`: a longer stay never ends (the deal stays open)
     guarded: bool = field(init=False)  # a seat guard decides whether the stage applies to a lead
     instant: bool = field(init=False)  # no duration distribution: the stage takes no time
 
@@ -126,6 +128,7 @@ def compile_motion(
             seats_below=st.seats_below,
             dist_lost=st.days_lost,
             pull=None if calendar is None else compile_pull(st.close_pull, *calendar),
+            stall=st.stall_days,
         )
         for s, st in m.stages.items()
     )
@@ -156,7 +159,7 @@ def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None, t=None):
     """The stage rule, for one lead (floats) or a batch (arrays of the same shape): the lead advances
     iff u < p', and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
     (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
-    has `days_lost`. p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
+    has `days_lost`; one longer than the stage's `stall_days` never ends (inf). p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
     1: p itself), so fit shifts every stage's log-odds by the same amount. A closing stage with
     `close_pull`, started at time t, may close earlier, inside the period that just ended
     (sim.close_pull). Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides
@@ -170,6 +173,12 @@ def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None, t=None):
             dk = np.where(ok, dk, dk * st.lost_factor(d))
         elif not ok:
             dk *= float(st.lost_factor(np.array([d]))[0])
+    if st.stall is not None:  # stalled: it never leaves the stage, open at any horizon
+        dk = (
+            np.where(dk > st.stall, np.inf, dk)
+            if isinstance(dk, np.ndarray)
+            else (math.inf if dk > st.stall else dk)
+        )
     if st.pull is not None and t is not None:
         dk = _pulled(st.pull, p, u, ok, t, dk)
     return ok, dk

@@ -221,6 +221,8 @@ def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
         if esc is not None:
             t_w = _residual_escaped(won_d, a, v_time[idx], esc[0], esc[1], t_w)
         rest = np.where(overdue, 0.0, np.maximum(np.where(won, t_w, t_l) - a, 0.0))
+        if st.stall is not None:  # the stage's whole stay, in days, against stall_days
+            stalled = (age[idx] >= st.stall) | ((a + rest) * sc_i > st.stall)
         if st.dist_lost is not None and (~won).any():
             # the engine turns a drop's unit draw x into remap(x, days, days_lost): hand it the
             # draw that maps onto the remaining time
@@ -231,6 +233,9 @@ def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
         else:
             u[idx, k] = np.where(won, 0.0, 1.0)
         d[idx, k] = rest
+        if st.stall is not None:  # past stall_days in the stage, or due after it: open for good
+            u[idx[stalled], k] = -1.0  # any p' passes, no lost time, never pulled (v = 1)
+            d[idx[stalled], k] = np.inf
     if cm.acv == "seats":
         todo = np.isnan(amount)
         amount[todo] = seats[todo] * sc.product.price_per_seat_month * 12.0

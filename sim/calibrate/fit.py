@@ -265,6 +265,8 @@ class Calibration:
     left_truncated: int  # deals created before `start`, not used for outcomes
     closes: ArrivalFit | None = None  # won deals by close month: the end-of-quarter effect on wins
     close_pull: PullFit | None = None  # wins pulled into quarter and month ends (None: not fitted)
+    stall_days: float | None = None  # no deal open longer ever closed (`fit_stall`); None: no sign
+    stall_at_risk: int = 0  # deals open longer than the longest close: the evidence for the stall
     seed: int = 42
     warmup_months: int = 6
     horizon_months: int = 12
@@ -297,6 +299,8 @@ class Calibration:
                 deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": c.won.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()
+                if self.stall_days is not None:  # open longer than that: never closes
+                    deal["stall_days"] = float(self.stall_days)
                 pull = self.close_pull.as_config() if self.close_pull is not None else None
                 if pull is not None:  # wins bunch at quarter and month ends (fit_close_pull)
                     deal["close_pull"] = pull
@@ -641,6 +645,20 @@ def fit_arrivals(
     )
 
 
+def fit_stall(t: np.ndarray, kind: np.ndarray, min_at_risk: int = 20) -> tuple[float | None, int]:
+    """The stall age: the longest time to close seen (whole days, up), when at least `min_at_risk`
+    deals are open longer than that (no close among them: the Aalen-Johansen increments are 0 past
+    it while deals remain at risk), so a deal open longer never closes. (None, n) when too few
+    deals are open that long to tell; n: how many are."""
+    t, kind = np.asarray(t, float), np.asarray(kind)
+    closed = t[kind > 0]
+    if not len(closed):
+        return None, 0
+    last = float(math.ceil(closed.max()))
+    n = int((t[kind == 0] > last).sum())
+    return (last if n >= min_at_risk else None), n
+
+
 # windows tried for the pull (days after a period end), and the days each side of a period end
 # whose wins are compared (a quarter's month on each side; half a month at the other month ends)
 PULL_DAYS = {"quarter": (3.0, 7.0, 14.0, 21.0, 31.0), "month": (3.0, 7.0, 14.0)}
@@ -871,6 +889,12 @@ def fit(
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)
         closes = fit_arrivals(won["close_date"], won["segment"].astype(str), start, arr_end, False)
+    # the stall age from every deal known at the cutoff: one created before `start` and open
+    # long past the longest close is evidence too, whatever its cohort
+    k_all = opp["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
+    age_all = (end + pd.Timedelta(days=1) - opp["created_date"]).dt.total_seconds() / 86400
+    dur_all = (opp["close_date"] - opp["created_date"]).dt.total_seconds() / 86400
+    stall, at_risk = fit_stall(np.where(k_all == 0, age_all, dur_all), k_all)
     pull = None
     if len(won) >= 30:  # wins bunched at quarter and month ends: the closing stage's close_pull
         won_total = pooled.cif(np.array([1e7]), "won")[0]
@@ -900,6 +924,8 @@ def fit(
         left_truncated=truncated,
         closes=closes,
         close_pull=pull,
+        stall_days=stall,
+        stall_at_risk=at_risk,
         seed=seed,
         warmup_months=warmup_months,
         horizon_months=horizon_months,

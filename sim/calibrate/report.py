@@ -307,6 +307,8 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
         if cal.closes is None
         else list(cal.closes.quarter_end_ci),
         "close_pull": None if cal.close_pull is None else dataclasses.asdict(cal.close_pull),
+        "stall_days": cal.stall_days,
+        "stall_at_risk": cal.stall_at_risk,
         "segments": segs,
         "reps": None
         if cal.reps is None
@@ -488,6 +490,18 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             "stage's `close_pull` (below).",
         ]
     L += _pull_lines(cal.close_pull)
+    L += [
+        "",
+        (
+            f"**Stalled deals**: no deal open longer than {cal.stall_days:.0f} days ever closed, "
+            f"while {cal.stall_at_risk} deals are open longer: a deal still open at that age stays "
+            "open for good (the deal stage's `stall_days`; the won and lost durations' tails past "
+            "it become stalled deals)."
+            if cal.stall_days is not None
+            else f"**Stalled deals**: only {cal.stall_at_risk} deals are open longer than the "
+            "longest close seen, too few to tell whether deals stall: no `stall_days`."
+        ),
+    ]
     L += [
         "",
         "![arrivals](arrivals.png)",
