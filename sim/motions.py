@@ -170,7 +170,8 @@ def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None, t=None):
     dk = d * 0.0 if st.instant else d * scale * dmult
     if st.dist_lost is not None:  # a drop takes its own time (days_lost)
         if isinstance(ok, np.ndarray):
-            dk = np.where(ok, dk, dk * st.lost_factor(d))
+            with np.errstate(invalid="ignore"):  # a stalled open deal's inf draw (open_pipeline)
+                dk = np.where(ok, dk, dk * st.lost_factor(d))
         elif not ok:
             dk *= float(st.lost_factor(np.array([d]))[0])
     if st.stall is not None:  # stalled: it never leaves the stage, open at any horizon

@@ -572,3 +572,8 @@ def test_close_pull_window_longer_than_a_month_is_rejected() -> None:
 def test_close_pull_on_a_stage_before_the_close_is_rejected() -> None:
     msg = reject("+motions.mlg.stages.demo.close_pull={quarter_share: 0.3}")
     assert "motions.mlg.stages.demo.close_pull" in msg and "last stage" in msg
+
+
+def test_stall_days_not_positive_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.stall_days=0")
+    assert "stall_days" in msg and "0" in msg
