@@ -180,3 +180,19 @@ def test_the_fit_finds_no_pull_where_there_is_none():
     assert max(max(f.quarter_share, f.month_share) for f in fits) < 0.1
     assert sum(f.quarter_ci[0] == 0.0 for f in fits) >= 7
     assert sum(f.month_ci[0] == 0.0 for f in fits) >= 7
+
+
+def test_the_scenario_adds_back_the_mean_shortening_the_pull_makes():
+    """The fitted time to win is of the closes as they happened (pulled); the engine pulls again,
+    so the scenario's mean is the fitted one plus share x D / 91.3 days x e x D (the pulled share
+    of wins times their mean move D), its standard deviation unchanged; no pull, no change."""
+    from sim.calibrate.fit import DistFit, PullFit
+
+    won = DistFit("gamma", 80.0, 0.25)
+    none = PullFit(31.0, 0.0, (0.0, 0.0), 3, 3.0, 0.0, (0.0, 0.0), 6)
+    assert none.unpulled(won) == won
+    pf = PullFit(31.0, 0.4, (0.3, 0.5), 3, 3.0, 0.0, (0.0, 0.0), 6)
+    out = pf.unpulled(won)
+    e = float(np.mean(won.frozen().sf(np.arange(31) + 0.5)))  # ~1: slow wins are all eligible
+    assert out.mean == pytest.approx(80.0 + 0.4 * 31 / (365.25 / 4) * e * 31)
+    assert out.mean * out.cv == pytest.approx(80.0 * 0.25)

@@ -239,6 +239,25 @@ class PullFit:
     month_ci: tuple[float, float]
     month_ends: int
 
+    def unpulled(self, won: DistFit) -> DistFit:
+        """The time to win before the pull: the fitted one is of the closes as they happened,
+        pulled; the engine pulls again, so the mean shortening the pull makes is added back. A
+        pulled win moves by D on average (D/2 after the end, D/2 before it), and a share
+        q x D / (days between the ends) x e of the wins is pulled, e the share of wins due in the
+        window that were in their deal stage at the end (this duration's survival)."""
+        f = won.frozen()
+        shift = 0.0
+        for days, share, gap in (
+            (self.quarter_days, self.quarter_share, 365.25 / 4),
+            (self.month_days, self.month_share, 365.25 / 12 * 2 / 3),
+        ):
+            if share > 0 and days > 0:
+                e = float(np.mean(f.sf(np.arange(int(days)) + 0.5)))
+                shift += share * days / gap * e * days
+        if shift <= 0:
+            return won
+        return DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+
     def as_config(self) -> dict | None:
         """The stage keys, None when neutral (no pull: the keys are left out)."""
         if round(self.quarter_share, 4) == 0 and round(self.month_share, 4) == 0:
@@ -296,7 +315,10 @@ class Calibration:
             }
             mix[seg.key] = {}
             for name, c in zip(self.motion_names(seg), seg.outcome.classes, strict=True):
-                deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": c.won.as_config()}
+                won_days = c.won
+                if self.close_pull is not None:  # the pull's own shortening, added back
+                    won_days = self.close_pull.unpulled(c.won)
+                deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": won_days.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()
                 if self.stall_days is not None:  # open longer than that: never closes
