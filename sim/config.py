@@ -227,6 +227,17 @@ class Team(_Model):
     csm: CsmRole = CsmRole()
 
 
+class ClosePull(_Model):
+    """Quarter-end and month-end bunching of a motion's closes (sim.close_pull): a won close due
+    within `quarter_days` after a quarter end is pulled into the quarter's last `quarter_days` with
+    probability `quarter_share`; likewise at the other month ends. Timing only: wins unchanged."""
+
+    quarter_days: Annotated[float, Field(ge=0, le=31, allow_inf_nan=False)] = 7.0
+    quarter_share: Prob = 0.0
+    month_days: Annotated[float, Field(ge=0, le=31, allow_inf_nan=False)] = 3.0
+    month_share: Prob = 0.0
+
+
 class Stage(_Model):
     """One funnel stage: who owns it, the chance to advance, how long it takes, what it queues for."""
 
@@ -241,6 +252,8 @@ class Stage(_Model):
     # CRM deal stage covers discovery..negotiation): a play's change aimed at a covered stage acts
     # on this one (sim/play_targets.py, docs/calibration.md#running-calibratedyaml)
     covers: dict[str, Annotated[float, Field(gt=0, le=1)]] | None = None
+    close_pull: ClosePull | None = None  # the closing stage only: closes bunch at period ends
+    stall_days: Pos | None = None  # a deal still in the stage after this many days never leaves it
 
     _p = field_validator("p", mode="before")(_check_prob_map)
 
@@ -262,6 +275,15 @@ class Stage(_Model):
             )
         if self.queue == "sdr":
             raise ValueError("days_lost is not supported on a stage with queue: sdr")
+        return self
+
+    @model_validator(mode="after")
+    def _stall(self) -> Stage:
+        if self.stall_days is not None and (self.days is None or self.queue == "sdr"):
+            raise ValueError(
+                "stall_days needs a stage with `days` that does not queue for an SDR (a deal stalls "
+                "when its time in the stage would exceed stall_days)"
+            )
         return self
 
     @property
@@ -626,6 +648,11 @@ def _check_motion(name: str, m: Motion, segs: set[str], team: Team) -> None:
                     f"{key}.stages.{sname}.queue = '{st.queue}': team.{st.queue} has no headcount "
                     "(count 0 and no hires), so nobody would ever work this stage"
                 )
+        if st.close_pull is not None and (sname != list(m.stages)[-1] or m.entry == "customers"):
+            raise ValueError(
+                f"{key}.stages.{sname}.close_pull: only a new-business motion's last stage (its "
+                "close) can be pulled into a period"
+            )
         if m.entry == "customers" and st.guarded:
             raise ValueError(
                 f"{key}.stages.{sname}: seat guards do not apply to expansion motions "

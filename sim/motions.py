@@ -10,10 +10,12 @@ and the SDR stage, decide each stage by the one rule in `stage_step`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.close_pull import ClosePull, compile_pull
 from sim.config import Motion, Scenario, Stage
 
 DROPPED, PASSED, OPEN = 0, 1, 2
@@ -29,6 +31,8 @@ class CStage:
     seats_at_least: int | None
     seats_below: int | None
     dist_lost: object = None  # sim.config.Dist for a drop's duration (`days_lost`), or None
+    pull: ClosePull | None = None  # closes pulled into the period (`close_pull`), or None
+    stall: float | None = None  # `stall_days`: a longer stay never ends (the deal stays open)
     guarded: bool = field(init=False)  # a seat guard decides whether the stage applies to a lead
     instant: bool = field(init=False)  # no duration distribution: the stage takes no time
 
@@ -108,7 +112,11 @@ def _blocks(stages: tuple[CStage, ...]) -> tuple[Block, ...]:
     )
 
 
-def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMotion:
+def compile_motion(
+    name: str, index: int, m: Motion, segments: list[str], calendar: tuple | None = None
+) -> CMotion:
+    """A motion's stages as arrays; `calendar` (start date, days run) places `close_pull`'s
+    period ends (none: no pull)."""
     stages = tuple(
         CStage(
             name=s,
@@ -119,6 +127,8 @@ def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMo
             seats_at_least=st.seats_at_least,
             seats_below=st.seats_below,
             dist_lost=st.days_lost,
+            pull=None if calendar is None else compile_pull(st.close_pull, *calendar),
+            stall=st.stall_days,
         )
         for s, st in m.stages.items()
     )
@@ -135,7 +145,8 @@ def compile_motion(name: str, index: int, m: Motion, segments: list[str]) -> CMo
 
 def compile_motions(sc: Scenario) -> tuple[CMotion, ...]:
     segs = list(sc.segments)
-    return tuple(compile_motion(n, i, m, segs) for i, (n, m) in enumerate(sc.motions.items()))
+    cal = (sc.start_date, sc.total_days)
+    return tuple(compile_motion(n, i, m, segs, cal) for i, (n, m) in enumerate(sc.motions.items()))
 
 
 def fit_odds(fit: np.ndarray, log_odds_per_fit: float, ref: float) -> np.ndarray:
@@ -144,23 +155,51 @@ def fit_odds(fit: np.ndarray, log_odds_per_fit: float, ref: float) -> np.ndarray
     return np.exp(log_odds_per_fit * (np.asarray(fit, dtype=float) - ref))
 
 
-def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None):
+def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None, t=None):
     """The stage rule, for one lead (floats) or a batch (arrays of the same shape): the lead advances
     iff u < p', and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
     (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
-    has `days_lost`. p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
-    1: p itself), so fit shifts every stage's log-odds by the same amount. Returns (advanced, days).
-    Every walk (batch, single lead, SDR stage) decides here."""
+    has `days_lost`; one longer than the stage's `stall_days` never ends (inf). p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
+    1: p itself), so fit shifts every stage's log-odds by the same amount. A closing stage with
+    `close_pull`, started at time t, may close earlier, inside the period that just ended
+    (sim.close_pull). Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides
+    here."""
     if odds is not None:
         p = p * odds / (1.0 - p + p * odds)  # logit(p') = logit(p) + log(odds); 0 and 1 stay put
     ok = u < p
     dk = d * 0.0 if st.instant else d * scale * dmult
     if st.dist_lost is not None:  # a drop takes its own time (days_lost)
         if isinstance(ok, np.ndarray):
-            dk = np.where(ok, dk, dk * st.lost_factor(d))
+            with np.errstate(invalid="ignore"):  # a stalled open deal's inf draw (open_pipeline)
+                dk = np.where(ok, dk, dk * st.lost_factor(d))
         elif not ok:
             dk *= float(st.lost_factor(np.array([d]))[0])
+    if st.stall is not None:  # stalled: it never leaves the stage, open at any horizon
+        dk = (
+            np.where(dk > st.stall, np.inf, dk)
+            if isinstance(dk, np.ndarray)
+            else (math.inf if dk > st.stall else dk)
+        )
+    if st.pull is not None and t is not None:
+        dk = _pulled(st.pull, p, u, ok, t, dk)
     return ok, dk
+
+
+def _pulled(pull: ClosePull, p, u, ok, t, dk):
+    """A won close's duration after the period-end pull: its uniform is u / p' (u <= 0, a
+    warm-started deal: -u), see sim.close_pull."""
+    if isinstance(ok, np.ndarray):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(u <= 0, -u, u / np.where(ok, p, 1.0))
+        end = t + dk
+        new = pull.batch(t, end, ok, v)
+        return np.where(new != end, new - t, dk)  # unmoved: the very same float
+    if not ok:
+        return dk
+    v = -u if u <= 0 else u / p
+    end = t + dk
+    new = pull.at(t, end, v)
+    return dk if new == end else new - t
 
 
 @dataclass
@@ -223,7 +262,7 @@ def walk_batch(
         else:
             c = book.codes(pu, seg, t)
             p, dm = P[c, k, seg], D[c, k]
-        ok, dj = stage_step(st, p, u[:, j], d[:, j], seg_scale, dm, odds)
+        ok, dj = stage_step(st, p, u[:, j], d[:, j], seg_scale, dm, odds, t)
         end = t + dj
         decided = app & (end < horizon)
         still = app & ~decided  # in progress at the horizon
@@ -281,7 +320,7 @@ def walk_one(
             continue
         if pu is not None:
             c = book.code(pu, seg, t)
-        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k] * dmult, odds)
+        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k] * dmult, odds, t)
         end = t + dk
         if end >= horizon:
             return OPEN, k, t, opp_t

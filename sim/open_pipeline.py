@@ -126,11 +126,42 @@ def assign_motions(sc, motions, streams, scale: np.ndarray) -> list[str]:
     return out
 
 
+def _escaped(pull, age: np.ndarray, scale: np.ndarray):
+    """For deals open at day 0 in a closing stage with `close_pull`: (q, L), the share q of wins
+    due before unit-scale age L (the end of the window after the last period end at or before day
+    0) that were pulled into that period, q 0 where the deal's stage started after that end; None
+    when no window reaches past day 0."""
+    if pull is None:
+        return None
+    b, days, share = pull.window(0.0)
+    reach = min(b + days, pull.next_end(0.0))
+    if not (share > 0 and reach > 0):
+        return None
+    q = np.where(-age < b, share, 0.0)
+    return q, (age + reach) / scale
+
+
+def _residual_escaped(dist, a, v, q, end, t_w) -> np.ndarray:
+    """Total won duration T | T > a when wins due in (a, end) were thinned by 1 - q: inversion of
+    the survival (1 - q) S(t) + q S(end) below `end`, S(t) above it (`t_w`: the unthinned draw,
+    kept where nothing was thinned)."""
+    f = frozen(dist) if dist is not None else None
+    if f is None:
+        return t_w
+    s_a, s_end = f.sf(a), f.sf(np.maximum(end, a))
+    target = v * ((1 - q) * s_a + q * s_end)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = s_end + (target - s_end) / np.where(q < 1, 1 - q, 1.0)
+    t = np.where(target <= s_end, f.isf(target), f.isf(np.minimum(inner, s_a)))
+    return np.where(q > 0, np.maximum(t, a), t_w)
+
+
 @dataclass(frozen=True)
 class WarmDeals:
     """One motion's open deals, ready for the engine: per deal its segment, stage, seats, amount, age,
     and stage uniforms/unit durations in which the current stage encodes the conditional draw
-    (u = 0: advances, u = 1: drops; d = remaining days / cycle_scale)."""
+    (u = 0: advances, u = 1: drops; d = remaining days / cycle_scale; a closing stage with
+    `close_pull` carries a win's pull uniform v as u = -v, sim.close_pull)."""
 
     seg: np.ndarray
     stage: np.ndarray
@@ -176,16 +207,35 @@ def prepare(sc, cm, deals, streams, scale: np.ndarray) -> WarmDeals:
         a = age[idx] / sc_i  # age in unit-scale days: D x scale > a  <=>  D > a / scale
         s_w, s_l = log_survival(won_d, a), log_survival(lost_d, a)
         p = np.asarray(st.p)[seg[idx]]
-        won = u_out[idx] < conditional_win(p, s_w, s_l)
+        # a closing stage with close_pull: a win due just after the period end before day 0 was
+        # pulled into that period with its share, so the deals still open missed that pull
+        esc = _escaped(st.pull, age[idx], sc_i) if k == cm.n_stages - 1 else None
+        if esc is not None:
+            q, log_s_end = esc[0], log_survival(won_d, esc[1])
+            with np.errstate(divide="ignore"):
+                s_w = np.logaddexp(np.log1p(-q) + s_w, np.log(q) + log_s_end)
+        cw = conditional_win(p, s_w, s_l)
+        won = u_out[idx] < cw
         overdue = np.isneginf(s_w) & np.isneginf(s_l)
         t_w, t_l = residual(won_d, a, v_time[idx]), residual(lost_d, a, v_time[idx])
+        if esc is not None:
+            t_w = _residual_escaped(won_d, a, v_time[idx], esc[0], esc[1], t_w)
         rest = np.where(overdue, 0.0, np.maximum(np.where(won, t_w, t_l) - a, 0.0))
+        if st.stall is not None:  # the stage's whole stay, in days, against stall_days
+            stalled = (age[idx] >= st.stall) | ((a + rest) * sc_i > st.stall)
         if st.dist_lost is not None and (~won).any():
             # the engine turns a drop's unit draw x into remap(x, days, days_lost): hand it the
             # draw that maps onto the remaining time
             rest[~won] = np.maximum(remap(rest[~won], lost_d, won_d), 1e-9)
-        u[idx, k] = np.where(won, 0.0, 1.0)
+        if st.pull is not None:  # a win carries its pull uniform as -u (sim.close_pull)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u[idx, k] = np.where(won, -u_out[idx] / np.where(won, cw, 1.0), 1.0)
+        else:
+            u[idx, k] = np.where(won, 0.0, 1.0)
         d[idx, k] = rest
+        if st.stall is not None:  # past stall_days in the stage, or due after it: open for good
+            u[idx[stalled], k] = -1.0  # any p' passes, no lost time, never pulled (v = 1)
+            d[idx[stalled], k] = np.inf
     if cm.acv == "seats":
         todo = np.isnan(amount)
         amount[todo] = seats[todo] * sc.product.price_per_seat_month * 12.0

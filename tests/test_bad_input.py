@@ -585,3 +585,23 @@ def test_covered_shares_above_one_are_rejected() -> None:
 def test_a_queue_play_without_an_sdr_stage_is_rejected_in_one_line() -> None:
     msg = reject("motion=slg", "plays=lead_scoring")  # slg has no stage with queue: sdr
     assert "plays.lead_scoring: works on the SDR queue" in msg
+
+
+def test_close_pull_share_above_one_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.close_pull={quarter_share: 1.5}")
+    assert "close_pull.quarter_share" in msg and "1.5" in msg
+
+
+def test_close_pull_window_longer_than_a_month_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.close_pull={month_days: 40, month_share: 0.2}")
+    assert "close_pull.month_days" in msg and "40" in msg
+
+
+def test_close_pull_on_a_stage_before_the_close_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.demo.close_pull={quarter_share: 0.3}")
+    assert "motions.mlg.stages.demo.close_pull" in msg and "last stage" in msg
+
+
+def test_stall_days_not_positive_is_rejected() -> None:
+    msg = reject("+motions.mlg.stages.negotiation.stall_days=0")
+    assert "stall_days" in msg and "0" in msg

@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "engine",
         (
             "sim.distributions",
+            "sim.close_pull",
             "sim.motions",
             "sim.plays",
             "sim.open_pipeline",

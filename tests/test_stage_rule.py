@@ -29,6 +29,14 @@ CASES = [
     ("enterprise", ("company=cyber_enterprise", "motion=slg")),
     ("lost time", ("+motions.slg.stages.proposal.days_lost={dist: gamma, mean: 4, cv: 0.6}",)),
     ("no fit effect", ("lead_fit.log_odds_per_fit=0",)),
+    (
+        "close pull",
+        (
+            "+motions.slg.stages.negotiation.close_pull="
+            "{quarter_share: 0.7, quarter_days: 20, month_share: 0.4, month_days: 6}",
+            "motion=slg",
+        ),
+    ),
 ]
 
 

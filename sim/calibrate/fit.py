@@ -275,6 +275,51 @@ def fit_team(opp: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, recent: 
     return TeamFit(active, count, recent) if count > 0 else None
 
 
+@dataclass(frozen=True)
+class PullFit:
+    """Quarter-end and month-end bunching of wins (the closing stage's `close_pull`, sim.close_pull),
+    fitted from the won deals' close dates around period ends (`fit_close_pull`)."""
+
+    quarter_days: float
+    quarter_share: float
+    quarter_ci: tuple[float, float]  # 90 % profile-likelihood interval of the share
+    quarter_ends: int  # quarter ends whose whole comparison window lies in the fitted window
+    month_days: float
+    month_share: float
+    month_ci: tuple[float, float]
+    month_ends: int
+
+    def unpulled(self, won: DistFit) -> DistFit:
+        """The time to win before the pull: the fitted one is of the closes as they happened,
+        pulled; the engine pulls again, so the mean shortening the pull makes is added back. A
+        pulled win moves by D on average (D/2 after the end, D/2 before it), and a share
+        q x D / (days between the ends) x e of the wins is pulled, e the share of wins due in the
+        window that were in their deal stage at the end (this duration's survival)."""
+        f = won.frozen()
+        shift = 0.0
+        for days, share, gap in (
+            (self.quarter_days, self.quarter_share, 365.25 / 4),
+            (self.month_days, self.month_share, 365.25 / 12 * 2 / 3),
+        ):
+            if share > 0 and days > 0:
+                e = float(np.mean(f.sf(np.arange(int(days)) + 0.5)))
+                shift += share * days / gap * e * days
+        if shift <= 0:
+            return won
+        return DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+
+    def as_config(self) -> dict | None:
+        """The stage keys, None when neutral (no pull: the keys are left out)."""
+        if round(self.quarter_share, 4) == 0 and round(self.month_share, 4) == 0:
+            return None
+        return {
+            "quarter_days": float(self.quarter_days),
+            "quarter_share": round(float(self.quarter_share), 4),
+            "month_days": float(self.month_days),
+            "month_share": round(float(self.month_share), 4),
+        }
+
+
 @dataclass
 class Calibration:
     """Everything fitted from one export at one cutoff; `scenario()` is calibrated.yaml."""
@@ -288,6 +333,9 @@ class Calibration:
     has_losses: bool
     left_truncated: int  # deals created before `start`, not used for outcomes
     closes: ArrivalFit | None = None  # won deals by close month: the end-of-quarter effect on wins
+    close_pull: PullFit | None = None  # wins pulled into quarter and month ends (None: not fitted)
+    stall_days: float | None = None  # no deal open longer ever closed (`fit_stall`); None: no sign
+    stall_at_risk: int = 0  # deals open longer than the longest close: the evidence for the stall
     seed: int = 42
     warmup_months: int = 6
     horizon_months: int = 12
@@ -318,9 +366,17 @@ class Calibration:
             }
             mix[seg.key] = {}
             for name, c in zip(self.motion_names(seg), seg.outcome.classes, strict=True):
-                deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": c.won.as_config()}
+                won_days = c.won
+                if self.close_pull is not None:  # the pull's own shortening, added back
+                    won_days = self.close_pull.unpulled(c.won)
+                deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": won_days.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()
+                if self.stall_days is not None:  # open longer than that: never closes
+                    deal["stall_days"] = float(self.stall_days)
+                pull = self.close_pull.as_config() if self.close_pull is not None else None
+                if pull is not None:  # wins bunch at quarter and month ends (fit_close_pull)
+                    deal["close_pull"] = pull
                 motions[name] = _motion(deal, seg.key)
                 mix[seg.key][name] = round(float(c.weight), 6)
             if seg.outcome.stuck >= 1e-4:  # deals that never close: open for ~100 years
@@ -700,6 +756,75 @@ def fit_arrivals(
     )
 
 
+def fit_stall(t: np.ndarray, kind: np.ndarray, min_at_risk: int = 20) -> tuple[float | None, int]:
+    """The stall age: the longest time to close seen (whole days, up), when at least `min_at_risk`
+    deals are open longer than that (no close among them: the Aalen-Johansen increments are 0 past
+    it while deals remain at risk), so a deal open longer never closes. (None, n) when too few
+    deals are open that long to tell; n: how many are."""
+    t, kind = np.asarray(t, float), np.asarray(kind)
+    closed = t[kind > 0]
+    if not len(closed):
+        return None, 0
+    last = float(math.ceil(closed.max()))
+    n = int((t[kind == 0] > last).sum())
+    return (last if n >= min_at_risk else None), n
+
+
+# windows tried for the pull (days after a period end), and the days each side of a period end
+# whose wins are compared (a quarter's month on each side; half a month at the other month ends)
+PULL_DAYS = {"quarter": (3.0, 7.0, 14.0, 21.0, 31.0), "month": (3.0, 7.0, 14.0)}
+PULL_SPAN = {"quarter": 31, "month": 15}
+
+
+def fit_close_pull(close: pd.Series, start: pd.Timestamp, end: pd.Timestamp, won_sf) -> PullFit:
+    """The pull of wins into quarter and month ends, by maximum likelihood on the won deals' daily
+    close counts in the PULL_SPAN days either side of each period end that the fitted window holds
+    whole. Around one end b, wins arrive at a steady rate E_b (the window's own mean: the pull only
+    moves wins inside it, so trend and season cancel); with window D and share q, day x after b keeps
+    E_b (1 - q e(x)) and each of the D days before gains E_b q mean(e), where e(x) = `won_sf(x)` is
+    the share of wins closing x days after b that were already in their closing stage at b (the
+    fitted time to win). Poisson likelihood; D from PULL_DAYS by likelihood, q on [0, 1] with a 90 %
+    profile-likelihood interval. No whole window: share 0 (neutral)."""
+    day0 = pd.Timestamp(start).normalize()
+    days = ((close.dt.normalize() - day0).dt.days).to_numpy()
+    last = int((pd.Timestamp(end).normalize() - day0).days)  # the last day observed
+    firsts = pd.date_range(day0 + pd.offsets.MonthBegin(1), pd.Timestamp(end), freq="MS")
+    out: dict[str, tuple] = {}
+    for kind, grid in PULL_DAYS.items():
+        w = PULL_SPAN[kind]
+        isq = (firsts.month % 3 == 1) == (kind == "quarter")
+        b = np.array([(f - day0).days for f in firsts[isq]], dtype=int)
+        b = b[(b - w >= 0) & (b + w - 1 <= last)]
+        if not len(b):
+            out[kind] = (grid[1], 0.0, (float("nan"), float("nan")), 0)
+            continue
+        rel = np.arange(-w, w)
+        counts = np.array([np.bincount(days[(days >= x - w) & (days < x + w)] - (x - w),
+                                       minlength=2 * w) for x in b], dtype=float)  # fmt: skip
+        rate = counts.sum(axis=1, keepdims=True) / (2 * w)
+        e = np.clip(won_sf(np.arange(w) + 0.5), 0.0, 1.0)
+        qs = np.linspace(0.0, 1.0, 201)
+        best = None
+        for d in grid:
+            dd = int(d)
+            mult = np.ones((len(qs), 2 * w))
+            after = (rel >= 0) & (rel < dd)
+            before = (rel < 0) & (rel >= -dd)
+            mult[:, after] -= qs[:, None] * e[rel[after]][None, :]
+            mult[:, before] += qs[:, None] * e[:dd].mean()
+            mu = rate[None, :, :] * mult[:, None, :]  # (q, ends, days)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ll = np.where(counts > 0, counts * np.log(np.maximum(mu, 1e-300)), 0.0) - mu
+            ll = ll.sum(axis=(1, 2))
+            i = int(np.argmax(ll))
+            if best is None or ll[i] > best[0] + 1e-9:
+                inside = qs[2 * (ll[i] - ll) <= stats.chi2.ppf(0.90, 1)]
+                best = (ll[i], d, float(qs[i]), (float(inside.min()), float(inside.max())))
+        out[kind] = (best[1], best[2], best[3], len(b))
+    (qd, qq, qci, qn), (md, mq, mci, mn) = out["quarter"], out["month"]
+    return PullFit(qd, qq, qci, qn, md, mq, mci, mn)
+
+
 def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
     """Per-rep win rates among closed deals, shrunk towards the mean (beta-binomial, moments), and a
     chi-square test of whether reps differ at all."""
@@ -875,6 +1000,20 @@ def fit(
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)
         closes = fit_arrivals(won["close_date"], won["segment"].astype(str), start, arr_end, False)
+    # the stall age from every deal known at the cutoff: one created before `start` and open
+    # long past the longest close is evidence too, whatever its cohort
+    k_all = opp["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
+    age_all = (end + pd.Timedelta(days=1) - opp["created_date"]).dt.total_seconds() / 86400
+    dur_all = (opp["close_date"] - opp["created_date"]).dt.total_seconds() / 86400
+    stall, at_risk = fit_stall(np.where(k_all == 0, age_all, dur_all), k_all)
+    pull = None
+    if len(won) >= 30:  # wins bunched at quarter and month ends: the closing stage's close_pull
+        won_total = pooled.cif(np.array([1e7]), "won")[0]
+
+        def won_sf(x):
+            return 1.0 - pooled.cif(x, "won") / won_total if won_total > 0 else np.ones_like(x)
+
+        pull = fit_close_pull(won["close_date"], start, arr_end, won_sf)
     if truncated:
         notes.append(
             f"{truncated} deals created before {start.date()} (the first close in the file) are "
@@ -896,6 +1035,9 @@ def fit(
         has_losses=has_losses,
         left_truncated=truncated,
         closes=closes,
+        close_pull=pull,
+        stall_days=stall,
+        stall_at_risk=at_risk,
         seed=seed,
         warmup_months=warmup_months,
         horizon_months=horizon_months,

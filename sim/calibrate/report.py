@@ -7,6 +7,7 @@ report can put simulated next to fitted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -307,6 +308,9 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
         "wins_quarter_end_boost_90": None
         if cal.closes is None
         else list(cal.closes.quarter_end_ci),
+        "close_pull": None if cal.close_pull is None else dataclasses.asdict(cal.close_pull),
+        "stall_days": cal.stall_days,
+        "stall_at_risk": cal.stall_at_risk,
         "segments": segs,
         "reps": None
         if cal.reps is None
@@ -491,9 +495,22 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             f"Deals **won** per close month show an end-of-quarter effect of ×{c.quarter_end_boost:.2f} "
             f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; a negative-binomial "
             "regression of won deals by close month on a quarter-end indicator). salesim's "
-            "`quarter_end_boost` acts on arrivals, so calibrated.yaml reproduces the arrival profile "
-            "but not a bunching of closes at quarter ends: its wins follow the fitted time to close.",
+            "`quarter_end_boost` acts on arrivals; the bunching of wins at quarter ends is the deal "
+            "stage's `close_pull` (below).",
         ]
+    L += _pull_lines(cal.close_pull)
+    L += [
+        "",
+        (
+            f"**Stalled deals**: no deal open longer than {cal.stall_days:.0f} days ever closed, "
+            f"while {cal.stall_at_risk} deals are open longer: a deal still open at that age stays "
+            "open for good (the deal stage's `stall_days`; the won and lost durations' tails past "
+            "it become stalled deals)."
+            if cal.stall_days is not None
+            else f"**Stalled deals**: only {cal.stall_at_risk} deals are open longer than the "
+            "longest close seen, too few to tell whether deals stall: no `stall_days`."
+        ),
+    ]
     L += [
         "",
         "![arrivals](arrivals.png)",
@@ -591,6 +608,31 @@ def team_lines(cal: Calibration, ae: dict) -> list[str]:
         "proposal, negotiation, with shares of its time), so plays aimed at them act on it; plays "
         "working on SDRs or earlier stages are refused with one line. Costs are not known "
         "(`costs.known: false`) until given (docs/calibration.md#running-calibratedyaml).",
+    ]
+
+
+def _pull_lines(pf) -> list[str]:
+    """report.md's paragraph on wins pulled into quarter and month ends (fit.fit_close_pull)."""
+    if pf is None:
+        return []
+
+    def one(name: str, days: float, share: float, ci, n: int) -> str:
+        if not n:
+            return f"no {name} end has its whole comparison window in the fitted window: share 0"
+        return (
+            f"{100 * share:.0f} % of the wins due within {days:.0f} days after a {name} end "
+            f"(90% interval {100 * ci[0]:.0f}–{100 * ci[1]:.0f} %, from {n} {name} ends)"
+        )
+
+    return [
+        "",
+        "Wins **pulled into the period** (the deal stage's `close_pull`, docs/model.md): "
+        + one("quarter", pf.quarter_days, pf.quarter_share, pf.quarter_ci, pf.quarter_ends)
+        + "; "
+        + one("month", pf.month_days, pf.month_share, pf.month_ci, pf.month_ends)
+        + ". Fitted on the daily won counts either side of each period end against their own "
+        "mean, the share discounted for the wins not yet in their closing stage at the end (the "
+        "fitted time to win). It moves the timing of wins only, not their number.",
     ]
 
 

@@ -84,10 +84,16 @@ class AeDesk(Desk):
             wait += waited
         self._waits.append(wait)
         self._waits_at.append(now)
-        if status == OPEN:  # keeps the slot to the end of the run
-            self.hold(now, end, lead)
+        if status == OPEN:  # keeps the slot to the end of the run ...
+            # ... unless its stage has `stall_days`: a deal open at the end entered stage k at
+            # t_end, and one that stalls stays open in the CRM while its AE stops working it, so
+            # the slot frees stall_days into the stage (a deal that does not stall would close by
+            # then, so freeing there never cuts a live deal short)
+            stall = cm.stages[k].stall if k < cm.n_stages else None
+            free = math.inf if stall is None else max(now, t_end) + stall
+            self.hold(now, min(free, end), lead)
             close(w, lead, OPEN, k, t_end)
-            return math.inf
+            return free
         self.hold(now, min(t_end, end), lead)
         if status == PASSED:
             lead.block += 1

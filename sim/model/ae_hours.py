@@ -140,7 +140,7 @@ def walk_block_hours(
         p = P[c][k][seg] * mult * math.exp(-wait / decay)
         if rep != 1.0 and st.queue == "ae":
             p = min(1.0, p * rep)
-        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k] * dm, odds)
+        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k] * dm, odds, t)
         end = max(t + dk, done)
         if end >= horizon:
             return OPEN, k, t, waited
