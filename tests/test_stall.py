@@ -122,4 +122,3 @@ def test_no_stall_is_fitted_when_no_deal_stays_open_past_the_longest_close():
     assert fit_stall(t, kind) == (None, 0)
     t2 = np.concatenate([t, np.full(25, 90.0)])
     assert fit_stall(t2, np.concatenate([kind, np.zeros(25, int)])) == (40.0, 25)
-
