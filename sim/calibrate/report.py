@@ -19,13 +19,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from sim.calibrate.fit import Calibration  # noqa: E402
+from sim.calibrate.fit import MIN_TREND_MONTHS, TREND_P, Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
 from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
 from sim.runfolder import release_all, staged  # noqa: E402
 from sim.stats import mean_ci95  # noqa: E402
+
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _ci(x) -> tuple[float, float, float]:
@@ -54,11 +56,8 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     fitted_arr: dict[str, float] = {}
     start = pd.Timestamp(sc.start_date) + pd.DateOffset(months=cal.warmup_months)
     for i in range(n_months):
-        label = (start + pd.DateOffset(months=i)).strftime("%Y-%m")
-        m = (start + pd.DateOffset(months=i)).month - 1
-        a = cal.arrivals
-        q = 1.0 if a.use_seasonality or m % 3 != 2 else a.quarter_end_boost
-        fitted_arr[label] = a.level * a.seasonality[m] * q
+        month = (start + pd.DateOffset(months=i)).to_period("M")
+        fitted_arr[month.strftime("%Y-%m")] = float(cal.arrivals.rate(pd.PeriodIndex([month]))[0])
     for r in range(replications):
         rec = simulate_replication(sc, r)
         o = rec.columns["opportunities"]
@@ -85,10 +84,10 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     # the fitted figures are computed for the same window: a close of age tau lands in [lo, hi) if
     # the deal arrived in [lo - tau, hi - tau); Lambda is the cumulative arrival intensity.
     a = cal.arrivals
-    cal_m = (pd.Timestamp(sc.start_date).month - 1 + np.arange(int(hi / MONTH_DAYS) + 2)) % 12
-    f = np.asarray(a.seasonality)[cal_m]
-    if not a.use_seasonality:
-        f = f * np.where(cal_m % 3 == 2, a.quarter_end_boost, 1.0)
+    sim_months = pd.period_range(
+        pd.Timestamp(sc.start_date), periods=int(hi / MONTH_DAYS) + 2, freq="M"
+    )
+    f = a.rate(sim_months) / a.level  # factors, quarter ends and trend, month by month
     cum = np.concatenate([[0.0], np.cumsum(f)])  # in units of level x one month
 
     def big_lambda(t):
@@ -205,7 +204,10 @@ def plot_arrivals(cal: Calibration, path: Path) -> None:
     width = max(8, 0.55 * max(len(x), len(c.months) if c is not None else 0) + 2)
     fig, axes = plt.subplots(rows, 1, figsize=(width, 3.4 * rows), squeeze=False)
     ax = axes[0, 0]
-    ax.bar(x, a.observed, color="tab:gray", alpha=0.7, label="observed")
+    edge = _edge(a)
+    ax.bar(x, a.observed, color=np.where(edge, "tab:red", "tab:gray"), alpha=0.7, label="observed")
+    if edge.any():
+        ax.bar(x[edge], a.observed[edge], color="tab:red", alpha=0.7, label="edge (not fitted)")
     ax.plot(x, mu, "o-", color="tab:blue", label="fitted")
     if a.dispersion:
         k = a.dispersion
@@ -298,6 +300,14 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "quarter_end_boost": a.quarter_end_boost,
             "quarter_end_boost_90": list(a.quarter_end_ci),
             "seasonality": a.seasonality,
+            "seasonality_raw": a.raw_seasonality,
+            "months_seen": a.seen,
+            "edge_months": [str(m) for m, e in zip(a.months, _edge(a), strict=True) if e],
+            "level_at": None if a.anchor is None else str(a.anchor.date()),
+            "trend_year": a.trend_year,
+            "trend_year_estimate": a.trend_estimate,
+            "trend_year_90": list(a.trend_ci),
+            "trend_p_value": a.trend_p,
             "dispersion": a.dispersion,
             "segment_mix": a.segment_mix,
         },
@@ -345,6 +355,7 @@ def summary_text(cal: Calibration) -> str:
             if cal.closes is not None
             else ""
         ),
+        f"  arrival trend: {_trend_text(a)}".replace("**", ""),
         f"  {'segment':22s} {'deals':>6s} {'P(won)':>8s} {'90% interval':>15s} {'won/closed':>10s} "
         f"{'days to win':>11s} {'days to lose':>12s}",
     ]
@@ -362,6 +373,32 @@ def summary_text(cal: Calibration) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _edge(a) -> np.ndarray:
+    return np.zeros(len(a.months), bool) if a.edge is None else np.asarray(a.edge, bool)
+
+
+def _trend_text(a) -> str:
+    """The trend sentence of the Arrivals section: the estimate, its interval, the test, the verdict."""
+    if not np.isfinite(a.trend_estimate):
+        return "No trend was fitted."
+    est = (
+        f"{100 * a.trend_estimate:+.0f} % a year (90% interval {100 * a.trend_ci[0]:+.0f} % to "
+        f"{100 * a.trend_ci[1]:+.0f} %; likelihood-ratio test of no trend p = {a.trend_p:.3g})"
+    )
+    if a.trend_year:
+        return (
+            f"**Trend: {est}**, kept: calibrated.yaml's channel grows at `trend_year` "
+            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)."
+        )
+    used = int((~_edge(a)).sum())
+    why = (
+        f"fewer than {MIN_TREND_MONTHS} months were fitted ({used})"
+        if used < MIN_TREND_MONTHS
+        else f"the test does not reject a flat rate at {TREND_P:g}"
+    )
+    return f"Trend: {est}; not kept ({why}): the calibrated rate is flat."
+
+
 def _arrival_notes(a) -> list[str]:
     """What a reader of the Arrivals table should know: a saturated fit, and a tail far below the
     level (the usual sign of an export's edge: recent deals not yet recorded as opportunities)."""
@@ -372,9 +409,25 @@ def _arrival_notes(a) -> list[str]:
             "With one calendar-month factor per month of data the fitted counts equal the observed "
             "ones by construction."
         )
+    edge = _edge(a)
+    if edge.any():
+        months = ", ".join(
+            f"{a.months[i].strftime('%b %Y')} {int(obs[i])}" for i in np.flatnonzero(edge)
+        )
+        notes.append(
+            f"**Left out of the fit as the export's edges: {months}** (each below half of what the "
+            "other months predict, with a chance under 1 % of so few). At the end this is usually "
+            "the newest deals not yet recorded as opportunities; at the start, an extract that "
+            "begins mid-stream. They are not read as seasonal lows; the fitted row shows what the "
+            "model expects there."
+        )
     rate = obs / np.maximum(np.asarray(a.exposure, float), 1e-9)
     low = 0
-    while low < len(rate) - 1 and rate[len(rate) - 1 - low] < 0.5 * a.level:
+    while (
+        low < len(rate) - 1
+        and rate[len(rate) - 1 - low] < 0.5 * a.level
+        and not edge[len(rate) - 1 - low]
+    ):
         low += 1
     if low and a.use_seasonality:
         months = ", ".join(
@@ -457,22 +510,42 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         "## Arrivals",
         "",
         f"Opportunities created per month, fitted with a {'negative-binomial' if a.dispersion else 'Poisson'} "
-        f"regression with the month's exposure: level {a.level:,.1f} a month; end-of-quarter effect on "
-        f"arrivals ×{a.quarter_end_boost:.2f} (90% interval {a.quarter_end_ci[0]:.2f}–"
-        f"{a.quarter_end_ci[1]:.2f}). "
+        f"regression with the month's exposure: level {a.level:,.1f} a month"
+        + (f" at {a.anchor.date()}" if a.anchor is not None and a.trend_year else "")
+        + f"; end-of-quarter effect on arrivals ×{a.quarter_end_boost:.2f} (90% interval "
+        f"{a.quarter_end_ci[0]:.2f}–{a.quarter_end_ci[1]:.2f}). "
+        + _trend_text(a)
+        + " "
         + (
-            "Calendar-month factors (the quarter-end effect folded in) are the observed profile; "
-            "with under two years of data each rests on a single month."
+            "Calendar-month factors are estimated net of the level, trend and quarter end, then "
+            "shrunk towards 1 by how often each month was seen (empirical Bayes: the spread between "
+            "months against the sampling noise of each); with a year or less of data, no month "
+            "can be told from noise and the factors stay near 1."
             if a.use_seasonality
             else "No calendar-month factors (fit.seasonality=false)."
         ),
         "",
         "| month | " + " | ".join(str(m) for m in a.months) + " |",
         "|---|" + "---:|" * len(a.months),
-        "| observed | " + " | ".join(str(int(v)) for v in a.observed) + " |",
+        "| observed | "
+        + " | ".join(
+            str(int(v)) + (" (edge)" if e else "")
+            for v, e in zip(a.observed, _edge(a), strict=True)
+        )
+        + " |",
         "| fitted | " + " | ".join(f"{v:,.0f}" for v in a.expected()) + " |",
         "",
-        "Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality),
+        *(
+            [
+                "| calendar month | " + " | ".join(MONTH_ABBR) + " |",
+                "|---|" + "---:|" * 12,
+                "| months seen | " + " | ".join(f"{v:.1f}" for v in a.seen) + " |",
+                "| raw factor | " + " | ".join(f"{v:.2f}" for v in a.raw_seasonality) + " |",
+                "| shrunk (used) | " + " | ".join(f"{v:.2f}" for v in a.seasonality) + " |",
+            ]
+            if a.raw_seasonality is not None and a.seen is not None
+            else ["Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality)]
+        ),
         *_arrival_notes(a),
     ]
     c = cal.closes
