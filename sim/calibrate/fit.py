@@ -273,6 +273,7 @@ class Calibration:
     horizon_months: int = 12
     fit_mean: float = 0.95
     notes: list[str] = field(default_factory=list)
+    drift: DriftFit | None = None  # win-rate drift across creation cohorts
 
     # the scenario ---------------------------------------------------------------------------------
     def motion_names(self, seg: SegmentFit) -> list[str]:
@@ -798,6 +799,72 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
     return RepFit(tab, float(chi2), int(dof), float(pval), supported, note)
 
 
+DRIFT_AGE = 90.0  # days: cohorts are compared on the share won by this age
+DRIFT_P = 0.01  # drift is reported as supported below this p-value (likelihood-ratio test)
+MIN_COHORT = 30  # deals a creation quarter needs to be shown and used
+
+
+@dataclass(frozen=True)
+class DriftFit:
+    """Win-rate drift across creation cohorts: the share of each quarter's deals won within
+    DRIFT_AGE days (every deal of a used cohort has been followed that long, so the share is
+    censoring-free), and a logistic regression of it on the creation date (with the segments)."""
+
+    age: float
+    table: pd.DataFrame  # cohort, deals, won, share
+    odds_year: float  # odds ratio of winning per year of creation date
+    odds_year_ci: tuple[float, float]  # 90 %
+    p_value: float
+    supported: bool
+    note: str
+
+
+def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
+    """Does P(won) drift across creation cohorts? None when fewer than three quarters have been
+    followed DRIFT_AGE days with MIN_COHORT deals each (nothing to compare)."""
+    import statsmodels.api as sm
+
+    last = end + pd.Timedelta(days=1) - pd.Timedelta(days=DRIFT_AGE)  # created before: followed
+    d = use[use["created_date"] < last]
+    if d.empty:
+        return None
+    q = d["created_date"].dt.to_period("Q")
+    t_won = (d["close_date"] - d["created_date"]).dt.total_seconds() / 86400
+    y = ((d["outcome"] == "won") & (t_won <= DRIFT_AGE)).to_numpy(float)
+    tab = pd.DataFrame({"cohort": q.astype(str).to_numpy(), "won": y})
+    tab = tab.groupby("cohort").agg(deals=("won", "size"), won=("won", "sum")).reset_index()
+    tab = tab[tab["deals"] >= MIN_COHORT]
+    if len(tab) < 3 or not 0 < tab["won"].sum() < tab["deals"].sum():
+        return None
+    sel = q.astype(str).isin(tab["cohort"]).to_numpy()
+    years = ((d["created_date"] - end) / pd.Timedelta(days=1)).to_numpy(float)[sel] / YEAR_DAYS
+    seg = pd.get_dummies(d["segment"].astype(str)[sel], drop_first=True, dtype=float).to_numpy()
+    X0 = np.column_stack([np.ones(sel.sum()), seg])
+    X1 = np.column_stack([X0, years])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r0 = sm.GLM(y[sel], X0, family=sm.families.Binomial()).fit()
+        r1 = sm.GLM(y[sel], X1, family=sm.families.Binomial()).fit()
+    p = float(stats.chi2.sf(max(0.0, 2 * (r1.llf - r0.llf)), 1))
+    b, ci = float(r1.params[-1]), np.asarray(r1.conf_int(alpha=0.10))[-1]
+    tab = tab.assign(share=tab["won"] / tab["deals"])
+    odds, odds_ci = math.exp(b), (math.exp(ci[0]), math.exp(ci[1]))
+    supported = p < DRIFT_P
+    span = f"{len(tab)} creation quarters ({tab['cohort'].iloc[0]} .. {tab['cohort'].iloc[-1]})"
+    note = (
+        f"P(won within {DRIFT_AGE:.0f} days) drifts across {span}: odds x{odds:.2f} a year (90% "
+        f"{odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = {p:.3g}). The calibrated "
+        "scenario keeps one P(won) per class, fitted on all cohorts: recent deals may win "
+        + ("more" if odds > 1 else "less")
+        + " often than it says."
+        if supported
+        else f"no evidence of drift in P(won within {DRIFT_AGE:.0f} days) across {span} (odds "
+        f"x{odds:.2f} a year, 90% {odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = "
+        f"{p:.2g}): one P(won) for all cohorts."
+    )
+    return DriftFit(DRIFT_AGE, tab.reset_index(drop=True), odds, odds_ci, p, supported, note)
+
+
 # -- the whole fit ---------------------------------------------------------------------------------
 def time_resolution(opp: pd.DataFrame) -> float:
     """The resolution of the export's times to close, in days: 1 when every creation and close
@@ -972,6 +1039,7 @@ def fit(
         warmup_months=warmup_months,
         horizon_months=horizon_months,
         notes=notes,
+        drift=fit_drift(use, end),
     )
 
 

@@ -316,6 +316,17 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
         if cal.closes is None
         else list(cal.closes.quarter_end_ci),
         "segments": segs,
+        "win_rate_drift": None
+        if cal.drift is None
+        else {
+            "age_days": cal.drift.age,
+            "cohorts": cal.drift.table.to_dict(orient="records"),
+            "odds_ratio_year": cal.drift.odds_year,
+            "odds_ratio_year_90": list(cal.drift.odds_year_ci),
+            "p_value": cal.drift.p_value,
+            "supported": cal.drift.supported,
+            "note": cal.drift.note,
+        },
         "reps": None
         if cal.reps is None
         else {
@@ -445,6 +456,32 @@ def _arrival_notes(a) -> list[str]:
     return [line for n in notes for line in ("", n)]  # a blank line before each note
 
 
+def _drift_lines(cal: Calibration) -> list[str]:
+    """The win-rate drift section: the share won within the common age, cohort by cohort."""
+    d = cal.drift
+    if d is None:
+        return [
+            "## Win-rate drift across cohorts",
+            "",
+            "Not tested: fewer than three creation quarters have been followed "
+            "long enough with enough deals.",
+            "",
+        ]
+    return [
+        "## Win-rate drift across cohorts",
+        "",
+        f"Share of each creation quarter's deals won within {d.age:.0f} days (every deal shown has "
+        "been followed that long, so open deals bias nothing), and a logistic regression of it on "
+        "the creation date with the segments: " + d.note,
+        "",
+        "| cohort | " + " | ".join(d.table["cohort"]) + " |",
+        "|---|" + "---:|" * len(d.table),
+        "| deals | " + " | ".join(str(int(v)) for v in d.table["deals"]) + " |",
+        f"| won within {d.age:.0f} days | " + " | ".join(_pct(v) for v in d.table["share"]) + " |",
+        "",
+    ]
+
+
 def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
     a = cal.arrivals
     L = [f"# Calibration: {crm.name}", ""]
@@ -558,9 +595,8 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             "`quarter_end_boost` acts on arrivals, so calibrated.yaml reproduces the arrival profile "
             "but not a bunching of closes at quarter ends: its wins follow the fitted time to close.",
         ]
+    L += ["", "![arrivals](arrivals.png)", "", *_drift_lines(cal)]
     L += [
-        "",
-        "![arrivals](arrivals.png)",
         "",
         "## Deal size",
         "",
