@@ -590,6 +590,12 @@ def _glm(obs: np.ndarray, X: np.ndarray, off: np.ndarray, scale: float = 1.0):
         return sm.GLM(obs, X, family=sm.families.Poisson(), offset=off).fit(scale=float(scale))
 
 
+def _growth(slope: float) -> float:
+    """A log slope per year as growth per year (inf past what a float holds)."""
+    with np.errstate(over="ignore"):
+        return float(np.expm1(slope))
+
+
 def _phi(obs: np.ndarray, mu: np.ndarray, dof: float) -> float:
     """Pearson over-dispersion X2 / dof, at least 1 (1: Poisson)."""
     return max(1.0, float(np.sum((obs - mu) ** 2 / mu)) / dof) if dof > 0 else 1.0
@@ -693,7 +699,9 @@ def fit_arrivals(
     lr = max(0.0, (r0.deviance - r1.deviance) / phi)
     p_trend = float(stats.chi2.sf(lr, 1))
     b1, ci1 = float(r1.params[-1]), np.asarray(r1.conf_int(alpha=0.10))[-1]
-    use_trend = trend and k.sum() >= MIN_TREND_MONTHS and p_trend < TREND_P
+    if k.sum() <= X1.shape[1]:  # as many parameters as months: no slope to speak of
+        p_trend, b1, ci1 = float("nan"), float("nan"), np.full(2, np.nan)
+    use_trend = trend and k.sum() >= MIN_TREND_MONTHS and p_trend < TREND_P and abs(b1) < 10
     X = X1 if use_trend else X0
     base = r1 if use_trend else r0
     # calendar-month factors net of level, trend and quarter end, shrunk towards 1 (empirical
@@ -754,8 +762,8 @@ def fit_arrivals(
         seasonality,
         {str(k): float(v) for k, v in mix.items()},
         trend_year=math.expm1(b1) if use_trend else 0.0,
-        trend_estimate=math.expm1(b1),
-        trend_ci=(math.expm1(ci1[0]), math.expm1(ci1[1])),
+        trend_estimate=_growth(b1),
+        trend_ci=(_growth(ci1[0]), _growth(ci1[1])),
         trend_p=p_trend,
         anchor=anchor,
         years=years,

@@ -366,7 +366,7 @@ def summary_text(cal: Calibration) -> str:
             if cal.closes is not None
             else ""
         ),
-        f"  arrival trend: {_trend_text(a)}".replace("**", ""),
+        f"  arrivals: {_trend_text(a)}".replace("**", "").replace(": Trend:", ": trend"),
         f"  {'segment':22s} {'deals':>6s} {'P(won)':>8s} {'90% interval':>15s} {'won/closed':>10s} "
         f"{'days to win':>11s} {'days to lose':>12s}",
     ]
@@ -546,8 +546,15 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         "",
         "## Arrivals",
         "",
-        f"Opportunities created per month, fitted with a {'negative-binomial' if a.dispersion else 'Poisson'} "
-        f"regression with the month's exposure: level {a.level:,.1f} a month"
+        "Opportunities created per month, fitted with a Poisson regression with the month's "
+        "exposure"
+        + (
+            f" (over-dispersed: intervals widened by it, and calibrated.yaml draws months from a "
+            f"negative binomial of shape {a.dispersion:.1f})"
+            if a.dispersion
+            else ""
+        )
+        + f": level {a.level:,.1f} a month"
         + (f" at {a.anchor.date()}" if a.anchor is not None and a.trend_year else "")
         + f"; end-of-quarter effect on arrivals ×{a.quarter_end_boost:.2f} (90% interval "
         f"{a.quarter_end_ci[0]:.2f}–{a.quarter_end_ci[1]:.2f}). "
@@ -590,7 +597,7 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         L += [
             "",
             f"Deals **won** per close month show an end-of-quarter effect of ×{c.quarter_end_boost:.2f} "
-            f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; a negative-binomial "
+            f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; an over-dispersed Poisson "
             "regression of won deals by close month on a quarter-end indicator). salesim's "
             "`quarter_end_boost` acts on arrivals, so calibrated.yaml reproduces the arrival profile "
             "but not a bunching of closes at quarter ends: its wins follow the fitted time to close.",
