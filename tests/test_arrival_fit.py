@@ -128,8 +128,39 @@ def test_a_win_rate_drifting_across_cohorts_is_found_and_a_steady_one_is_not():
     # odds 0.67 -> 0.25 over two years: x0.61 a year on average (P is linear, not logistic)
     assert falling.odds_year_ci[0] < 0.61 < falling.odds_year_ci[1] < 1
     assert len(falling.table) == 7  # quarters followed 90 days before the end
+    # carried to the latest cohort (mean ~1.6 years in against ~0.9 for all): odds x0.61^0.7
+    # ~0.7 at most, less after shrinkage, but clearly below 1
+    assert 0.6 < falling.recent_odds < 0.9, falling.recent_odds
     steady = fit_drift(_cohort_export(lambda t: np.full(len(t), 0.3), 2), end)
     assert not steady.supported and steady.note.startswith("no evidence of drift")
+    assert steady.recent_odds == 1.0
+
+
+def test_a_supported_drift_moves_every_class_to_the_latest_cohort_and_none_leaves_it():
+    from sim.calibrate.fit import carry_drift, fit
+    from sim.calibrate.importer import CrmData
+    from sim.calibrate.importer import table as crm_table
+
+    d = _cohort_export(lambda t: 0.4 - 0.1 * t, 1)
+    t = crm_table(pd.DataFrame({
+        "opportunity_id": [f"D{i}" for i in range(len(d))], "account": pd.NA, "segment": "all",
+        "owner": "rep", "source": "crm", "created": d["created_date"],
+        "closed": d["close_date"].where(d["close_date"] <= pd.Timestamp("2023-12-31")),
+        "outcome": pd.Categorical(
+            np.where(d["close_date"] <= pd.Timestamp("2023-12-31"), d["outcome"], "open"),
+            ["won", "lost", "open"]),
+        "amount": np.nan,
+    }))  # fmt: skip
+    cal = fit(CrmData("t", t, None, {}, pd.Timestamp("2023-12-31"), None), classes=(1,))
+    assert cal.drift.supported
+    seg = cal.segments["all"]
+    # carried down from the all-cohort Aalen-Johansen plateau (~0.3) towards the latest cohorts'
+    # ~0.23, but held at the lower end of the range the deals allow
+    lo = seg.p_win_range[0]
+    assert seg.outcome.p_win < seg.aj_won[-1] - 0.005, (seg.outcome.p_win, seg.aj_won[-1])
+    assert seg.outcome.p_win == pytest.approx(lo, abs=1e-6)
+    assert all(c.p_win < 0.3 for c in seg.outcome.classes)
+    assert carry_drift(cal.segments, None) is cal.segments
 
 
 def test_a_kept_trend_reaches_the_calibrated_scenario_at_the_cutoff_level():

@@ -825,6 +825,46 @@ class DriftFit:
     p_value: float
     supported: bool
     note: str
+    # the odds multiplier that takes the fit (all cohorts) to the latest cohort's level, shrunk
+    # towards 1 by the slope's signal to noise; 1 when drift is not supported
+    recent_odds: float = 1.0
+
+
+def _shift(p: float, odds: float) -> float:
+    """P with its odds multiplied by `odds`."""
+    if not 0 < p < 1:
+        return p
+    o = p / (1 - p) * odds
+    return o / (1 + o)
+
+
+def carry_drift(segfits: dict[str, SegmentFit], d: DriftFit | None) -> dict[str, SegmentFit]:
+    """Segment fits with every class's P(won) (and its interval) moved to the latest cohort's
+    level when drift is supported, but no further than the range of final P(won) the segment's
+    deals allow (`plausible_p_win`, the bound every fit is held to); unchanged otherwise."""
+    if d is None or not d.supported or d.recent_odds == 1.0:
+        return segfits
+    from scipy.optimize import brentq
+
+    out = {}
+    for name, sf in segfits.items():
+        o = sf.outcome
+
+        def p_at(log_m: float, o=o) -> float:
+            return sum(c.weight * _shift(c.p_win, math.exp(log_m)) for c in o.classes)
+
+        log_m = math.log(d.recent_odds)
+        lo, hi = sf.p_win_range
+        for bound in (lo, hi):  # stop at the bound the shift would cross
+            if math.isfinite(bound) and (p_at(0.0) - bound) * (p_at(log_m) - bound) < 0:
+                log_m = brentq(lambda x, b=bound: p_at(x) - b, 0.0, log_m)
+        m = math.exp(log_m)
+        cls = tuple(dataclasses.replace(c, p_win=_shift(c.p_win, m)) for c in o.classes)
+        ci = tuple(_shift(v, m) if math.isfinite(v) else v for v in o.p_win_ci)
+        out[name] = dataclasses.replace(
+            sf, outcome=dataclasses.replace(o, classes=cls, p_win=p_at(log_m), p_win_ci=ci)
+        )
+    return out
 
 
 def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
@@ -858,19 +898,27 @@ def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
     tab = tab.assign(share=tab["won"] / tab["deals"])
     odds, odds_ci = math.exp(b), (math.exp(ci[0]), math.exp(ci[1]))
     supported = p < DRIFT_P
+    # the latest cohort's mean creation date against all used deals': the log-odds shift the slope
+    # gives between them, times b^2 / (b^2 + se^2) (shrunk by how sure the slope is)
+    cohort = q.astype(str).to_numpy()[sel]
+    gap = float(years[cohort == tab["cohort"].iloc[-1]].mean() - years.mean())
+    se = float(r1.bse[-1])
+    recent = math.exp(b * b * b / (b * b + se * se) * gap) if supported else 1.0
     span = f"{len(tab)} creation quarters ({tab['cohort'].iloc[0]} .. {tab['cohort'].iloc[-1]})"
     note = (
         f"P(won within {DRIFT_AGE:.0f} days) drifts across {span}: odds x{odds:.2f} a year (90% "
-        f"{odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = {p:.3g}). The calibrated "
-        "scenario keeps one P(won) per class, fitted on all cohorts: recent deals may win "
-        + ("more" if odds > 1 else "less")
-        + " often than it says."
+        f"{odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = {p:.3g}). Every P(won) of "
+        f"the fit and of calibrated.yaml is carried towards the latest cohort's level: odds "
+        f"x{recent:.3f} (the slope over {gap * 12:+.1f} months, shrunk by its signal to noise), "
+        "but no further than the range of P(won) each segment's deals allow."
         if supported
         else f"no evidence of drift in P(won within {DRIFT_AGE:.0f} days) across {span} (odds "
         f"x{odds:.2f} a year, 90% {odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = "
         f"{p:.2g}): one P(won) for all cohorts."
     )
-    return DriftFit(DRIFT_AGE, tab.reset_index(drop=True), odds, odds_ci, p, supported, note)
+    return DriftFit(
+        DRIFT_AGE, tab.reset_index(drop=True), odds, odds_ci, p, supported, note, recent
+    )
 
 
 # -- the whole fit ---------------------------------------------------------------------------------
@@ -1033,11 +1081,12 @@ def fit(
             "The file records no lost deals: a deal not won is censored while open, and the share "
             "that never converts is the fitted 'stuck' class (open for good in calibrated.yaml)."
         )
+    drift = fit_drift(use, end)
     return Calibration(
         name=crm.name,
         cutoff=end,
         start=start,
-        segments=segfits,
+        segments=carry_drift(segfits, drift),
         arrivals=arrivals,
         reps=fit_reps(use),
         has_losses=has_losses,
@@ -1047,7 +1096,7 @@ def fit(
         warmup_months=warmup_months,
         horizon_months=horizon_months,
         notes=notes,
-        drift=fit_drift(use, end),
+        drift=drift,
     )
 
 

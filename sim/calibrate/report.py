@@ -325,6 +325,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "odds_ratio_year_90": list(cal.drift.odds_year_ci),
             "p_value": cal.drift.p_value,
             "supported": cal.drift.supported,
+            "recent_odds_carried": cal.drift.recent_odds,
             "note": cal.drift.note,
         },
         "reps": None
