@@ -857,7 +857,8 @@ def carry_drift(segfits: dict[str, SegmentFit], d: DriftFit | None) -> dict[str,
         lo, hi = sf.p_win_range
         for bound in (lo, hi):  # stop at the bound the shift would cross
             if math.isfinite(bound) and (p_at(0.0) - bound) * (p_at(log_m) - bound) < 0:
-                log_m = brentq(lambda x, b=bound: p_at(x) - b, 0.0, log_m)
+                # a hair inside, so the bound's own check holds it
+                log_m = brentq(lambda x, b=bound: p_at(x) - b, 0.0, log_m) * (1 - 1e-6)
         m = math.exp(log_m)
         cls = tuple(dataclasses.replace(c, p_win=_shift(c.p_win, m)) for c in o.classes)
         ci = tuple(_shift(v, m) if math.isfinite(v) else v for v in o.p_win_ci)
