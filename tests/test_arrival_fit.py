@@ -197,3 +197,13 @@ def test_a_kept_trend_reaches_the_calibrated_scenario_at_the_cutoff_level():
     assert ch.trend_anchor == dt.date(2024, 1, 1)
     f = trend_factor(ch, dt.date(2024, 1, 1), 1)  # the month after the cutoff: half a month on
     assert f[0] == pytest.approx((1 + ch.trend_year) ** (MONTH_DAYS / 2 / 365.25), rel=1e-3)
+
+
+def test_one_low_quarter_end_month_is_not_a_quarter_end_effect():
+    """Three months, the first (December, a quarter's last month) low: with one quarter-end month
+    the effect cannot be told from that month's noise, so none is carried into March."""
+    c = _export(lambda i, d: np.where(d.month == 12, 3.0, 20.0), "2017-12-05", "2018-02-28", 1)
+    a = _fit(c, "2017-12-05", "2018-02-28")
+    assert a.quarter_end_boost == 1.0
+    march = a.rate(pd.PeriodIndex([pd.Period("2018-03", "M")]))[0]
+    assert march > 0.5 * 20 * MONTH_DAYS, march

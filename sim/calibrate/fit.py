@@ -688,7 +688,10 @@ def fit_arrivals(
     X1 = np.column_stack([*cols, years])
     edge = _edges(obs, exposure, X1 if trend else X0, off, keep) if edges else np.zeros_like(keep)
     keep &= ~edge
-    if qend[keep].std() == 0 and X0.shape[1] == 2:  # the edges took every quarter end (or all else)
+    n_q = float(qend[keep].sum())
+    if X0.shape[1] == 2 and min(n_q, keep.sum() - n_q) < 2:
+        # a quarter-end effect from a single quarter-end month (or against a single other month)
+        # is that month's own noise, and would be carried into every later quarter end: none
         X0, X1 = X0[:, :1], X1[:, [0, 2]]
     y, k = obs[keep], keep
     # trend: likelihood-ratio test of the log-linear slope, both models at the larger one's alpha
