@@ -112,6 +112,11 @@ class Channel(_Model):
     fit_mean: Annotated[float, Field(gt=0, lt=1)] = 0.5
     seasonality: list[Pos] = Field(default_factory=lambda: [1.0] * 12)
     quarter_end_boost: Pos = 1.0
+    # growth (or decline) of the lead rate per year, compounding: x (1 + trend_year)^(years from
+    # trend_anchor); 0: none. trend_anchor: the date at which the rate is leads_month (None: the
+    # scenario's start_date), so a calibrated scenario continues the level fitted at its cutoff.
+    trend_year: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
+    trend_anchor: dt.date | None = None
 
     @field_validator("seasonality")
     @classmethod
@@ -871,6 +876,10 @@ def size_estimate(sc: Scenario, rs: RunSettings) -> SizeEstimate:
     for name, c in sc.channels.items():
         rate = c.leads_month * (c.budget_month / c.ref_budget_month) ** c.elasticity
         rate *= max(c.seasonality) * max(c.quarter_end_boost, 1.0)
+        if c.trend_year:  # the peak of the trend over the run: at its first or its last day
+            anchor = (c.trend_anchor or sc.start_date) - sc.start_date
+            years = ((0.0 - anchor.days) / 365.25, (sc.total_days - anchor.days) / 365.25)
+            rate *= max((1.0 + c.trend_year) ** y for y in years)
         terms[(f"channels.{name}.leads_month", c.leads_month)] = rate * months
     terms[("product.signups_month", sc.product.signups_month)] = sc.product.signups_month * months
     sdrs = sc.team.sdr.count + sum(sc.team.sdr.hires)

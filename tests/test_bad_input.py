@@ -279,6 +279,12 @@ def test_channel_segment_mix_not_summing_to_one_is_rejected() -> None:
     assert "shares sum to 1.5, not 1" in msg
 
 
+def test_a_trend_of_minus_100_percent_a_year_or_less_is_rejected() -> None:
+    msg = reject("+channels.content.trend_year=-1")
+    assert msg.startswith("config error: channels.content.trend_year = -1"), msg
+    assert "greater than -1" in msg
+
+
 def test_product_segment_mix_naming_unknown_segment_is_rejected() -> None:
     msg = reject("+product.segment_mix.nowhere=0")
     assert msg == (

@@ -1,14 +1,18 @@
-"""Marketing channels: monthly budget -> lead arrivals (diminishing returns, seasonality, quarter ends)."""
+"""Marketing channels: monthly budget -> lead arrivals (diminishing returns, seasonality, quarter ends,
+a trend)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.config import Channel
 from sim.records import MONTH_DAYS
+
+YEAR_DAYS = 12 * MONTH_DAYS  # 365.25
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,28 @@ def calendar_month(start: dt.date, n_months: int) -> np.ndarray:
     return (start.month - 1 + np.arange(n_months)) % 12
 
 
+def trend_factor(ch: Channel, start: dt.date, n_months: int) -> np.ndarray | float:
+    """The channel's trend in each simulation month: the mean of (1 + trend_year)^(years since
+    trend_anchor) over the month's days (exact for the compounding rate), or 1 with no trend."""
+    g = ch.trend_year
+    if not g:
+        return 1.0
+    shift = ((start - (ch.trend_anchor or start)).days) / YEAR_DAYS
+    a = shift + np.arange(n_months) * MONTH_DAYS / YEAR_DAYS  # years at each month's start
+    b = a + MONTH_DAYS / YEAR_DAYS
+    r = math.log1p(g)
+    return (np.exp(r * b) - np.exp(r * a)) / (r * (b - a))
+
+
 def channel_rate(ch: Channel, coverage: float, start: dt.date, n_months: int) -> np.ndarray:
-    """Expected leads per month: leads_month * (budget / ref)^elasticity * season * quarter-end."""
+    """Expected leads per month: leads_month * (budget / ref)^elasticity * season * quarter-end
+    * trend."""
     base = ch.leads_month * (ch.budget_month / ch.ref_budget_month) ** ch.elasticity
     cal = calendar_month(start, n_months)
     season = np.asarray(ch.seasonality)[cal]
     qend = np.where(cal % 3 == 2, ch.quarter_end_boost, 1.0)
-    return base * coverage * season * qend
+    rate = base * coverage * season * qend
+    return rate * trend_factor(ch, start, n_months) if ch.trend_year else rate
 
 
 def channel_leads(
@@ -94,7 +113,10 @@ def _channel_leads_by_month(ch, seg_weights, start, n_months, end_day, rng, budg
     base = ch.leads_month * (spend / ch.ref_budget_month) ** ch.elasticity
     cal = calendar_month(start, n_months)
     season = np.asarray(ch.seasonality)[cal] * np.where(cal % 3 == 2, ch.quarter_end_boost, 1.0)
-    counts = monthly_counts(base * season * coverage, ch.dispersion, rng)
+    rate = base * season * coverage
+    if ch.trend_year:
+        rate = rate * trend_factor(ch, start, n_months)
+    counts = monthly_counts(rate, ch.dispersion, rng)
     t = spread_in_months(counts, end_day, rng)
     seg = pick_segments(w, t, rng)
     a, b = 4 * ch.fit_mean, 4 * (1 - ch.fit_mean)

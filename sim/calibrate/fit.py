@@ -38,6 +38,8 @@ from sim.calibrate.importer import CrmData, reopen
 from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
 
+YEAR_DAYS = 12 * MONTH_DAYS  # 365.25
+
 
 class FitError(ValueError):
     """The data admit no fit salesim can stand behind (one line for the user, exit 2)."""
@@ -207,20 +209,48 @@ class ArrivalFit:
     months: pd.PeriodIndex
     observed: np.ndarray  # opportunities created in each month
     exposure: np.ndarray  # share of each month inside the fitted window
-    level: float  # expected opportunities in a full month with factor 1
-    quarter_end_boost: float
+    level: float  # expected opportunities in a full month with factor 1, at `anchor`
+    quarter_end_boost: float  # on March, June, September, December (the factors are net of it)
     quarter_end_ci: tuple[float, float]
     dispersion: float | None  # gamma-Poisson shape; None: Poisson
-    seasonality: list[float]  # 12 calendar-month factors (quarter ends included when used)
+    seasonality: list[float]  # 12 calendar-month factors, shrunk towards 1 (net of the quarter end)
     use_seasonality: bool
     segment_mix: dict[str, float]  # by scenario segment key
+    trend_year: float = 0.0  # growth per year kept in the model (0: none, or not supported)
+    trend_estimate: float = float("nan")  # the fitted growth per year, kept or not
+    trend_ci: tuple[float, float] = (float("nan"), float("nan"))  # its 90 % interval
+    trend_p: float = float("nan")  # likelihood-ratio test of "no trend"
+    anchor: pd.Timestamp | None = None  # the day at which `level` holds (the day after the window)
+    years: np.ndarray | None = None  # each month's middle, in years from `anchor`
+    raw_seasonality: list[float] | None = None  # the factors before shrinkage
+    seen: list[float] | None = None  # how many months (exposure) each calendar month was seen
+    edge: np.ndarray | None = None  # months left out of the fit as the export's edges
+    days: np.ndarray | None = None  # days of each month inside the window (None: exposure x 30.44)
+
+    def factor(self, cal: np.ndarray) -> np.ndarray:
+        """Calendar-month factor x quarter-end effect, for 0-based calendar months."""
+        cal = np.asarray(cal)
+        return np.asarray(self.seasonality)[cal] * np.where(
+            cal % 3 == 2, self.quarter_end_boost, 1.0
+        )
+
+    def trend_at(self, years: np.ndarray) -> np.ndarray:
+        return (1.0 + self.trend_year) ** np.asarray(years, float)
+
+    def rate(self, months: pd.PeriodIndex) -> np.ndarray:
+        """Expected opportunities in each full calendar month (any month, fitted or not)."""
+        f = self.factor(months.month.to_numpy() - 1)
+        if not self.trend_year or self.anchor is None:
+            return self.level * f
+        mid = months.start_time + (months.end_time - months.start_time) / 2
+        years = (mid - self.anchor) / pd.Timedelta(days=1) / YEAR_DAYS
+        return self.level * f * self.trend_at(np.asarray(years, float))
 
     def expected(self) -> np.ndarray:
         cal = self.months.month.to_numpy() - 1
-        f = np.asarray(self.seasonality)[cal]
-        if not self.use_seasonality:
-            f = f * np.where(cal % 3 == 2, self.quarter_end_boost, 1.0)
-        return self.level * f * self.exposure
+        trend = self.trend_at(self.years) if self.years is not None else 1.0
+        span = self.exposure if self.days is None else np.asarray(self.days) / MONTH_DAYS
+        return self.level * self.factor(cal) * trend * span
 
 
 @dataclass(frozen=True)
@@ -342,6 +372,7 @@ class Calibration:
     fit_mean: float = 0.95
     notes: list[str] = field(default_factory=list)
     team: TeamFit | None = None  # the AE team the export shows (None: it names no owners)
+    drift: DriftFit | None = None  # win-rate drift across creation cohorts
 
     # the scenario ---------------------------------------------------------------------------------
     def motion_names(self, seg: SegmentFit) -> list[str]:
@@ -395,8 +426,11 @@ class Calibration:
             "segment_mix": seg_mix,
             "fit_mean": self.fit_mean,
             "seasonality": [round(float(x), 4) for x in a.seasonality],
-            "quarter_end_boost": 1.0 if a.use_seasonality else round(a.quarter_end_boost, 4),
+            "quarter_end_boost": round(a.quarter_end_boost, 4),
         }
+        if a.trend_year and a.anchor is not None:  # the level holds at the cutoff, then compounds
+            channel["trend_year"] = round(a.trend_year, 4)
+            channel["trend_anchor"] = a.anchor.date().isoformat()
         if a.dispersion is not None:
             channel["dispersion"] = round(a.dispersion, 3)
         return _plain(
@@ -421,12 +455,13 @@ class Calibration:
 
     def open_deals_peak(self) -> float:
         """Deals open with an AE at the busiest month of the fitted flow (Little's law: arrivals a
-        day at the highest monthly factor x the mean days to close, over segments and classes;
-        stuck deals hold no AE)."""
+        day at the highest monthly factor, grown by a kept trend to the horizon's end, x the mean
+        days to close, over segments and classes; stuck deals hold no AE)."""
         a = self.arrivals
-        f = np.asarray(a.seasonality, dtype=float)
-        if not a.use_seasonality:
-            f = f * np.where(np.arange(12) % 3 == 2, a.quarter_end_boost, 1.0)
+        f = a.factor(np.arange(12))  # calendar-month factor x quarter-end effect
+        if a.trend_year > 0 and a.anchor is not None:  # growth: the busiest month is the last one
+            end = self.cutoff + pd.Timedelta(days=self.horizon_months * MONTH_DAYS)
+            f = f * float(a.trend_at((end - a.anchor) / pd.Timedelta(days=1) / YEAR_DAYS))
         days = 0.0
         for seg in self.segments.values():
             for c in seg.outcome.classes:
@@ -690,12 +725,92 @@ def fit_size(x: np.ndarray, families: list[str]) -> DistFit | None:
     return best[1]
 
 
-def fit_arrivals(
-    created: pd.Series, segkey: pd.Series, start: pd.Timestamp, end: pd.Timestamp, seasonality: bool
-) -> ArrivalFit:
-    """Monthly opportunity arrivals in [start, end]: level, end-of-quarter effect, month factors."""
+def _glm(obs: np.ndarray, X: np.ndarray, off: np.ndarray, scale: float = 1.0):
+    """A log-link Poisson regression with offset. Its coefficients are consistent for the mean
+    whatever the over-dispersion (quasi-likelihood: the fitted months add up to the observed ones);
+    `scale` > 1 widens the intervals by the Pearson over-dispersion (quasi-Poisson)."""
     import statsmodels.api as sm
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.GLM(obs, X, family=sm.families.Poisson(), offset=off).fit(scale=float(scale))
+
+
+def _growth(slope: float) -> float:
+    """A log slope per year as growth per year (inf past what a float holds)."""
+    with np.errstate(over="ignore"):
+        return float(np.expm1(slope))
+
+
+def _phi(obs: np.ndarray, mu: np.ndarray, dof: float) -> float:
+    """Pearson over-dispersion X2 / dof, at least 1 (1: Poisson)."""
+    return max(1.0, float(np.sum((obs - mu) ** 2 / mu)) / dof) if dof > 0 else 1.0
+
+
+def _alpha(obs: np.ndarray, mu: np.ndarray, dof: float) -> float:
+    """NB2 over-dispersion by moments from a fit's residuals, corrected for the fitted parameters
+    (0: no more variance than Poisson)."""
+    if dof <= 0 or not len(obs):
+        return 0.0
+    return max(0.0, float(np.sum((obs - mu) ** 2 - mu) / np.sum(mu**2)) * len(obs) / dof)
+
+
+def _nb_cdf(y: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
+    if alpha > 1e-6:
+        k = 1.0 / alpha
+        return stats.nbinom.cdf(y, k, k / (k + mu))
+    return stats.poisson.cdf(y, mu)
+
+
+EDGE_MONTHS = 2  # at most this many months at each end of the window can be an export's edge
+EDGE_RATIO = 0.5  # an edge month holds less than this share of what the other months predict
+EDGE_P = 0.01  # ... and so few that chance alone would give it with less than this probability
+TREND_P = 0.01  # the trend is kept when the likelihood-ratio test rejects "no trend" at this
+# level: it is extrapolated over the whole horizon, so a false trend costs more than a missed one
+MIN_TREND_MONTHS = (
+    6  # fewer fitted months: no trend (a slope from a few months is not extrapolated)
+)
+
+
+def _edges(obs, exposure, X, off, keep) -> np.ndarray:
+    """Months at either end of the window far below what the months between them predict (the
+    newest deals not yet recorded, an extract that starts mid-stream): True where an edge. A run of
+    up to EDGE_MONTHS at one end is an edge when every month in it falls below EDGE_RATIO of the
+    prediction and below its EDGE_P quantile; the longest such run is taken."""
+    edge = np.zeros(len(obs), bool)
+    if keep.sum() < 6:
+        return edge
+    for side in (-1, 1):  # the end first (the usual edge), then the start
+        idx = np.flatnonzero(keep & ~edge)
+        idx = idx[::-1] if side < 0 else idx
+        for k in range(EDGE_MONTHS, 0, -1):
+            run, rest = idx[:k], idx[k:]
+            if len(rest) < 4:
+                continue
+            res = _glm(obs[rest], X[rest], off[rest])
+            a = _alpha(obs[rest], res.mu, len(rest) - X.shape[1])
+            mu = np.exp(X[run] @ np.asarray(res.params) + off[run])
+            low = (obs[run] < EDGE_RATIO * mu) & (_nb_cdf(obs[run], mu, a) < EDGE_P)
+            if low.all():
+                edge[run] = True
+                break
+    return edge
+
+
+def fit_arrivals(
+    created: pd.Series,
+    segkey: pd.Series,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    seasonality: bool,
+    *,
+    trend: bool = True,
+    edges: bool = True,
+) -> ArrivalFit:
+    """Monthly opportunity arrivals in [start, end]: level at `end`, a log-linear trend (kept when a
+    likelihood-ratio test supports it), the end-of-quarter effect, and calendar-month factors net
+    of both, shrunk towards 1 by how often each month was seen (empirical Bayes). Months at the
+    window's edges far below the rest (`_edges`) are left out of the fit."""
     months = pd.period_range(start.to_period("M"), end.to_period("M"), freq="M")
     lo = np.maximum(months.start_time.to_numpy(), np.datetime64(start))
     hi = np.minimum(
@@ -704,55 +819,107 @@ def fit_arrivals(
     )
     days = (hi - lo) / np.timedelta64(1, "D")
     exposure = days / months.days_in_month.to_numpy()
+    # years from the anchor (the window's last day) to the middle of each month's exposed days
+    anchor = end + pd.Timedelta(days=1)
+    years = ((lo - np.datetime64(anchor)) / np.timedelta64(1, "D") + days / 2) / YEAR_DAYS
     obs = created.dt.to_period("M").value_counts().reindex(months, fill_value=0).to_numpy()
     cal = months.month.to_numpy() - 1
     qend = (cal % 3 == 2).astype(float)
-    X = (
-        np.column_stack([np.ones(len(months)), qend])
-        if qend.std() > 0
-        else np.ones((len(months), 1))
-    )
-    off = np.log(exposure)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pois = sm.GLM(obs, X, family=sm.families.Poisson(), offset=off).fit()
-        mu = pois.mu
-        dof = len(obs) - X.shape[1]
-        # NB2 variance mu + alpha mu^2: alpha by moments from the Poisson residuals
-        alpha = float(np.sum((obs - mu) ** 2 - mu) / np.sum(mu**2)) if dof > 0 else 0.0
-        fam = sm.families.NegativeBinomial(alpha=alpha) if alpha > 1e-6 else sm.families.Poisson()
-        res = sm.GLM(obs, X, family=fam, offset=off).fit()
+    # the offset: the month's days against salesim's month of 365.25 / 12 days (a February is not
+    # a seasonal low, and `level` is what the engine draws a month)
+    off = np.log(days / MONTH_DAYS)
+    keep = exposure > 0
+    cols = [np.ones(len(months))] + ([qend] if qend[keep].std() > 0 else [])
+    X0 = np.column_stack(cols)
+    X1 = np.column_stack([*cols, years])
+    edge = _edges(obs, exposure, X1 if trend else X0, off, keep) if edges else np.zeros_like(keep)
+    keep &= ~edge
+    n_q = float(qend[keep].sum())
+    if X0.shape[1] == 2 and min(n_q, keep.sum() - n_q) < 2:
+        # a quarter-end effect from a single quarter-end month (or against a single other month)
+        # is that month's own noise, and would be carried into every later quarter end: none
+        X0, X1 = X0[:, :1], X1[:, [0, 2]]
+    y, k = obs[keep], keep
+    # trend: likelihood-ratio test of the log-linear slope, both models at the larger one's alpha
+    # (quasi-likelihood: the deviance drop over the Pearson over-dispersion of the larger model)
+    r1 = _glm(y, X1[k], off[k])
+    phi = _phi(y, r1.mu, k.sum() - X1.shape[1])
+    r0, r1 = _glm(y, X0[k], off[k], phi), _glm(y, X1[k], off[k], phi)
+    lr = max(0.0, (r0.deviance - r1.deviance) / phi)
+    p_trend = float(stats.chi2.sf(lr, 1))
+    b1, ci1 = float(r1.params[-1]), np.asarray(r1.conf_int(alpha=0.10))[-1]
+    if k.sum() <= X1.shape[1]:  # as many parameters as months: no slope to speak of
+        p_trend, b1, ci1 = float("nan"), float("nan"), np.full(2, np.nan)
+    use_trend = trend and k.sum() >= MIN_TREND_MONTHS and p_trend < TREND_P and abs(b1) < 10
+    X = X1 if use_trend else X0
+    base = r1 if use_trend else r0
+    # calendar-month factors net of level, trend and quarter end, shrunk towards 1 (empirical
+    # Bayes): raw factor r = observed / expected in that calendar month; its sampling variance v
+    # under the NB2 model; between-month variance tau2 by moments; factor 1 + tau2/(tau2 + v) (r - 1)
+    raw, factors, weight = np.ones(12), np.ones(12), np.zeros(12)
+    seen = np.zeros(12)
+    np.add.at(seen, cal[k], exposure[k])
+    if seasonality:
+        mu = np.asarray(base.mu)
+        om, em, sm2 = np.zeros(12), np.zeros(12), np.zeros(12)
+        np.add.at(om, cal[k], y)
+        np.add.at(em, cal[k], mu)
+        np.add.at(sm2, cal[k], mu**2)
+        s = seen > 0
+        raw[s] = om[s] / em[s]
+        # the sampling noise: over-dispersion within a calendar month (across years) when some
+        # month was seen twice, else all month-to-month variation (no season can be told apart)
+        n_seen = int(s.sum())
+        dof_w = k.sum() - n_seen - (1 if use_trend else 0)
+        if dof_w > 0:
+            D = np.column_stack([(cal[k] == m).astype(float) for m in np.flatnonzero(s)])
+            Dw = np.column_stack([D, years[k]]) if use_trend else D
+            a_w = _alpha(y, _glm(y, Dw, off[k]).mu, dof_w)
+        else:
+            a_w = _alpha(y, mu, k.sum() - X.shape[1])
+        v = np.where(s, (em + a_w * sm2) / np.maximum(em, 1e-12) ** 2, np.inf)
+        tau2 = max(0.0, float(np.mean((raw[s] - 1) ** 2 - v[s]))) if n_seen else 0.0
+        weight = np.where(s, tau2 / (tau2 + v), 0.0)
+        factors = 1.0 + weight * (raw - 1.0)
+    # the level, trend and quarter end net of the factors; the dispersion left over, if supported
+    off_f = off + np.log(factors[cal])
+    res = _glm(y, X[k], off_f[k])
+    eff = X.shape[1] + float(weight.sum())  # shrunk factors spend part of a parameter each
+    a_fin = _alpha(y, res.mu, k.sum() - eff)
+    pearson = float(np.sum((y - res.mu) ** 2 / res.mu))
+    over = k.sum() - eff > 0 and stats.chi2.sf(pearson, k.sum() - eff) < 0.05 and a_fin > 1e-6
+    if over:  # intervals widened by the over-dispersion the factors leave
+        res = _glm(y, X[k], off_f[k], _phi(y, res.mu, k.sum() - eff))
     b = np.asarray(res.params)
-    if X.shape[1] == 2:
-        ci = np.asarray(res.conf_int(alpha=0.10))[1]
-        boost, boost_ci = math.exp(b[1]), (math.exp(ci[0]), math.exp(ci[1]))
+    ci = np.asarray(res.conf_int(alpha=0.10))
+    if X0.shape[1] >= 2:
+        boost, boost_ci = math.exp(b[1]), (math.exp(ci[1][0]), math.exp(ci[1][1]))
     else:
         boost, boost_ci = 1.0, (float("nan"), float("nan"))
-    level = math.exp(b[0])
-    factors = np.ones(12)
-    if seasonality:  # calendar-month factors: observed / expected at factor 1, averaged over years
-        rate = obs / np.maximum(exposure, 1e-9) / level
-        seen = np.zeros(12, bool)
-        for m in range(12):
-            sel = (cal == m) & (exposure > 0.25)
-            if sel.any():
-                factors[m] = np.average(rate[sel], weights=exposure[sel])
-                seen[m] = True
-        scale = factors[seen].mean() if seen.any() else 1.0
-        factors[seen] /= scale  # observed months average 1; unseen months stay at 1
-        level *= scale
+    if use_trend:
+        b1, ci1 = float(b[-1]), ci[-1]
     mix = segkey.value_counts(normalize=True).sort_index()
     return ArrivalFit(
         months,
         obs,
         exposure,
-        level,
+        math.exp(b[0]),
         boost,
         boost_ci,
-        (1.0 / alpha) if alpha > 1e-6 and not seasonality else None,
+        (1.0 / a_fin) if over else None,
         [float(f) for f in factors],
         seasonality,
         {str(k): float(v) for k, v in mix.items()},
+        trend_year=math.expm1(b1) if use_trend else 0.0,
+        trend_estimate=_growth(b1),
+        trend_ci=(_growth(ci1[0]), _growth(ci1[1])),
+        trend_p=p_trend,
+        anchor=anchor,
+        years=years,
+        raw_seasonality=[float(f) for f in raw],
+        seen=[float(v) for v in seen],
+        edge=edge,
+        days=days,
     )
 
 
@@ -856,6 +1023,121 @@ def fit_reps(opp: pd.DataFrame, level: float = 0.05) -> RepFit | None:
     )
     tab = tab.reset_index().sort_values("closed", ascending=False)
     return RepFit(tab, float(chi2), int(dof), float(pval), supported, note)
+
+
+DRIFT_AGE = 90.0  # days: cohorts are compared on the share won by this age
+DRIFT_P = 0.01  # drift is reported as supported below this p-value (likelihood-ratio test)
+MIN_COHORT = 30  # deals a creation quarter needs to be shown and used
+
+
+@dataclass(frozen=True)
+class DriftFit:
+    """Win-rate drift across creation cohorts: the share of each quarter's deals won within
+    DRIFT_AGE days (every deal of a used cohort has been followed that long, so the share is
+    censoring-free), and a logistic regression of it on the creation date (with the segments)."""
+
+    age: float
+    table: pd.DataFrame  # cohort, deals, won, share
+    odds_year: float  # odds ratio of winning per year of creation date
+    odds_year_ci: tuple[float, float]  # 90 %
+    p_value: float
+    supported: bool
+    note: str
+    # the odds multiplier that takes the fit (all cohorts) to the latest cohort's level, shrunk
+    # towards 1 by the slope's signal to noise; 1 when drift is not supported
+    recent_odds: float = 1.0
+
+
+def _shift(p: float, odds: float) -> float:
+    """P with its odds multiplied by `odds`."""
+    if not 0 < p < 1:
+        return p
+    o = p / (1 - p) * odds
+    return o / (1 + o)
+
+
+def carry_drift(segfits: dict[str, SegmentFit], d: DriftFit | None) -> dict[str, SegmentFit]:
+    """Segment fits with every class's P(won) (and its interval) moved to the latest cohort's
+    level when drift is supported, but no further than the range of final P(won) the segment's
+    deals allow (`plausible_p_win`, the bound every fit is held to); unchanged otherwise."""
+    if d is None or not d.supported or d.recent_odds == 1.0:
+        return segfits
+    from scipy.optimize import brentq
+
+    out = {}
+    for name, sf in segfits.items():
+        o = sf.outcome
+
+        def p_at(log_m: float, o=o) -> float:
+            return sum(c.weight * _shift(c.p_win, math.exp(log_m)) for c in o.classes)
+
+        log_m = math.log(d.recent_odds)
+        lo, hi = sf.p_win_range
+        for bound in (lo, hi):  # stop at the bound the shift would cross
+            if math.isfinite(bound) and (p_at(0.0) - bound) * (p_at(log_m) - bound) < 0:
+                # a hair inside, so the bound's own check holds it
+                log_m = brentq(lambda x, b=bound: p_at(x) - b, 0.0, log_m) * (1 - 1e-6)
+        m = math.exp(log_m)
+        cls = tuple(dataclasses.replace(c, p_win=_shift(c.p_win, m)) for c in o.classes)
+        ci = tuple(_shift(v, m) if math.isfinite(v) else v for v in o.p_win_ci)
+        out[name] = dataclasses.replace(
+            sf, outcome=dataclasses.replace(o, classes=cls, p_win=p_at(log_m), p_win_ci=ci)
+        )
+    return out
+
+
+def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
+    """Does P(won) drift across creation cohorts? None when fewer than three quarters have been
+    followed DRIFT_AGE days with MIN_COHORT deals each (nothing to compare)."""
+    import statsmodels.api as sm
+
+    last = end + pd.Timedelta(days=1) - pd.Timedelta(days=DRIFT_AGE)  # created before: followed
+    d = use[use["created_date"] < last]
+    if d.empty:
+        return None
+    q = d["created_date"].dt.to_period("Q")
+    t_won = (d["close_date"] - d["created_date"]).dt.total_seconds() / 86400
+    y = ((d["outcome"] == "won") & (t_won <= DRIFT_AGE)).to_numpy(float)
+    tab = pd.DataFrame({"cohort": q.astype(str).to_numpy(), "won": y})
+    tab = tab.groupby("cohort").agg(deals=("won", "size"), won=("won", "sum")).reset_index()
+    tab = tab[tab["deals"] >= MIN_COHORT]
+    if len(tab) < 3 or not 0 < tab["won"].sum() < tab["deals"].sum():
+        return None
+    sel = q.astype(str).isin(tab["cohort"]).to_numpy()
+    years = ((d["created_date"] - end) / pd.Timedelta(days=1)).to_numpy(float)[sel] / YEAR_DAYS
+    seg = pd.get_dummies(d["segment"].astype(str)[sel], drop_first=True, dtype=float).to_numpy()
+    X0 = np.column_stack([np.ones(sel.sum()), seg])
+    X1 = np.column_stack([X0, years])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r0 = sm.GLM(y[sel], X0, family=sm.families.Binomial()).fit()
+        r1 = sm.GLM(y[sel], X1, family=sm.families.Binomial()).fit()
+    p = float(stats.chi2.sf(max(0.0, 2 * (r1.llf - r0.llf)), 1))
+    b, ci = float(r1.params[-1]), np.asarray(r1.conf_int(alpha=0.10))[-1]
+    tab = tab.assign(share=tab["won"] / tab["deals"])
+    odds, odds_ci = math.exp(b), (math.exp(ci[0]), math.exp(ci[1]))
+    supported = p < DRIFT_P
+    # the latest cohort's mean creation date against all used deals': the log-odds shift the slope
+    # gives between them, times b^2 / (b^2 + se^2) (shrunk by how sure the slope is)
+    cohort = q.astype(str).to_numpy()[sel]
+    gap = float(years[cohort == tab["cohort"].iloc[-1]].mean() - years.mean())
+    se = float(r1.bse[-1])
+    recent = math.exp(b * b * b / (b * b + se * se) * gap) if supported else 1.0
+    span = f"{len(tab)} creation quarters ({tab['cohort'].iloc[0]} .. {tab['cohort'].iloc[-1]})"
+    note = (
+        f"P(won within {DRIFT_AGE:.0f} days) drifts across {span}: odds x{odds:.2f} a year (90% "
+        f"{odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = {p:.3g}). Every P(won) of "
+        f"the fit and of calibrated.yaml is carried towards the latest cohort's level: odds "
+        f"x{recent:.3f} (the slope over {gap * 12:+.1f} months, shrunk by its signal to noise), "
+        "but no further than the range of P(won) each segment's deals allow."
+        if supported
+        else f"no evidence of drift in P(won within {DRIFT_AGE:.0f} days) across {span} (odds "
+        f"x{odds:.2f} a year, 90% {odds_ci[0]:.2f}..{odds_ci[1]:.2f}, likelihood-ratio p = "
+        f"{p:.2g}): one P(won) for all cohorts."
+    )
+    return DriftFit(
+        DRIFT_AGE, tab.reset_index(drop=True), odds, odds_ci, p, supported, note, recent
+    )
 
 
 # -- the whole fit ---------------------------------------------------------------------------------
@@ -999,7 +1281,15 @@ def fit(
     won = won[won["close_date"] < arr_end + pd.Timedelta(days=1)]
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)
-        closes = fit_arrivals(won["close_date"], won["segment"].astype(str), start, arr_end, False)
+        closes = fit_arrivals(
+            won["close_date"],
+            won["segment"].astype(str),
+            start,
+            arr_end,
+            False,
+            trend=False,
+            edges=False,
+        )
     # the stall age from every deal known at the cutoff: one created before `start` and open
     # long past the longest close is evidence too, whatever its cohort
     k_all = opp["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
@@ -1024,11 +1314,12 @@ def fit(
             "The file records no lost deals: a deal not won is censored while open, and the share "
             "that never converts is the fitted 'stuck' class (open for good in calibrated.yaml)."
         )
+    drift = fit_drift(use, end)
     return Calibration(
         name=crm.name,
         cutoff=end,
         start=start,
-        segments=segfits,
+        segments=carry_drift(segfits, drift),
         arrivals=arrivals,
         reps=fit_reps(use),
         team=fit_team(opp, start, arr_end),  # while new deals arrive (olist's end winds down)
@@ -1042,6 +1333,7 @@ def fit(
         warmup_months=warmup_months,
         horizon_months=horizon_months,
         notes=notes,
+        drift=drift,
     )
 
 

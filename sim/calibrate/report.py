@@ -21,13 +21,15 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from sim import money  # noqa: E402
-from sim.calibrate.fit import Calibration  # noqa: E402
+from sim.calibrate.fit import MIN_TREND_MONTHS, TREND_P, Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
 from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
 from sim.runfolder import release_all, staged  # noqa: E402
 from sim.stats import mean_ci95  # noqa: E402
+
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _ci(x) -> tuple[float, float, float]:
@@ -56,11 +58,8 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     fitted_arr: dict[str, float] = {}
     start = pd.Timestamp(sc.start_date) + pd.DateOffset(months=cal.warmup_months)
     for i in range(n_months):
-        label = (start + pd.DateOffset(months=i)).strftime("%Y-%m")
-        m = (start + pd.DateOffset(months=i)).month - 1
-        a = cal.arrivals
-        q = 1.0 if a.use_seasonality or m % 3 != 2 else a.quarter_end_boost
-        fitted_arr[label] = a.level * a.seasonality[m] * q
+        month = (start + pd.DateOffset(months=i)).to_period("M")
+        fitted_arr[month.strftime("%Y-%m")] = float(cal.arrivals.rate(pd.PeriodIndex([month]))[0])
     for r in range(replications):
         rec = simulate_replication(sc, r)
         o = rec.columns["opportunities"]
@@ -87,10 +86,10 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     # the fitted figures are computed for the same window: a close of age tau lands in [lo, hi) if
     # the deal arrived in [lo - tau, hi - tau); Lambda is the cumulative arrival intensity.
     a = cal.arrivals
-    cal_m = (pd.Timestamp(sc.start_date).month - 1 + np.arange(int(hi / MONTH_DAYS) + 2)) % 12
-    f = np.asarray(a.seasonality)[cal_m]
-    if not a.use_seasonality:
-        f = f * np.where(cal_m % 3 == 2, a.quarter_end_boost, 1.0)
+    sim_months = pd.period_range(
+        pd.Timestamp(sc.start_date), periods=int(hi / MONTH_DAYS) + 2, freq="M"
+    )
+    f = a.rate(sim_months) / a.level  # factors, quarter ends and trend, month by month
     cum = np.concatenate([[0.0], np.cumsum(f)])  # in units of level x one month
 
     def big_lambda(t):
@@ -207,7 +206,10 @@ def plot_arrivals(cal: Calibration, path: Path) -> None:
     width = max(8, 0.55 * max(len(x), len(c.months) if c is not None else 0) + 2)
     fig, axes = plt.subplots(rows, 1, figsize=(width, 3.4 * rows), squeeze=False)
     ax = axes[0, 0]
-    ax.bar(x, a.observed, color="tab:gray", alpha=0.7, label="observed")
+    edge = _edge(a)
+    ax.bar(x, a.observed, color=np.where(edge, "tab:red", "tab:gray"), alpha=0.7, label="observed")
+    if edge.any():
+        ax.bar(x[edge], a.observed[edge], color="tab:red", alpha=0.7, label="edge (not fitted)")
     ax.plot(x, mu, "o-", color="tab:blue", label="fitted")
     if a.dispersion:
         k = a.dispersion
@@ -301,6 +303,14 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "quarter_end_boost": a.quarter_end_boost,
             "quarter_end_boost_90": list(a.quarter_end_ci),
             "seasonality": a.seasonality,
+            "seasonality_raw": a.raw_seasonality,
+            "months_seen": a.seen,
+            "edge_months": [str(m) for m, e in zip(a.months, _edge(a), strict=True) if e],
+            "level_at": None if a.anchor is None else str(a.anchor.date()),
+            "trend_year": a.trend_year,
+            "trend_year_estimate": a.trend_estimate,
+            "trend_year_90": list(a.trend_ci),
+            "trend_p_value": a.trend_p,
             "dispersion": a.dispersion,
             "segment_mix": a.segment_mix,
         },
@@ -312,6 +322,18 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
         "stall_days": cal.stall_days,
         "stall_at_risk": cal.stall_at_risk,
         "segments": segs,
+        "win_rate_drift": None
+        if cal.drift is None
+        else {
+            "age_days": cal.drift.age,
+            "cohorts": cal.drift.table.to_dict(orient="records"),
+            "odds_ratio_year": cal.drift.odds_year,
+            "odds_ratio_year_90": list(cal.drift.odds_year_ci),
+            "p_value": cal.drift.p_value,
+            "supported": cal.drift.supported,
+            "recent_odds_carried": cal.drift.recent_odds,
+            "note": cal.drift.note,
+        },
         "reps": None
         if cal.reps is None
         else {
@@ -358,6 +380,7 @@ def summary_text(cal: Calibration) -> str:
             if cal.closes is not None
             else ""
         ),
+        f"  arrivals: {_trend_text(a)}".replace("**", "").replace(": Trend:", ": trend"),
         f"  {'segment':22s} {'deals':>6s} {'P(won)':>8s} {'90% interval':>15s} {'won/closed':>10s} "
         f"{'days to win':>11s} {'days to lose':>12s}",
     ]
@@ -375,6 +398,32 @@ def summary_text(cal: Calibration) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _edge(a) -> np.ndarray:
+    return np.zeros(len(a.months), bool) if a.edge is None else np.asarray(a.edge, bool)
+
+
+def _trend_text(a) -> str:
+    """The trend sentence of the Arrivals section: the estimate, its interval, the test, the verdict."""
+    if not np.isfinite(a.trend_estimate):
+        return "No trend was fitted."
+    est = (
+        f"{100 * a.trend_estimate:+.0f} % a year (90% interval {100 * a.trend_ci[0]:+.0f} % to "
+        f"{100 * a.trend_ci[1]:+.0f} %; likelihood-ratio test of no trend p = {a.trend_p:.3g})"
+    )
+    if a.trend_year:
+        return (
+            f"**Trend: {est}**, kept: calibrated.yaml's channel grows at `trend_year` "
+            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)."
+        )
+    used = int((~_edge(a)).sum())
+    why = (
+        f"fewer than {MIN_TREND_MONTHS} months were fitted ({used})"
+        if used < MIN_TREND_MONTHS
+        else f"the test does not reject a flat rate at {TREND_P:g}"
+    )
+    return f"Trend: {est}; not kept ({why}): the calibrated rate is flat."
+
+
 def _arrival_notes(a) -> list[str]:
     """What a reader of the Arrivals table should know: a saturated fit, and a tail far below the
     level (the usual sign of an export's edge: recent deals not yet recorded as opportunities)."""
@@ -385,9 +434,25 @@ def _arrival_notes(a) -> list[str]:
             "With one calendar-month factor per month of data the fitted counts equal the observed "
             "ones by construction."
         )
+    edge = _edge(a)
+    if edge.any():
+        months = ", ".join(
+            f"{a.months[i].strftime('%b %Y')} {int(obs[i])}" for i in np.flatnonzero(edge)
+        )
+        notes.append(
+            f"**Left out of the fit as the export's edges: {months}** (each below half of what the "
+            "other months predict, with a chance under 1 % of so few). At the end this is usually "
+            "the newest deals not yet recorded as opportunities; at the start, an extract that "
+            "begins mid-stream. They are not read as seasonal lows; the fitted row shows what the "
+            "model expects there."
+        )
     rate = obs / np.maximum(np.asarray(a.exposure, float), 1e-9)
     low = 0
-    while low < len(rate) - 1 and rate[len(rate) - 1 - low] < 0.5 * a.level:
+    while (
+        low < len(rate) - 1
+        and rate[len(rate) - 1 - low] < 0.5 * a.level
+        and not edge[len(rate) - 1 - low]
+    ):
         low += 1
     if low and a.use_seasonality:
         months = ", ".join(
@@ -403,6 +468,32 @@ def _arrival_notes(a) -> list[str]:
             f"`cutoff={keep}` or `fit.seasonality=false`."
         )
     return [line for n in notes for line in ("", n)]  # a blank line before each note
+
+
+def _drift_lines(cal: Calibration) -> list[str]:
+    """The win-rate drift section: the share won within the common age, cohort by cohort."""
+    d = cal.drift
+    if d is None:
+        return [
+            "## Win-rate drift across cohorts",
+            "",
+            "Not tested: fewer than three creation quarters have been followed "
+            "long enough with enough deals.",
+            "",
+        ]
+    return [
+        "## Win-rate drift across cohorts",
+        "",
+        f"Share of each creation quarter's deals won within {d.age:.0f} days (every deal shown has "
+        "been followed that long, so open deals bias nothing), and a logistic regression of it on "
+        "the creation date with the segments: " + d.note,
+        "",
+        "| cohort | " + " | ".join(d.table["cohort"]) + " |",
+        "|---|" + "---:|" * len(d.table),
+        "| deals | " + " | ".join(str(int(v)) for v in d.table["deals"]) + " |",
+        f"| won within {d.age:.0f} days | " + " | ".join(_pct(v) for v in d.table["share"]) + " |",
+        "",
+    ]
 
 
 def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
@@ -469,23 +560,50 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         "",
         "## Arrivals",
         "",
-        f"Opportunities created per month, fitted with a {'negative-binomial' if a.dispersion else 'Poisson'} "
-        f"regression with the month's exposure: level {a.level:,.1f} a month; end-of-quarter effect on "
-        f"arrivals ×{a.quarter_end_boost:.2f} (90% interval {a.quarter_end_ci[0]:.2f}–"
-        f"{a.quarter_end_ci[1]:.2f}). "
+        "Opportunities created per month, fitted with a Poisson regression with the month's "
+        "exposure"
         + (
-            "Calendar-month factors (the quarter-end effect folded in) are the observed profile; "
-            "with under two years of data each rests on a single month."
+            f" (over-dispersed: intervals widened by it, and calibrated.yaml draws months from a "
+            f"negative binomial of shape {a.dispersion:.1f})"
+            if a.dispersion
+            else ""
+        )
+        + f": level {a.level:,.1f} a month"
+        + (f" at {a.anchor.date()}" if a.anchor is not None and a.trend_year else "")
+        + f"; end-of-quarter effect on arrivals ×{a.quarter_end_boost:.2f} (90% interval "
+        f"{a.quarter_end_ci[0]:.2f}–{a.quarter_end_ci[1]:.2f}). "
+        + _trend_text(a)
+        + " "
+        + (
+            "Calendar-month factors are estimated net of the level, trend and quarter end, then "
+            "shrunk towards 1 by how often each month was seen (empirical Bayes: the spread between "
+            "months against the sampling noise of each); with a year or less of data, no month "
+            "can be told from noise and the factors stay near 1."
             if a.use_seasonality
             else "No calendar-month factors (fit.seasonality=false)."
         ),
         "",
         "| month | " + " | ".join(str(m) for m in a.months) + " |",
         "|---|" + "---:|" * len(a.months),
-        "| observed | " + " | ".join(str(int(v)) for v in a.observed) + " |",
+        "| observed | "
+        + " | ".join(
+            str(int(v)) + (" (edge)" if e else "")
+            for v, e in zip(a.observed, _edge(a), strict=True)
+        )
+        + " |",
         "| fitted | " + " | ".join(f"{v:,.0f}" for v in a.expected()) + " |",
         "",
-        "Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality),
+        *(
+            [
+                "| calendar month | " + " | ".join(MONTH_ABBR) + " |",
+                "|---|" + "---:|" * 12,
+                "| months seen | " + " | ".join(f"{v:.1f}" for v in a.seen) + " |",
+                "| raw factor | " + " | ".join(f"{v:.2f}" for v in a.raw_seasonality) + " |",
+                "| shrunk (used) | " + " | ".join(f"{v:.2f}" for v in a.seasonality) + " |",
+            ]
+            if a.raw_seasonality is not None and a.seen is not None
+            else ["Seasonality (Jan..Dec): " + ", ".join(f"{v:.2f}" for v in a.seasonality)]
+        ),
         *_arrival_notes(a),
     ]
     c = cal.closes
@@ -493,7 +611,7 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
         L += [
             "",
             f"Deals **won** per close month show an end-of-quarter effect of ×{c.quarter_end_boost:.2f} "
-            f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; a negative-binomial "
+            f"(90% interval {c.quarter_end_ci[0]:.2f}–{c.quarter_end_ci[1]:.2f}; an over-dispersed Poisson "
             "regression of won deals by close month on a quarter-end indicator). salesim's "
             "`quarter_end_boost` acts on arrivals; the bunching of wins at quarter ends is the deal "
             "stage's `close_pull` (below).",
@@ -511,9 +629,8 @@ def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir
             "longest close seen, too few to tell whether deals stall: no `stall_days`."
         ),
     ]
+    L += ["", "![arrivals](arrivals.png)", "", *_drift_lines(cal)]
     L += [
-        "",
-        "![arrivals](arrivals.png)",
         "",
         "## Deal size",
         "",
