@@ -226,6 +226,19 @@ class RepFit:
     note: str
 
 
+@dataclass(frozen=True)
+class FitData:
+    """The deals the outcome, size and arrival fits saw, one entry per deal, kept so that the fits
+    can be redone on a bootstrap resample (sim.calibrate.uncertainty)."""
+
+    t: np.ndarray  # time to close, or age at the cutoff when open (days)
+    kind: np.ndarray  # 1 won, 2 lost, 0 open
+    segment: np.ndarray  # the segment's name, as in Calibration.segments
+    amount: np.ndarray  # the won amount (NaN when not won or unknown)
+    created: np.ndarray  # creation date (datetime64)
+    resolution: float  # of the times to close (days)
+
+
 @dataclass
 class Calibration:
     """Everything fitted from one export at one cutoff; `scenario()` is calibrated.yaml."""
@@ -244,6 +257,7 @@ class Calibration:
     horizon_months: int = 12
     fit_mean: float = 0.95
     notes: list[str] = field(default_factory=list)
+    deals: FitData | None = None  # what was fitted, for bootstrap refits (backtest.parameter_draws)
 
     # the scenario ---------------------------------------------------------------------------------
     def motion_names(self, seg: SegmentFit) -> list[str]:
@@ -893,6 +907,14 @@ def fit(
         warmup_months=warmup_months,
         horizon_months=horizon_months,
         notes=notes,
+        deals=FitData(
+            t_all,
+            kind_all,
+            use["segment"].astype(str).to_numpy(),
+            np.where(kind_all == 1, use["amount"].to_numpy(dtype=float), np.nan),
+            use["created_date"].to_numpy(),
+            resolution,
+        ),
     )
 
 
