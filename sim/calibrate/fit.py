@@ -77,23 +77,18 @@ def _cdf_sf(family: str, t: np.ndarray, mean: float, cv: float) -> tuple[np.ndar
     raise ValueError(f"unknown family {family!r}")
 
 
-def _log_interval(
-    family: str, lo: np.ndarray, hi: np.ndarray, mean: float, cv: float
-) -> np.ndarray:
-    """log P(lo < T <= hi): a close seen at day resolution is known only to its day. Differences
-    are taken on whichever tail is small, so narrow intervals keep their precision. At most 0,
-    whatever the parameters: the likelihood is bounded, so no fit can run away to a spike."""
-    cdf_lo, sf_lo = _cdf_sf(family, lo, mean, cv)
-    cdf_hi, sf_hi = _cdf_sf(family, hi, mean, cv)
-    p = np.where(cdf_hi <= 0.5, cdf_hi - cdf_lo, sf_lo - sf_hi)
+def _log_terms(
+    family: str, grid: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, ic: np.ndarray, mean, cv
+) -> tuple[np.ndarray, np.ndarray]:
+    """log P(lo < T <= hi) for lo = grid[ilo], hi = grid[ihi] (a close seen at day resolution is
+    known only to its day), and log P(T > t) for t = grid[ic] (an open deal of age t), with the
+    distribution evaluated once per point of the grid. Differences are taken on whichever tail is
+    small, so narrow intervals keep their precision. At most 0, whatever the parameters: the
+    likelihood is bounded, so no fit can run away to a spike."""
+    cdf, sf = _cdf_sf(family, grid, mean, cv)
+    p = np.where(cdf[ihi] <= 0.5, cdf[ihi] - cdf[ilo], sf[ilo] - sf[ihi])
     with np.errstate(divide="ignore"):
-        return np.log(np.maximum(p, 1e-300))
-
-
-def _log_sf(family: str, t: np.ndarray, mean: float, cv: float) -> np.ndarray:
-    """log survival at t (an open deal of age t has not closed yet)."""
-    with np.errstate(divide="ignore"):
-        return np.log(_cdf_sf(family, t, mean, cv)[1])
+        return np.log(np.maximum(p, 1e-300)), np.log(sf[ic])
 
 
 def intervals(t: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
@@ -387,18 +382,19 @@ def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float
     probability, never a density: bounded above by 0."""
     won, lost, cens = kind == 1, kind == 2, kind == 0
     lo, hi = intervals(t, resolution)
-    tc = t[cens]
+    # each distinct point once: at day resolution a close's upper end is the next one's lower end
+    parts = (lo[won], hi[won], lo[lost], hi[lost], t[cens])
+    grid, at = np.unique(np.concatenate(parts), return_inverse=True)
+    at = np.split(at, np.cumsum([len(x) for x in parts])[:-1])
     classes, stuck = _unpack(x, k, losses)
     total = None
     for w, p, wm, wc, lm, lc in classes:
         lw, lp, lq = math.log(w), math.log(max(p, 1e-300)), math.log(max(1 - p, 1e-300))
         term = np.empty(len(t))
-        pdf_w = _log_interval(family, lo[won], hi[won], wm, wc)
-        sf_wc = _log_sf(family, tc, wm, wc)
+        pdf_w, sf_wc = _log_terms(family, grid, at[0], at[1], at[4], wm, wc)
         term[won] = lw + lp + pdf_w
         if losses:
-            pdf_l = _log_interval(family, lo[lost], hi[lost], lm, lc)
-            sf_lc = _log_sf(family, tc, lm, lc)
+            pdf_l, sf_lc = _log_terms(family, grid, at[2], at[3], at[4], lm, lc)
             term[lost] = lw + lq + pdf_l
             term[cens] = lw + np.logaddexp(lp + sf_wc, lq + sf_lc)
         else:
