@@ -98,3 +98,19 @@ def test_a_weighted_fit_is_the_fit_of_the_repeated_deals():
     assert b.p_win == pytest.approx(a.p_win, rel=1e-6)
     assert b.classes[0].won.mean == pytest.approx(a.classes[0].won.mean, rel=1e-5)
     assert b.loglik == pytest.approx(a.loglik, rel=1e-9)
+
+
+def test_a_class_closing_all_on_one_day_keeps_a_cv_the_engine_can_draw_from():
+    """Every loss on day 3: the interval-censored likelihood is largest for a lost-time spike
+    inside (2, 3] (cv -> 0), which calibrated.yaml would round to cv 0, a
+    division by zero in the engine (seen at maven_crm's 2017-04-30 cutoff): it is kept at CV_FLOOR."""
+    from sim.calibrate.fit import CV_FLOOR
+
+    rng = np.random.default_rng(5)
+    n = 600
+    won = rng.random(n) < 0.4
+    t = np.where(won, np.floor(rng.gamma(2, 15, n)), 3.0)
+    of = fit_outcomes(t, np.where(won, 1, 2), 1, "gamma", True, 1.0)
+    assert of.classes[0].lost.cv == CV_FLOOR
+    assert of.classes[0].lost.as_config()["cv"] > 0
+    assert of.classes[0].won.cv > 0.3

@@ -105,18 +105,3 @@ def test_parameter_draws_widen_the_band_and_keep_its_median(fitted):
     assert q90 - q10 > p90 - p10
     tol = 4 * math.sqrt(2) * 1.2533 * won[20].std(ddof=1) / math.sqrt(200)
     assert abs(q50 - p50) < tol
-
-
-def test_a_refit_spike_keeps_a_cv_the_engine_can_draw_from(fitted):
-    """A resample that puts a class's closes on one day can refit its duration to cv -> 0, which
-    calibrated.yaml rounds to 0 (a division by zero in the engine, seen on maven_crm): the draw
-    floors it at CV_FLOOR."""
-    from sim.calibrate.uncertainty import CV_FLOOR, _floor_cv
-
-    _, cal, _, _ = fitted
-    of = next(iter(cal.segments.values())).outcome
-    c = of.classes[0]
-    spiky = dataclasses.replace(of, classes=(dataclasses.replace(c, lost=dataclasses.replace(c.lost, cv=1e-7)),))  # fmt: skip
-    fixed = _floor_cv(spiky).classes[0]
-    assert fixed.lost.cv == CV_FLOOR and fixed.won == c.won
-    assert fixed.lost.as_config()["cv"] > 0

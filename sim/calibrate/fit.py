@@ -48,6 +48,7 @@ MIN_DAYS = (
     0.5  # a deal closed the day it was created counts as half a day (dates have day resolution)
 )
 Z90 = stats.norm.ppf(0.95)
+CV_FLOOR = 1e-3  # the least cv of a fitted duration: a one-day spike, drawable by the engine
 
 
 # -- duration families in salesim's mean / cv parametrisation -------------------------------------
@@ -506,8 +507,10 @@ def fit_outcomes(
     classes = []
     unpacked, stuck = _unpack(x, k, losses)
     for w, p, wm, wc, lm, lc in unpacked:
-        lost = DistFit(family, lm, lc) if losses else None
-        classes.append(ClassFit(w, p, DistFit(family, wm, wc), lost))
+        # a class whose closes all fall on one day is a spike there (cv -> 0 keeps the interval's
+        # probability at 1): kept at CV_FLOOR, which calibrated.yaml's 4 decimals do not round to 0
+        lost = DistFit(family, lm, max(lc, CV_FLOOR)) if losses else None
+        classes.append(ClassFit(w, p, DistFit(family, wm, max(wc, CV_FLOOR)), lost))
     order = sorted(range(k), key=lambda i: classes[i].won.mean)  # fast class first
     classes = [classes[i] for i in order]
 

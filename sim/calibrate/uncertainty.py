@@ -36,16 +36,13 @@ import pandas as pd
 from sim.calibrate.fit import (
     ArrivalFit,
     Calibration,
-    DistFit,
     FitData,
-    OutcomeFit,
     _own_p,
     fit_outcomes,
     fit_size,
 )
 
 TAG = 0x5EED11  # keeps the draws' random numbers apart from the simulation's streams
-CV_FLOOR = 1e-3  # the least cv of a refitted duration (see `_floor_cv`)
 
 
 def rng_for(seed: int, b: int) -> np.random.Generator:
@@ -94,25 +91,10 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 new = of
-            new = _floor_cv(new)
         segments[name] = dataclasses.replace(seg, outcome=new, size=_size(seg.size, d, sel, ws))
     keys = {name: seg.key for name, seg in cal.segments.items()}
     arrivals = arrival_draw(cal.arrivals, d, w, keys, rng)
     return dataclasses.replace(cal, segments=segments, arrivals=arrivals)
-
-
-def _floor_cv(of: OutcomeFit) -> OutcomeFit:
-    """A resample can put every close of a class on one day, and the refit's duration there a
-    spike (cv -> 0, which calibrated.yaml would round to 0, a division by zero in the engine): a
-    spike of cv CV_FLOOR is the same distribution for any day-resolution purpose."""
-
-    def floor(d: DistFit | None) -> DistFit | None:
-        return d if d is None or d.cv >= CV_FLOOR else dataclasses.replace(d, cv=CV_FLOOR)
-
-    classes = tuple(
-        dataclasses.replace(c, won=floor(c.won), lost=floor(c.lost)) for c in of.classes
-    )
-    return dataclasses.replace(of, classes=classes)
 
 
 def _size(size, d: FitData, sel: np.ndarray, ws: np.ndarray):
