@@ -10,6 +10,7 @@ from statsmodels.duration.survfunc import CumIncidenceRight, SurvfuncRight
 from sim.calibrate.fit import (
     MIN_DAYS,
     _loglik_obs,
+    _unpack,
     aalen_johansen,
     compress,
     fit_outcomes,
@@ -114,3 +115,45 @@ def test_a_class_closing_all_on_one_day_keeps_a_cv_the_engine_can_draw_from():
     assert of.classes[0].lost.cv == CV_FLOOR
     assert of.classes[0].lost.as_config()["cv"] > 0
     assert of.classes[0].won.cv > 0.3
+
+
+def test_on_the_example_export_the_fit_over_pairs_is_the_fit_over_deals():
+    """The shipped example export (no ../shared needed): each segment's one-class fit over the
+    distinct pairs agrees with the same maximum likelihood summed deal by deal (what the fit did
+    before), to the optimiser's tolerance (1e-6 relative)."""
+    from pathlib import Path
+
+    import yaml
+    from statsmodels.base.model import GenericLikelihoodModel
+
+    from sim.calibrate.fit import _start, fit
+    from sim.calibrate.importer import load
+
+    repo = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((repo / "configs" / "data" / "crm_example.yaml").read_text())
+    data["dir"] = str(repo / "examples" / "crm_example")
+    cal = fit(load(data), classes=(1,), sizes=("lognormal",))
+    d = cal.deals
+    for name, seg in cal.segments.items():
+        if seg.pooled_shape:
+            continue
+        t, kind = d.t[d.segment == name], d.kind[d.segment == name]
+
+        class PerDeal(GenericLikelihoodModel):
+            def loglikeobs(self, params, t=t, kind=kind):
+                return _loglik_obs(params, t, kind, 1, "gamma", True, d.resolution)
+
+        x0 = _start(np.maximum(t, MIN_DAYS), kind, 1, True)
+        names = [f"x{i}" for i in range(len(x0))]
+        ref = PerDeal(t, None, extra_params_names=names).fit(
+            start_params=x0, method="bfgs", maxiter=2000, disp=0
+        )
+        # P(won) and the durations to 1e-6; the stuck share (1e-8 or so here, a flat direction of
+        # the likelihood whose logit the optimiser leaves anywhere near -19) to 1e-8 absolute
+        ((w, p, *shape),), stuck = _unpack(np.asarray(ref.params), 1, True)
+        c = seg.outcome.classes[0]
+        assert seg.outcome.p_win == pytest.approx(w * p, rel=1e-6)
+        got = [c.won.mean, c.won.cv, c.lost.mean, c.lost.cv]
+        np.testing.assert_allclose(got, shape, rtol=1e-6)
+        assert seg.outcome.stuck == pytest.approx(stuck, abs=1e-8)
+        assert seg.outcome.loglik == pytest.approx(ref.llf, rel=1e-9)
