@@ -14,6 +14,8 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   rolling: {first: YYYY-MM-DD, step_days: 30, count: 6}   ... or evenly spaced ones
   replications: 200          simulated futures per cutoff
   workers: 1                 processes for the replications
+  parameter_draws: 10        blocks of replications with parameters refitted on a bootstrap
+                             resample of the deals (sim.calibrate.uncertainty); 0: off
 
 Outputs: backtest.json (one cutoff, in the issue's exact shape), backtest.csv (with the naive
 forecasts), backtest_monthly.csv and backtest.png (band against actuals by month),
