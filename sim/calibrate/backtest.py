@@ -16,6 +16,8 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   rolling: {first: YYYY-MM-DD, step_days: 30, count: 6}   ... or evenly spaced ones
   replications: 200          simulated futures per cutoff
   workers: 1                 processes for the replications
+  parameter_draws: 10        blocks of replications with parameters refitted on a bootstrap
+                             resample of the deals (sim.calibrate.uncertainty); 0: off
 
 Outputs: backtest.json (one cutoff: the simulator's percentiles P5..P95 and scores, each naive
 forecast's, the skill), backtest.csv (a row per metric and forecast), backtest_monthly.csv and
@@ -47,6 +49,7 @@ from sim.open_pipeline import SOURCE
 from sim.records import NEW, WON
 
 LABELS = {"won_deals": "won deals", "won_value": "won value"}
+BLOCKS = "parameter_blocks"  # scenario_at -> simulate: one scenario per parameter draw
 
 
 class BacktestError(ConfigError):
@@ -61,6 +64,7 @@ class Settings:
     workers: int
     rolling: bool
     stale_after: float | None  # None: keep every open deal; nan: auto (the longest close seen)
+    parameter_draws: int = 0  # blocks of replications with parameters drawn from the fit; 0: off
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -138,7 +142,11 @@ def settings(cfg: Any) -> Settings | None:
         raise BacktestError(
             f"config error: backtest.stale_after_days = {stale!r}: use auto, off, or a number of days > 0"
         )
-    return Settings(tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after)
+    # a block holds at least one replication: more draws than replications are as many
+    draws = min(_int("backtest.parameter_draws", _get(b, "parameter_draws", 0), 0), reps)
+    return Settings(
+        tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after, draws
+    )
 
 
 def known_until(crm) -> tuple[pd.Timestamp, str]:
@@ -226,25 +234,35 @@ def open_pipeline(crm, cal, cutoff: pd.Timestamp, stale: float = math.inf):
 
 def scenario_at(cal, rows: pd.DataFrame, cutoff: pd.Timestamp, s: Settings, seed: int) -> dict:
     """The calibrated scenario started on the day after the cutoff with the open pipeline, no warm-up,
-    simulating the horizon."""
-    sc = cal.scenario()
+    simulating the horizon. With `s.parameter_draws` > 0 it also holds, under BLOCKS, one such
+    scenario per draw of the fit's parameters (sim.calibrate.uncertainty), for `simulate`."""
     deals = []
     for r in rows.itertuples(index=False):
         d = {"segment": r.segment, "stage": r.stage, "age_days": float(r.age_days)}
         if np.isfinite(r.amount) and r.amount > 0:
             d["amount"] = float(r.amount)
         deals.append(d)
-    sc.update(
-        {
-            "start_date": (cutoff + pd.Timedelta(days=1)).date().isoformat(),
-            "warmup_days": 0.0,
-            "horizon_days": float(s.horizon_days),
-            "replications": s.replications,
-            "seed": seed,
-            "open_pipeline": deals,
-        }
-    )
-    sc["scenario"] = {"name": f"backtest_{cal.name}_{cutoff.date()}"}
+
+    def at_cutoff(c) -> dict:
+        sc = c.scenario()
+        sc.update(
+            {
+                "start_date": (cutoff + pd.Timedelta(days=1)).date().isoformat(),
+                "warmup_days": 0.0,
+                "horizon_days": float(s.horizon_days),
+                "replications": s.replications,
+                "seed": seed,
+                "open_pipeline": deals,
+            }
+        )
+        sc["scenario"] = {"name": f"backtest_{cal.name}_{cutoff.date()}"}
+        return sc
+
+    sc = at_cutoff(cal)
+    if s.parameter_draws > 0:
+        from sim.calibrate.uncertainty import draws
+
+        sc[BLOCKS] = [at_cutoff(c) for c in draws(cal, s.parameter_draws, seed, s.workers)]
     return sc
 
 
@@ -275,12 +293,19 @@ def _one_replication(args) -> np.ndarray:
 
 def simulate(sc_dict: dict, cutoff: pd.Timestamp, s: Settings) -> np.ndarray:
     """(replications, 3, months): won deals, won value, won deals from the open pipeline per month
-    of the horizon, in replication order."""
+    of the horizon, in replication order. With parameter draws (`scenario_at`), replication r runs
+    the scenario of its block (`uncertainty.block_of`) on its own random streams (seed, r): the same
+    streams as without draws, so the two bands compare on common random numbers."""
+    from sim.calibrate.uncertainty import block_of
     from sim.config import load_scenario
 
+    sc_dict = dict(sc_dict)
+    blocks = sc_dict.pop(BLOCKS, None)
     sc = load_scenario(sc_dict)
+    scs = [load_scenario(b) for b in blocks] if blocks else [sc]
     months = _months(cutoff, s.horizon_days)
-    jobs = [(sc, r, sc.start_date, months) for r in range(sc.replications)]
+    n = sc.replications
+    jobs = [(scs[block_of(r, n, len(scs))], r, sc.start_date, months) for r in range(n)]
     if s.workers > 1:
         with ProcessPoolExecutor(max_workers=s.workers) as pool:
             res = list(

@@ -58,6 +58,7 @@ SLOT_HEADROOM = 1.2  # AE pipeline slots over the fitted peak of open deals (plu
 NOTIONAL_SLOTS = (
     20  # open deals per notional AE when the export names no owners (the schema default)
 )
+CV_FLOOR = 1e-3  # the least cv of a fitted duration: a one-day spike, drawable by the engine
 
 
 # -- duration families in salesim's mean / cv parametrisation -------------------------------------
@@ -87,23 +88,18 @@ def _cdf_sf(family: str, t: np.ndarray, mean: float, cv: float) -> tuple[np.ndar
     raise ValueError(f"unknown family {family!r}")
 
 
-def _log_interval(
-    family: str, lo: np.ndarray, hi: np.ndarray, mean: float, cv: float
-) -> np.ndarray:
-    """log P(lo < T <= hi): a close seen at day resolution is known only to its day. Differences
-    are taken on whichever tail is small, so narrow intervals keep their precision. At most 0,
-    whatever the parameters: the likelihood is bounded, so no fit can run away to a spike."""
-    cdf_lo, sf_lo = _cdf_sf(family, lo, mean, cv)
-    cdf_hi, sf_hi = _cdf_sf(family, hi, mean, cv)
-    p = np.where(cdf_hi <= 0.5, cdf_hi - cdf_lo, sf_lo - sf_hi)
+def _log_terms(
+    family: str, grid: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, ic: np.ndarray, mean, cv
+) -> tuple[np.ndarray, np.ndarray]:
+    """log P(lo < T <= hi) for lo = grid[ilo], hi = grid[ihi] (a close seen at day resolution is
+    known only to its day), and log P(T > t) for t = grid[ic] (an open deal of age t), with the
+    distribution evaluated once per point of the grid. Differences are taken on whichever tail is
+    small, so narrow intervals keep their precision. At most 0, whatever the parameters: the
+    likelihood is bounded, so no fit can run away to a spike."""
+    cdf, sf = _cdf_sf(family, grid, mean, cv)
+    p = np.where(cdf[ihi] <= 0.5, cdf[ihi] - cdf[ilo], sf[ilo] - sf[ihi])
     with np.errstate(divide="ignore"):
-        return np.log(np.maximum(p, 1e-300))
-
-
-def _log_sf(family: str, t: np.ndarray, mean: float, cv: float) -> np.ndarray:
-    """log survival at t (an open deal of age t has not closed yet)."""
-    with np.errstate(divide="ignore"):
-        return np.log(_cdf_sf(family, t, mean, cv)[1])
+        return np.log(np.maximum(p, 1e-300)), np.log(sf[ic])
 
 
 def intervals(t: np.ndarray, resolution: float) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +147,7 @@ class OutcomeFit:
     loglik: float
     aic: float
     n: int
+    params: tuple[float, ...] = ()  # the optimiser's vector (`_unpack`): a refit can start there
 
     def cif(self, t: np.ndarray, outcome: str) -> np.ndarray:
         """Fitted cumulative incidence of `outcome` by age t."""
@@ -350,6 +347,19 @@ class PullFit:
         }
 
 
+@dataclass(frozen=True)
+class FitData:
+    """The deals the outcome, size and arrival fits saw, one entry per deal, kept so that the fits
+    can be redone on a bootstrap resample (sim.calibrate.uncertainty)."""
+
+    t: np.ndarray  # time to close, or age at the cutoff when open (days)
+    kind: np.ndarray  # 1 won, 2 lost, 0 open
+    segment: np.ndarray  # the segment's name, as in Calibration.segments
+    amount: np.ndarray  # the won amount (NaN when not won or unknown)
+    created: np.ndarray  # creation date (datetime64)
+    resolution: float  # of the times to close (days)
+
+
 @dataclass
 class Calibration:
     """Everything fitted from one export at one cutoff; `scenario()` is calibrated.yaml."""
@@ -373,6 +383,7 @@ class Calibration:
     notes: list[str] = field(default_factory=list)
     team: TeamFit | None = None  # the AE team the export shows (None: it names no owners)
     drift: DriftFit | None = None  # win-rate drift across creation cohorts
+    deals: FitData | None = None  # what was fitted, for bootstrap refits (backtest.parameter_draws)
 
     # the scenario ---------------------------------------------------------------------------------
     def motion_names(self, seg: SegmentFit) -> list[str]:
@@ -552,18 +563,19 @@ def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float
     probability, never a density: bounded above by 0."""
     won, lost, cens = kind == 1, kind == 2, kind == 0
     lo, hi = intervals(t, resolution)
-    tc = t[cens]
+    # each distinct point once: at day resolution a close's upper end is the next one's lower end
+    parts = (lo[won], hi[won], lo[lost], hi[lost], t[cens])
+    grid, at = np.unique(np.concatenate(parts), return_inverse=True)
+    at = np.split(at, np.cumsum([len(x) for x in parts])[:-1])
     classes, stuck = _unpack(x, k, losses)
     total = None
     for w, p, wm, wc, lm, lc in classes:
         lw, lp, lq = math.log(w), math.log(max(p, 1e-300)), math.log(max(1 - p, 1e-300))
         term = np.empty(len(t))
-        pdf_w = _log_interval(family, lo[won], hi[won], wm, wc)
-        sf_wc = _log_sf(family, tc, wm, wc)
+        pdf_w, sf_wc = _log_terms(family, grid, at[0], at[1], at[4], wm, wc)
         term[won] = lw + lp + pdf_w
         if losses:
-            pdf_l = _log_interval(family, lo[lost], hi[lost], lm, lc)
-            sf_lc = _log_sf(family, tc, lm, lc)
+            pdf_l, sf_lc = _log_terms(family, grid, at[2], at[3], at[4], lm, lc)
             term[lost] = lw + lq + pdf_l
             term[cens] = lw + np.logaddexp(lp + sf_wc, lq + sf_lc)
         else:
@@ -574,26 +586,53 @@ def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float
     return total
 
 
-def _start(t, kind, k: int, losses: bool, split: float = 30.0) -> np.ndarray:
-    def moments(v):
-        v = v[np.isfinite(v)]
-        if len(v) < 2:
+def compress(
+    t: np.ndarray, kind: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (time, kind) pairs of the deals and how many deals (or how much weight) each
+    holds. Day-resolution times take few distinct values, so a likelihood or an Aalen-Johansen
+    estimate summed over the pairs with these counts as weights is the same as over the deals, at
+    a fraction of the cost (a million deals are a few thousand pairs)."""
+    t = np.asarray(t, dtype=float)
+    kind = np.asarray(kind, dtype=int)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float)
+    if not len(t):
+        return t, kind, w
+    order = np.lexsort((kind, t))
+    ts, ks, ws = t[order], kind[order], w[order]
+    new = np.r_[True, (ts[1:] != ts[:-1]) | (ks[1:] != ks[:-1])]
+    group = np.cumsum(new) - 1
+    counts = np.bincount(group, weights=ws)
+    keep = counts > 0
+    return ts[new][keep], ks[new][keep], counts[keep]
+
+
+def _start(t, kind, k: int, losses: bool, split: float = 30.0, w=None) -> np.ndarray:
+    w = np.ones(len(t)) if w is None else np.asarray(w, dtype=float)
+
+    def moments(sel):
+        v, wv = t[sel], w[sel]
+        ok = np.isfinite(v)
+        v, wv = v[ok], wv[ok]
+        if wv.sum() < 2:
             return 30.0, 1.0
-        return max(float(v.mean()), 1.0), float(np.clip(v.std() / max(v.mean(), 1e-9), 0.2, 3))
+        mean = float(np.sum(wv * v) / wv.sum())
+        sd = math.sqrt(float(np.sum(wv * (v - mean) ** 2) / wv.sum()))
+        return max(mean, 1.0), float(np.clip(sd / max(mean, 1e-9), 0.2, 3))
 
     closed = kind > 0
     groups = [np.ones(len(t), bool)] if k == 1 else [t < split, t >= split]
     # weights against the stuck class: closed deals of the group vs a tenth of the open ones
-    stuck0 = max(0.1 * (kind == 0).sum(), 1.0)
-    x = [math.log(max((closed & g).sum(), 1.0) / stuck0) for g in groups]
+    stuck0 = max(0.1 * w[kind == 0].sum(), 1.0)
+    x = [math.log(max(w[closed & g].sum(), 1.0) / stuck0) for g in groups]
     for g in groups:
         if losses:
-            pw = (kind[g] == 1).sum() / max((kind[g] > 0).sum(), 1)
+            pw = w[g & (kind == 1)].sum() / max(w[g & (kind > 0)].sum(), 1)
             x.append(special.logit(np.clip(pw, 0.02, 0.98)))
-        m, c = moments(t[g & (kind == 1)])
+        m, c = moments(g & (kind == 1))
         x += [math.log(m), math.log(c)]
         if losses:
-            m, c = moments(t[g & (kind == 2)])
+            m, c = moments(g & (kind == 2))
             x += [math.log(m), math.log(c)]
     return np.array(x, dtype=float)
 
@@ -605,34 +644,53 @@ def fit_outcomes(
     family: str = "gamma",
     losses: bool = True,
     resolution: float = 1.0,
+    weights: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    interval: bool = True,
 ) -> OutcomeFit:
     """Maximum likelihood for the k-class competing-risks mixture (statsmodels GenericLikelihoodModel),
-    closes interval-censored to `resolution` days."""
+    closes interval-censored to `resolution` days. The likelihood is summed over the distinct
+    (time, kind) pairs with their counts (`compress`), times `weights` per deal when given (a
+    bootstrap's resampling counts). `start`: the parameter vector to start from (else moments);
+    `interval=False` skips the Hessian (P(won)'s interval is then unknown)."""
     from statsmodels.base.model import GenericLikelihoodModel
 
     t = np.maximum(np.asarray(t, dtype=float), 0.0)
     kind = np.asarray(kind, dtype=int)
-    x0 = _start(np.maximum(t, MIN_DAYS), kind, k, losses)
+    tu, ku, wu = compress(t, kind, weights)
+    n = float(wu.sum())
+    x0 = _start(np.maximum(tu, MIN_DAYS), ku, k, losses, w=wu) if start is None else start
 
     class Mixture(GenericLikelihoodModel):
-        def loglikeobs(self, params):
-            return _loglik_obs(params, t, kind, k, family, losses, resolution)
+        def loglike(self, params):
+            return float(wu @ _loglik_obs(params, tu, ku, k, family, losses, resolution))
+
+        def loglikeobs(self, params):  # per distinct pair, weighted (the sum is `loglike`)
+            return wu * _loglik_obs(params, tu, ku, k, family, losses, resolution)
 
     names = [f"x{i}" for i in range(len(x0))]
+    # endog: the deals themselves, as before, since the optimiser divides the objective by their
+    # number (its tolerances then act as they did per deal); the likelihood reads only the pairs
     model = Mixture(t, None, extra_params_names=names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = model.fit(start_params=x0, method="bfgs", maxiter=2000, disp=0)
+        res = model.fit(
+            start_params=x0, method="bfgs", maxiter=2000, disp=0, skip_hessian=not interval
+        )
         x = np.asarray(res.params)
         try:
+            if not interval:
+                raise ValueError("not asked for")
             cov = np.asarray(res.cov_params())
         except Exception:  # noqa: BLE001 - a singular Hessian leaves the interval unknown
             cov = np.full((len(x), len(x)), np.nan)
     classes = []
     unpacked, stuck = _unpack(x, k, losses)
     for w, p, wm, wc, lm, lc in unpacked:
-        lost = DistFit(family, lm, lc) if losses else None
-        classes.append(ClassFit(w, p, DistFit(family, wm, wc), lost))
+        # a class whose closes all fall on one day is a spike there (cv -> 0 keeps the interval's
+        # probability at 1): kept at CV_FLOOR, which calibrated.yaml's 4 decimals do not round to 0
+        lost = DistFit(family, lm, max(lc, CV_FLOOR)) if losses else None
+        classes.append(ClassFit(w, p, DistFit(family, wm, max(wc, CV_FLOOR)), lost))
     order = sorted(range(k), key=lambda i: classes[i].won.mean)  # fast class first
     classes = [classes[i] for i in order]
 
@@ -651,38 +709,76 @@ def fit_outcomes(
         _ci(p, se),
         ll,
         2 * len(x) - 2 * ll,
-        len(t),
+        int(round(n)),
+        tuple(float(v) for v in x),
     )
 
 
-def aalen_johansen(t: np.ndarray, kind: np.ndarray):
-    """Cumulative incidence of won (cause 1) and lost (cause 2), open deals censored."""
-    from statsmodels.duration.survfunc import CumIncidenceRight
-
+def aalen_johansen(t: np.ndarray, kind: np.ndarray, weights: np.ndarray | None = None):
+    """Cumulative incidence of won (cause 1) and lost (cause 2), open deals censored: times, won,
+    lost, 90 % interval of the won plateau. Computed on the distinct (time, kind) pairs with their
+    counts (`compress`; times `weights` per deal when given), with statsmodels' formulas
+    (CumIncidenceRight, and SurvfuncRight's Kaplan-Meier with Greenwood's variance when the file
+    has no losses): counts are frequency weights, so the estimate and its standard error are those
+    of the deals one by one."""
     t = np.maximum(np.asarray(t, float), MIN_DAYS)
     kind = np.asarray(kind, int)
-    if not (kind > 0).any():
+    tu, ku, wu = compress(t, kind, weights)
+    if not (ku > 0).any():
         z = np.zeros(1)
         return z, z, z, (0.0, 0.0)
-    if not (kind == 2).any():  # statsmodels needs each cause present: one KM curve then
-        from statsmodels.duration.survfunc import SurvfuncRight
+    utime, r = np.unique(tu, return_inverse=True)
+    m = len(utime)
+    n = np.cumsum(np.bincount(r, weights=wu, minlength=m)[::-1])[::-1]  # at risk just before
+    d1 = np.bincount(r, weights=wu * (ku == 1), minlength=m)
+    d2 = np.bincount(r, weights=wu * (ku == 2), minlength=m)
+    d = d1 + d2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not (ku == 2).any():  # one cause: Kaplan-Meier at the event times (SurvfuncRight)
+            ev = d > 0
+            n, d, utime = n[ev], d[ev], utime[ev]
+            sp, _ = _km(n, d)
+            se = d / np.clip(n * (n - d), 1e-12, np.inf)
+            se[(n == d) | (n == 0)] = np.nan
+            se = np.sqrt(np.cumsum(se))
+            ok = np.isfinite(se) | (sp != 0)
+            se[ok] *= sp[ok]
+            se[~ok] = np.nan
+            won = 1 - sp
+            return utime, won, np.zeros_like(won), _ci(won[-1], _last_finite(se))
+        sp, _ = _km(n, d)
+        sp0 = np.r_[1.0, sp[:-1]] / n
+        cinc = [np.cumsum(sp0 * d1), np.cumsum(sp0 * d2)]
+        # the variance of the won incidence (statsmodels' _calc_incidence_right, cause 1)
+        ip = cinc[0]
+        ra = d / (n * (n - d))
+        v = ip**2 * np.cumsum(ra) - 2 * ip * np.cumsum(ip * ra) + np.cumsum(ip**2 * ra)
+        v += np.cumsum(sp0**2 * (n - d1) * d1 / n)
+        ra = sp0 * d1 / n
+        v += -2 * ip * np.cumsum(ra) + 2 * np.cumsum(ip * ra)
+        se = np.sqrt(v)
+    return utime, cinc[0], cinc[1], _ci(ip[-1], _last_finite(se))
 
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sf = SurvfuncRight(t, (kind == 1).astype(int))
-        won = 1 - sf.surv_prob
-        return sf.surv_times, won, np.zeros_like(won), _ci(won[-1], _last_finite(sf.surv_prob_se))
-    with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels' variance at the last time
-        r = CumIncidenceRight(t, kind)
-    won, lost = r.cinc[0], r.cinc[1]
-    return r.times, won, lost, _ci(won[-1], _last_finite(r.cinc_se[0]))
+
+def _km(n: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All-cause Kaplan-Meier survival after each time, as statsmodels computes it (a product of
+    logs, exactly 0 once everyone has closed)."""
+    sp = 1 - d / n.astype(np.float64)
+    zero = sp < 1e-16
+    sp[zero] = 1e-16
+    sp = np.exp(np.cumsum(np.log(sp)))
+    sp[zero] = 0
+    return sp, zero
 
 
-def plausible_p_win(t: np.ndarray, kind: np.ndarray) -> tuple[float, float]:
+def plausible_p_win(
+    t: np.ndarray, kind: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, float]:
     """The range of final P(won) the deals allow, from their own censoring-aware figures: at least
     the lower 90 % bound of the Aalen-Johansen won incidence at the last follow-up (wins can only
     add up from there), at most its upper bound plus every deal still unresolved then (the most
     that could yet be won)."""
-    _, won, lost, (lo, hi) = aalen_johansen(t, kind)
+    _, won, lost, (lo, hi) = aalen_johansen(t, kind, weights)
     if not math.isfinite(lo):
         lo = hi = float(won[-1])
     left = max(0.0, 1.0 - float(won[-1]) - float(lost[-1]))
@@ -1334,11 +1430,22 @@ def fit(
         horizon_months=horizon_months,
         notes=notes,
         drift=drift,
+        deals=FitData(
+            t_all,
+            kind_all,
+            use["segment"].astype(str).to_numpy(),
+            np.where(kind_all == 1, use["amount"].to_numpy(dtype=float), np.nan),
+            use["created_date"].to_numpy(),
+            resolution,
+        ),
     )
 
 
-def _own_p(pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0) -> OutcomeFit:
-    """The pooled one-class durations with this segment's own shares of won, lost and stuck."""
+def _own_p(
+    pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0, weights=None
+) -> OutcomeFit:
+    """The pooled one-class durations with this segment's own shares of won, lost and stuck (the
+    likelihood summed over distinct (time, kind) pairs with their counts, as in `fit_outcomes`)."""
     from scipy.optimize import minimize
     from statsmodels.tools.numdiff import approx_hess
 
@@ -1347,14 +1454,13 @@ def _own_p(pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0) -
     shape = [math.log(c.won.mean), math.log(c.won.cv)]
     if losses:
         shape += [math.log(c.lost.mean), math.log(c.lost.cv)]
-    t = np.maximum(np.asarray(t, float), 0.0)
-    kind = np.asarray(kind)
+    t, kind, w = compress(np.maximum(np.asarray(t, float), 0.0), np.asarray(kind, int), weights)
 
     def full(z):
         return np.array([z[0], *z[1:], *shape])
 
     def nll(z):
-        return -float(_loglik_obs(full(z), t, kind, 1, fam, losses, resolution).sum())
+        return -float(w @ _loglik_obs(full(z), t, kind, 1, fam, losses, resolution))
 
     z0 = np.array([1.0, 0.0] if losses else [1.0])
     z = minimize(nll, z0, method="Nelder-Mead").x
@@ -1383,5 +1489,6 @@ def _own_p(pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0) -
         _ci(p, se),
         ll,
         2 * len(z) - 2 * ll,
-        len(t),
+        int(round(w.sum())),
+        tuple(float(v) for v in full(z)),
     )
