@@ -42,10 +42,19 @@ class CStage:
         object.__setattr__(self, "instant", self.dist is None)
 
     def lost_factor(self, d):
-        """A dropped lead's duration / its drawn duration, for unit draws d (days_lost)."""
+        """A dropped lead's duration / its drawn duration, for unit draws d (days_lost). A draw of
+        exactly 0 (a gamma with a large cv can give one) keeps its 0 days: factor 1, not 0/0."""
         from sim.distributions import remap
 
-        return remap(d, self.dist, self.dist_lost) / d
+        d = np.asarray(d, dtype=float)
+        zero = d == 0.0
+        if not zero.any():
+            return remap(d, self.dist, self.dist_lost) / d
+        return np.where(
+            zero,
+            1.0,
+            remap(np.where(zero, 1.0, d), self.dist, self.dist_lost) / np.where(zero, 1.0, d),
+        )
 
     def applies_one(self, seats: float) -> bool:
         if self.seats_at_least is not None and seats < self.seats_at_least:

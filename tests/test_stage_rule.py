@@ -94,3 +94,23 @@ def test_batch_and_single_walks_agree_on_the_same_draws(name, overrides):
             ]
             assert [(j, a, dd) for j, _, a, dd in f.rows] == decided, (cm.name, i)
         assert batch.applied.any() and (batch.status == 0).any()  # the case exercised decisions
+
+
+def test_a_zero_duration_draw_of_a_stage_with_days_lost_stays_zero_not_nan():
+    """A gamma with a large cv can draw exactly 0 days; the lost time of such a draw is 0 days (it
+    was remap(0) / 0, a NaN duration that reached the records)."""
+    from sim.config import Dist
+    from sim.motions import CStage
+
+    st = CStage(
+        name="deal",
+        owner="ae",
+        queue=None,
+        p=(0.5,),
+        dist=Dist(dist="gamma", mean=10.0, cv=6.5),
+        seats_at_least=None,
+        seats_below=None,
+        dist_lost=Dist(dist="gamma", mean=3.0, cv=1.0),
+    )
+    f = st.lost_factor(np.array([0.0, 5.0]))
+    assert f[0] == 1.0 and np.isfinite(f).all() and f[1] > 0
