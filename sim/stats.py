@@ -27,13 +27,16 @@ def mean_ci95(v: np.ndarray) -> tuple[float, float]:
 
 
 def strict(obj):
-    """Replace NaN and infinities by None so the JSON is strict."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+    """Replace NaN and infinities by None so the JSON is strict; numpy scalars become Python ones
+    and mapping keys strings (calibration and backtest files carry both)."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: strict(v) for k, v in obj.items()}
+        return {str(k): strict(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [strict(v) for v in obj]
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
     return obj
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -570,6 +571,9 @@ def test_rolling_backtest_on_the_example_export_scores_and_keeps_each_fit(tmp_pa
     assert len(table) == 2 * 2 * 5  # cutoffs x metrics x (simulator + 4 naive)
     sim = table[table["forecast"] == "simulator"]
     assert (sim["p5"] <= sim["p10"]).all() and (sim["p90"] <= sim["p95"]).all()
+    # the CSV's floats carry 4 decimals at most (the JSON keeps full precision)
+    text = (tmp_path / "rolling_backtest.csv").read_text()
+    assert not re.search(r"\.\d{5,}", text), re.search(r"\S*\.\d{5,}\S*", text)
     # the example export starts in 2023: no seasonal naive, the others are scored
     assert not table[table["forecast"] == "seasonal_naive"]["available"].any()
     assert table[table["forecast"] != "seasonal_naive"]["crps"].notna().all()

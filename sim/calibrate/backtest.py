@@ -47,6 +47,7 @@ from sim.metrics import closed_in, cycle_days
 from sim.money import amount
 from sim.open_pipeline import SOURCE
 from sim.records import NEW, WON
+from sim.stats import strict
 
 LABELS = {"won_deals": "won deals", "won_value": "won value"}
 BLOCKS = "parameter_blocks"  # scenario_at -> simulate: one scenario per parameter draw
@@ -316,22 +317,15 @@ def simulate(sc_dict: dict, cutoff: pd.Timestamp, s: Settings) -> np.ndarray:
     return np.stack(res)
 
 
-def _finite(obj: Any) -> Any:
-    """obj with every nan or infinite float as None (strict JSON: a MAPE over zero actuals, a
-    skill with nothing to beat)."""
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.integer | np.bool_):
-        return obj.item()
-    return obj
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    """A backtest table as CSV with floats to 4 decimals (counts, amounts and scores: 671.1, not
+    671.1000000000001); the JSON files keep full precision."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    df.assign(**{c: df[c].round(4) for c in floats}).to_csv(path, index=False, lineterminator="\n")
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n"
+    return json.dumps(strict(obj), indent=2, allow_nan=False) + "\n"
 
 
 def band(x: np.ndarray) -> dict[str, float]:
@@ -473,7 +467,7 @@ def backtest_one(
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "backtest.json").write_text(_json(result))
     table = pd.DataFrame(score_rows(result))
-    table.to_csv(outdir / "backtest.csv", index=False)
+    _csv(table, outdir / "backtest.csv")
     months = _months(cutoff, s.horizon_days)
     monthly = []
     for i, m in enumerate(("won_deals", "won_value")):
@@ -483,8 +477,8 @@ def backtest_one(
             monthly.append(
                 {"month": str(mo), "metric": m, "actual": actual_m[i, j], **band(sims[:, i, j])}
             )
-    pd.DataFrame(monthly).to_csv(outdir / "backtest_monthly.csv", index=False)
-    rows.to_csv(outdir / "backtest_open_pipeline.csv", index=False)
+    _csv(pd.DataFrame(monthly), outdir / "backtest_monthly.csv")
+    _csv(rows, outdir / "backtest_open_pipeline.csv")
     from sim.calibrate.backtest_plots import band_by_month
 
     band_by_month(pd.DataFrame(monthly), result, crm.name, outdir / "backtest.png")
@@ -633,7 +627,7 @@ def run(
     table = pd.concat(tables, ignore_index=True)
     summary = rolling_summary(table, s.horizon_days)
     summary["rows"] = json.loads(table.to_json(orient="records"))
-    table.to_csv(outdir / "rolling_backtest.csv", index=False)
+    _csv(table, outdir / "rolling_backtest.csv")
     (outdir / "rolling_backtest.json").write_text(_json(summary))
     text = markdown(summary, crm.name)
     (outdir / "rolling_backtest.md").write_text(text)

@@ -27,7 +27,7 @@ from sim.metrics import cycle_days, win_rate  # noqa: E402
 from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
 from sim.runfolder import release_all, staged  # noqa: E402
-from sim.stats import mean_ci95  # noqa: E402
+from sim.stats import mean_ci95, strict  # noqa: E402
 
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -353,19 +353,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
     }
     if check is not None:
         out["check"] = check.to_dict(orient="records")
-    return _strict(out)
-
-
-def _strict(obj):
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, np.integer | np.bool_):
-        return obj.item()
-    return obj
+    return strict(out)
 
 
 def summary_text(cal: Calibration) -> str:
