@@ -498,82 +498,74 @@ def run(
     capacity_plan.png, replications (today's plan and the chosen ones), report.md and summary.json.
     `base` is the run's resolved config (a plain dict); `namespaces` as for sim.config.load_run.
     Amounts (plans, costs) are in the scenario's currency."""
-    with money.using(sc.currency):
-        return _run(base, namespaces, sc, rs, outdir, setup, progress)
+    with money.using(sc.currency):  # amounts in the scenario's currency
+        assert rs.plan is not None
+        if not sc.costs.known:
+            raise ConfigError(
+                "config error: costs.known = False: a capacity plan minimises cost, so it needs the "
+                "company's costs"
+            )
+        from tqdm import tqdm  # lazy, as in sim.api
 
-
-def _run(
-    base: dict,
-    namespaces: tuple[str, ...],
-    sc: Scenario,
-    rs: RunSettings,
-    outdir: Path | None = None,
-    setup: str = "",
-    progress: bool = False,
-) -> RunResult:
-    assert rs.plan is not None
-    if not sc.costs.known:
-        raise ConfigError(
-            "config error: costs.known = False: a capacity plan minimises cost, so it needs the "
-            "company's costs"
-        )
-    from tqdm import tqdm  # lazy, as in sim.api
-
-    with tqdm(desc="capacity_plan", unit="rep", file=sys.stderr, disable=not progress) as bar:
-        search = Search(base, namespaces, sc, rs, progress=bar.update)
-        for g, level in goals(rs.plan).items():
-            search.greedy(level, g)
-    df = table(search)
-    search.base_cost = search.cache[search.order[0]].cost
-    names = {"today": 0} | {
-        f"plan_{g}": i for g in goals(rs.plan) if (i := chosen(df, g)) is not None
-    }
-    reps = []
-    scen = {}
-    for name, i in names.items():
-        e = search.cache[search.order[i]]
-        m = e.metrics.copy()
-        m.insert(0, "replication", range(len(m)))
-        m.insert(0, "scenario", name)
-        reps.append(m)
-        scen[name] = {
-            "replications": sc.replications,
-            "horizon_days": sc.horizon_days,
-            "warmup_days": sc.warmup_days,
-            "start_date": sc.start_date.isoformat(),
-            "plan": {lv.name: lv.amount(k) for lv, k in zip(search.levers, e.units, strict=True)},
-            "metrics": {k: summarise(m[k].to_numpy(dtype=float)) for k in e.metrics.columns},
+        with tqdm(desc="capacity_plan", unit="rep", file=sys.stderr, disable=not progress) as bar:
+            search = Search(base, namespaces, sc, rs, progress=bar.update)
+            for g, level in goals(rs.plan).items():
+                search.greedy(level, g)
+        df = table(search)
+        search.base_cost = search.cache[search.order[0]].cost
+        names = {"today": 0} | {
+            f"plan_{g}": i for g in goals(rs.plan) if (i := chosen(df, g)) is not None
         }
-    summary = {
-        "seed": sc.seed,
-        "versions": versions(),
-        "scenarios": scen,
-        "capacity_plan": {
-            "target": {"metric": search.metric, "value": search.target},
-            "probability": rs.plan.probability,
-            "cost": rs.plan.cost,
-            "evaluations": len(df),
-            "chosen": {
-                g: _row_dict(df.loc[i], search)
-                for g in goals(rs.plan)
-                if (i := chosen(df, g)) is not None
+        reps = []
+        scen = {}
+        for name, i in names.items():
+            e = search.cache[search.order[i]]
+            m = e.metrics.copy()
+            m.insert(0, "replication", range(len(m)))
+            m.insert(0, "scenario", name)
+            reps.append(m)
+            scen[name] = {
+                "replications": sc.replications,
+                "horizon_days": sc.horizon_days,
+                "warmup_days": sc.warmup_days,
+                "start_date": sc.start_date.isoformat(),
+                "plan": {
+                    lv.name: lv.amount(k) for lv, k in zip(search.levers, e.units, strict=True)
+                },
+                "metrics": {k: summarise(m[k].to_numpy(dtype=float)) for k in e.metrics.columns},
+            }
+        summary = {
+            "seed": sc.seed,
+            "versions": versions(),
+            "scenarios": scen,
+            "capacity_plan": {
+                "target": {"metric": search.metric, "value": search.target},
+                "probability": rs.plan.probability,
+                "cost": rs.plan.cost,
+                "evaluations": len(df),
+                "chosen": {
+                    g: _row_dict(df.loc[i], search)
+                    for g in goals(rs.plan)
+                    if (i := chosen(df, g)) is not None
+                },
             },
-        },
-    }
-    summary = strict(summary)
-    replications = pd.concat(reps, ignore_index=True)
-    if outdir is not None:
-        with staged(Path(outdir)) as stage:
-            df.to_csv(stage / "capacity_plan.csv", index=False, lineterminator="\n")
-            df.to_parquet(stage / "capacity_plan.parquet", index=False)
-            if rs.tables in ("parquet", "both"):
-                replications.to_parquet(stage / "replications.parquet", index=False)
-            if rs.tables in ("csv", "both"):
-                replications.to_csv(stage / "replications.csv", index=False, lineterminator="\n")
-            figure(search, df, stage / "capacity_plan.png")
-            (stage / "report.md").write_text(report_md(search, df, setup))
-            (stage / "summary.json").write_text(summary_json(summary))
-    return RunResult(summary, replications, pd.DataFrame(), pd.DataFrame(), None, 0)
+        }
+        summary = strict(summary)
+        replications = pd.concat(reps, ignore_index=True)
+        if outdir is not None:
+            with staged(Path(outdir)) as stage:
+                df.to_csv(stage / "capacity_plan.csv", index=False, lineterminator="\n")
+                df.to_parquet(stage / "capacity_plan.parquet", index=False)
+                if rs.tables in ("parquet", "both"):
+                    replications.to_parquet(stage / "replications.parquet", index=False)
+                if rs.tables in ("csv", "both"):
+                    replications.to_csv(
+                        stage / "replications.csv", index=False, lineterminator="\n"
+                    )
+                figure(search, df, stage / "capacity_plan.png")
+                (stage / "report.md").write_text(report_md(search, df, setup))
+                (stage / "summary.json").write_text(summary_json(summary))
+        return RunResult(summary, replications, pd.DataFrame(), pd.DataFrame(), None, 0)
 
 
 def _row_dict(row: pd.Series, search: Search) -> dict:
