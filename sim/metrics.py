@@ -44,7 +44,17 @@ def _in(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (x >= lo) & (x < hi)
 
 
-COST_METRICS = ("cac", "cac_payback_months", "ltv_to_cac", "sm_cost")
+# metrics that need the company's costs: S&M spend, and the gross margin CLV rests on (a CRM export
+# gives neither; `costs.known: false` makes them missing, not a number from defaults)
+COST_METRICS = (
+    "cac",
+    "cac_payback_months",
+    "ltv_to_cac",
+    "sm_cost",
+    "clv",
+    "clv_steady_state",
+    "clv_in_horizon",
+)
 
 
 # -- the opportunity table: one definition for simulated records and CRM files ----------------------

@@ -655,7 +655,7 @@ def report_md(res: RunResult, sc: Scenario, figures: bool = True, setup: str = "
         "run; `clv_steady_state` is the old infinite-life figure (docs/metrics.md#clv)."
         if sc.costs.known
         else "`cycle_days` is the median over every motion's won deals (by motion below). Costs "
-        "are not known (`costs.known: false`), so CAC, payback and LTV:CAC are not known; give "
+        "are not known (`costs.known: false`), so CAC, payback, CLV and LTV:CAC are not known; give "
         "salaries (`team.<role>.cost_month`), channel spend and `costs.known=true` to compute "
         "them (docs/calibration.md#running-calibratedyaml).",
         "",

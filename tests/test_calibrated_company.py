@@ -195,6 +195,7 @@ def test_costs_are_not_known_until_given():
     res = run_scenario(sc.model_copy(update={"replications": 2}))
     m = res.summary["scenarios"][sc.scenario.name]["metrics"]
     assert m["cac"]["mean"] is None
+    assert m["clv"]["mean"] is None  # CLV rests on the gross margin, a cost input
     md = report_md(res, sc, figures=False)
     assert "| cac | not known |" in md and "Costs are not known" in md
     given = with_(
