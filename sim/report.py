@@ -366,11 +366,16 @@ def _signed(key: str, v: float, fine: bool = False) -> str:
     return ("+" if v >= 0 else "-") + text
 
 
+HALF_CENT = 0.005  # money differences smaller than this are floating-point noise
+
+
 def _buys(gain: dict, cost: dict) -> str:
     """What a change buys per dollar: bookings gained / S&M cost added when both rise clearly;
     otherwise the plain words for the case (more for less, less for more, noise)."""
     g = verdict(gain) == "clear" and gain.get("diff_mean") or 0.0
     c = verdict(cost) == "clear" and cost.get("diff_mean") or 0.0
+    if abs(c) < HALF_CENT:  # rounding noise of equal costs (2.5e-10), not a change: no ratio
+        c = 0.0
     if g > 0 and c > 0:
         return money.amount(g / c, 2)
     if g > 0:
@@ -385,6 +390,8 @@ def _shown(key: str, v: float, clear: bool) -> str:
     interval excludes zero) a value that would print as zero at the metric's precision gets two
     significant digits instead, so 'clear' never stands beside a zero ('-0.13 (-0.25..-0.004)')."""
     text = _signed(key, v)
+    if registry.fmt(key) == "money" and abs(v) < HALF_CENT:
+        return money.text("0")  # below a cent: rounding noise of equal amounts, shown as $0
     if clear and not any(ch in "123456789" for ch in text):
         return _signed(key, v, fine=True)
     return text

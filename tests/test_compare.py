@@ -205,6 +205,9 @@ def test_bad_sensitivity_is_one_clear_line(overrides, needle):
         ((2.0, 1.5, 2.5), (0.1, -0.1, 0.3), "more bookings at no added cost"),
         ((-2.0, -2.5, -1.5), (1.0, 0.9, 1.1), "fewer bookings for more cost"),
         ((0.1, -0.2, 0.4), (1.0, 0.9, 1.1), "n/a (bookings within noise)"),
+        # equal costs whose difference is floating-point noise, 'clear' by its interval: once read
+        # as $2,777,477,251,650,530 of bookings per $1 (segment_fit's ent_mlg)
+        ((6.9e5, 3.6e5, 1.0e6), (2.5e-10, 7.9e-12, 4.9e-10), "more bookings at no added cost"),
     ],
 )
 def test_what_a_change_buys_names_every_case(gain, cost, want):
@@ -215,3 +218,11 @@ def test_what_a_change_buys_names_every_case(gain, cost, want):
         return {"diff_mean": m, "ci95_low": lo, "ci95_high": hi}
 
     assert _buys(c(*gain), c(*cost)) == want
+
+
+def test_a_money_difference_below_a_cent_reads_zero():
+    """Rounding noise of equal amounts (2.5e-10 dollars) is $0 in a table, not '+$2.5e-10'."""
+    from sim.report import _diff_cell
+
+    cell = _diff_cell("sm_cost", {"diff_mean": 2.5e-10, "ci95_low": 7.9e-12, "ci95_high": 4.9e-10})
+    assert cell == "$0 ($0..$0)"
