@@ -47,14 +47,8 @@ class CStage:
         from sim.distributions import remap
 
         d = np.asarray(d, dtype=float)
-        zero = d == 0.0
-        if not zero.any():
-            return remap(d, self.dist, self.dist_lost) / d
-        return np.where(
-            zero,
-            1.0,
-            remap(np.where(zero, 1.0, d), self.dist, self.dist_lost) / np.where(zero, 1.0, d),
-        )
+        safe = np.where(d == 0.0, 1.0, d)
+        return np.where(d == 0.0, 1.0, remap(safe, self.dist, self.dist_lost) / safe)
 
     def applies_one(self, seats: float) -> bool:
         if self.seats_at_least is not None and seats < self.seats_at_least:
@@ -168,8 +162,9 @@ def stage_step(st: CStage, p, u, d, scale, dmult=1.0, odds=None, t=None):
     """The stage rule, for one lead (floats) or a batch (arrays of the same shape): the lead advances
     iff u < p', and the stage lasts its unit draw d x `scale` (the segment's cycle scale) x `dmult`
     (the plays' duration factor); 0 for an instant stage; a drop takes its own time when the stage
-    has `days_lost`; one longer than the stage's `stall_days` never ends (inf). p' is p with its odds multiplied by the lead's fit `odds` (`fit_odds`; None or
-    1: p itself), so fit shifts every stage's log-odds by the same amount. A closing stage with
+    has `days_lost`; one longer than the stage's `stall_days` never ends (inf). p' is p with its
+    odds multiplied by the lead's fit `odds` (`fit_odds`; None or 1: p itself), so fit shifts every
+    stage's log-odds by the same amount. A closing stage with
     `close_pull`, started at time t, may close earlier, inside the period that just ended
     (sim.close_pull). Returns (advanced, days). Every walk (batch, single lead, SDR stage) decides
     here."""
