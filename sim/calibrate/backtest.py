@@ -527,11 +527,12 @@ def verdict_md(one: dict[str, Any], name: str) -> str:
         entries = [("simulator", e)] + [
             (n, ne["metrics"][m] if ne["available"] else None) for n, ne in r["naive"].items()
         ]
+        missing = []
         for n, sc in entries:
             label = "**simulator**" if n == "simulator" else FORECAST_LABELS[n]
             if sc is None:
-                why = r["naive"][n]["why"]
-                lines.append(f"| {label} | not available ({why}) |  |  |  |  |  |  |  |")
+                missing.append(f"- {label}: not available ({r['naive'][n]['why']})")
+                lines.append(f"| {label} |" + " n/a |" * 8)
                 continue
             lines.append(
                 f"| {label} | {f(sc['p50'])} | {f(sc['p10'])} .. {f(sc['p90'])} | "
@@ -539,6 +540,7 @@ def verdict_md(one: dict[str, Any], name: str) -> str:
                 + " | ".join(f(sc[f"pinball_p{q}"]) for q in scoring.PINBALL)
                 + f" | {f(sc['crps'])} |"
             )
+        lines += ["", *missing] if missing else []
         sk = r["skill"][m]
         if sk["against"]:
             lines += [
