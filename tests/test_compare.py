@@ -186,6 +186,9 @@ def test_tornado_ranks_inputs_by_paired_swing(tmp_path):
     }
     assert (tmp_path / "tornado.png").stat().st_size > 0
     assert "## Sensitivity of leads" in (tmp_path / "report.md").read_text()
+    # report.html leads with the ranking and embeds the tornado with the other figures
+    page = self_contained(tmp_path / "report.html", images=4)
+    assert re.findall(r"<h2>(.*?)</h2>", page)[0] == "Sensitivity of leads"
 
 
 @pytest.mark.parametrize(
