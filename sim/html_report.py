@@ -50,6 +50,8 @@ footer { margin-top: 2rem; color: var(--muted); font-size: 0.85rem; }
 @media (max-width: 600px) {
   body { font-size: 15px; } h1 { font-size: 1.35rem; }
   table { font-size: 0.85rem; } th, td { padding: 0.25rem 0.45rem; }
+  /* a figure of several panels stays legible: it scrolls sideways in its paragraph */
+  p:has(> img) { overflow-x: auto; } p > img { min-width: 640px; }
 }
 """
 

@@ -319,6 +319,8 @@ def _cell(v) -> str:
     """A table cell of the sweep report: text with markdown's table bar escaped."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
         return "n/a"
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"  # as the override was written
     return param_label(v).replace("|", "\\|").replace("\n", " ")
 
 
