@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORE := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench validate backtest-docs lint format clean
+.PHONY: run test test-all test-browser bench validate backtest-docs lint format clean
 
 $(CORE): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; set PY=/path/to/python3.11" >&2; exit 2; }
@@ -25,6 +25,22 @@ run: $(CORE)  ## the default scenario (100 replications) into results/
 
 test: $(STAMP)  ## the fast suite (slow checks excluded)
 	$(BIN)/python -m pytest $(ARGS)
+
+# test-browser: report.html in the system's headless Chromium, driven by playwright (the
+# `browser` extra); Chromium comes from apt-get when /usr/bin/chromium is absent (root, or sudo).
+BROWSER := $(VENV)/.installed-browser
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(BROWSER): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $(BROWSER)
+
+test-browser: $(BROWSER)  ## report.html in headless Chromium; screenshots in results/test-artifacts/
+	@test -x $(CHROMIUM) || command -v chromium >/dev/null 2>&1 || \
+	  $(SUDO) apt-get install -y chromium chromium-driver || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
+	SALESIM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -rs tests/test_report_browser.py $(ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "" $(ARGS)

@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from sim import money, plots
+from sim import html_report, money, plots
 from sim.config import ConfigError, PlanSettings, RunSettings, Scenario, load_run
 from sim.executors import map_ordered
 from sim.experiment import RunResult, versions
 from sim.metrics import month_weights, scalar_metrics
 from sim.model import simulate_replication
 from sim.records import MONTH_DAYS
-from sim.report import format_metric, span, summary_json
+from sim.report import format_metric, scenario_yaml, span, summary_json
 from sim.runfolder import staged
 from sim.stats import strict, summarise
 
@@ -563,7 +563,9 @@ def run(
                         stage / "replications.csv", index=False, lineterminator="\n"
                     )
                 figure(search, df, stage / "capacity_plan.png")
-                (stage / "report.md").write_text(report_md(search, df, setup))
+                text = report_md(search, df, setup)
+                (stage / "report.md").write_text(text)
+                html_report.write(stage, text, config=scenario_yaml(search.sc))
                 (stage / "summary.json").write_text(summary_json(summary))
         return RunResult(summary, replications, pd.DataFrame(), pd.DataFrame(), None, 0)
 

@@ -12,9 +12,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from sim import html_report, money, plots
 from sim import metric_registry as registry
-from sim import money, plots
 from sim.compare import CompareResult, combined, verdict
 from sim.config import Scenario
 from sim.experiment import RunResult, bottleneck
@@ -125,7 +126,9 @@ def write_outputs(
             plots.fan_chart(res.monthly, month_labels(sc, n_months), stage / "forecast_fan.png")
             funnel = grouped_funnel(res.funnel, sc)
             plots.funnel(funnel, shown_bottleneck(funnel, scen), stage / "funnel.png")
-        (stage / "report.md").write_text(report_md(res, sc, figures, setup))
+        text = report_md(res, sc, figures, setup)
+        (stage / "report.md").write_text(text)
+        html_report.write(stage, text, config=scenario_yaml(sc))
         (stage / "summary.json").write_text(summary_json(res.summary))
     return outdir / "summary.json"
 
@@ -163,9 +166,21 @@ def write_compare_outputs(
             )
             if "sensitivity" in cres.summary:
                 plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
-        (stage / "report.md").write_text(compare_md(cres, figures, setup))
+        text = compare_md(cres, figures, setup)
+        (stage / "report.md").write_text(text)
+        # the verdicts first: a tornado's ranking, or what each change buys and each comparison's
+        # clear and noisy metrics
+        first = ["Sensitivity of", "What each change buys"]
+        if "sensitivity" not in cres.summary:
+            first += list(cres.summary["comparisons"])
+        html_report.write(stage, text, first=first, config=scenario_yaml(sc))
         (stage / "summary.json").write_text(summary_json(cres.summary))
     return outdir / "summary.json"
+
+
+def scenario_yaml(sc: Scenario) -> str:
+    """Every setting of the scenario as YAML: the full setup folded at the end of report.html."""
+    return yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def _grouped_note(sc: Scenario) -> str:

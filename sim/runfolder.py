@@ -172,7 +172,7 @@ def _merge(src: Path, dst: Path, done: str) -> None:
             f.replace(target)
 
 
-RUN_SUFFIXES = (".json", ".md", ".parquet", ".csv", ".png")
+RUN_SUFFIXES = (".json", ".md", ".html", ".parquet", ".csv", ".png")
 
 
 def set_aside(folder: Path) -> Path | None:

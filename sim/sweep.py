@@ -373,6 +373,23 @@ def write_table(table, sweep_dir: Path) -> list[Path]:
     return out
 
 
+def write_report(table, params: list[str], figures: list[Path], sweep_dir: Path, currency=None):
+    """report.md and report.html of the sweep folder (sim.sweep_plots.report_md), each written
+    whole then moved into place."""
+    from sim import html_report, money  # lazy, like the figures: the outputs layer
+    from sim.sweep_plots import report_md
+
+    with money.using(currency):
+        text = report_md(table, params, figures)
+    for name, body in (
+        ("report.md", text),
+        (html_report.FILE, html_report.render(text, sweep_dir)),
+    ):
+        tmp = sweep_dir / f".{name}.tmp"
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(sweep_dir / name)
+
+
 class SweepSummary(Callback):
     """Hydra callback (configs/config.yaml, `hydra.callbacks`): when a multirun ends, gather
     every job into the sweep table, draw the response plots, and exit with status 2 if any job
@@ -396,6 +413,10 @@ class SweepSummary(Callback):
         except Exception as exc:
             print(f"sweep: no response plot ({type(exc).__name__}: {exc})", file=sys.stderr)
             figures = []
+        try:  # report.md and report.html: the table and figures in one file to send
+            write_report(table, params, figures, sweep_dir, config.get("currency"))
+        except Exception as exc:
+            print(f"sweep: no report ({type(exc).__name__}: {exc})", file=sys.stderr)
         by_status = table.drop_duplicates("job")["status"].value_counts()
         print(
             f"sweep: {table['job'].nunique()} jobs ("

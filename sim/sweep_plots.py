@@ -313,3 +313,77 @@ def compact(v: float) -> str:
     if a >= 1e3:
         return f"{v / 1e3:g}K"
     return f"{v:g}"
+
+
+def _cell(v) -> str:
+    """A table cell of the sweep report: text with markdown's table bar escaped."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+        return "n/a"
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"  # as the override was written
+    return param_label(v).replace("|", "\\|").replace("\n", " ")
+
+
+def report_md(table: pd.DataFrame, params: list[str], figures: list[Path]) -> str:
+    """The sweep's report (report.md, and report.html made from it): the best job first when the
+    sweep has an objective, then every job's status, swept values and median key metrics, the
+    failures with their errors, and the figures. Amounts in the currency in force (sim.money)."""
+    from sim.report import format_metric  # same band; kept out of the figures' import path
+
+    jobs = table["job"].nunique()
+    by_status = table.drop_duplicates("job")["status"].value_counts()
+    varying = [p for p in params if table[p].nunique(dropna=True) > 1]
+    fixed = [
+        f"{p}={_cell(table[p].dropna().iloc[0])}"
+        for p in params
+        if p not in varying and table[p].notna().any()
+    ]
+    lines = [
+        f"# Sweep: {jobs} jobs over {', '.join(f'`{p}`' for p in varying) or 'no parameter'}",
+        "",
+        f"Setup: the same in every job: `{' '.join(fixed)}`."
+        if fixed
+        else "Setup: no other overrides.",
+        "",
+        "Jobs: " + ", ".join(f"{n} {s}" for s, n in by_status.items()) + ". Every job's every "
+        "metric: `sweep_summary.parquet` / `.csv` (docs/sweeps.md); each job's own report is in "
+        "its folder.",
+    ]
+    if "objective" in table and table["objective"].notna().any():
+        best = table.loc[table["objective"].astype(float).idxmax()]
+        shown = ", ".join(f"`{p}={_cell(best[p])}`" for p in varying)
+        lines += [
+            "",
+            "## Best job",
+            "",
+            f"Job **{best['job']}**, objective {best['objective']:,.6g} ({shown})"
+            + (
+                "." if bool(best.get("feasible")) else ": it misses the constraints (nearest miss)."
+            ),
+        ]
+    metrics = [m for m in KEY_METRICS if f"{m}.p50" in table]
+    cols = ["job", "scenario", "status", *varying]
+    cols += [c for c in ("objective",) if c in table]
+    lines += [
+        "",
+        "## Jobs",
+        "",
+        "Medians over each job's replications.",
+        "",
+        "| " + " | ".join([*cols, *metrics]) + " |",
+        "|" + "---|" * len(cols) + "---:|" * len(metrics),
+    ]
+    for _, r in table.iterrows():
+        cells = [_cell(r[c]) for c in cols]
+        cells += [
+            format_metric(m, None if pd.isna(r[f"{m}.p50"]) else r[f"{m}.p50"]) for m in metrics
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    bad = table[~table["status"].isin(DONE)].drop_duplicates("job")
+    if len(bad):
+        lines += ["", "## Jobs that did not finish", ""]
+        lines += [f"- {r.job} ({r.status}): {_cell(r.error)}" for r in bad.itertuples()]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{f.stem}]({f.name})\n" for f in figures]
+    return "\n".join(lines) + "\n"

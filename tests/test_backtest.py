@@ -21,6 +21,7 @@ from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
 from sim.model import simulate_replication
 from sim.open_pipeline import conditional_win, log_survival
+from tests.test_html_report import self_contained
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 Z = 4.0
@@ -544,6 +545,11 @@ def test_real_maven_backtest_writes_the_issue_json(tmp_path):
     monthly = pd.read_csv(tmp_path / "backtest_monthly.csv")
     assert list(monthly["month"].unique()) == ["2017-07", "2017-08"]
     assert (tmp_path / "backtest.png").stat().st_size > 0
+    # report.html: the backtest's scores and band figure first, then the fit at the cutoff
+    page = self_contained(tmp_path / "report.html", images=4)
+    assert page.index("<h1>Backtest of maven_gtx_basic at 2017-06-30") < page.index(
+        "<h2>Calibration at the cutoff"
+    )
 
 
 def test_rolling_backtest_on_the_example_export_scores_and_keeps_each_fit(tmp_path, capsys):
@@ -596,6 +602,13 @@ def test_rolling_backtest_on_the_example_export_scores_and_keeps_each_fit(tmp_pa
         assert set(one["naive"]) == set(baselines.NAIVE_LABELS)
     assert (tmp_path / "rolling_scores.png").stat().st_size > 0
     assert "CRPS" in capsys.readouterr().out
+    # report.html: the rolling tables and both figures; each cutoff's page leads with its scores
+    assert "Skill of the simulator" in self_contained(tmp_path / "report.html", images=2)
+    for c in ("2023-08-31", "2023-09-30"):
+        page = self_contained(tmp_path / "rolling" / c / "report.html", images=4)
+        heads = re.findall(r"<h2>(.*?)</h2>", page)
+        assert heads[0].startswith("Backtest: won deals (actual ")
+        assert any(h.startswith("Calibration at the cutoff") for h in heads)
 
 
 def test_backtest_horizon_past_the_files_end_is_refused():

@@ -22,7 +22,7 @@ from sim.compose import compose_config, resolve
 from sim.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-RESULT_FILES = ("summary.json", "report.md", "*.parquet", "*.csv", "*.png")
+RESULT_FILES = ("summary.json", "report.md", "report.html", "*.parquet", "*.csv", "*.png")
 
 
 # --- helpers -------------------------------------------------------------------------------------

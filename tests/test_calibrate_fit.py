@@ -23,6 +23,7 @@ from sim.calibrate.fit import fit, fit_outcomes
 from sim.calibrate.importer import CrmData
 from sim.calibrate.importer import table as crm_table
 from sim.config import ConfigError, load_scenario
+from tests.test_html_report import self_contained
 
 REPO = Path(__file__).resolve().parents[1]
 P_WIN, WON_MEAN, WON_CV, LOST_MEAN, LOST_CV = 0.4, 40.0, 0.5, 12.0, 0.8
@@ -216,6 +217,10 @@ def test_app_end_to_end_on_a_small_export(tmp_path):
     for f in ("calibrated.yaml", "experiment/calibrated.yaml", "fit.json", "report.md",
               "cycle_times.png", "win_rates.png", "arrivals.png"):  # fmt: skip
         assert (out / f).is_file(), f
+    page = self_contained(out / "report.html", images=3)
+    # the verdicts first: the simulated check, then the fit against the data's own figures
+    assert page.index("<h2>Simulated vs fitted") < page.index("<h2>Fitted vs the data")
+    assert page.index("<h2>Fitted vs the data") < page.index("<h2>What was read")
     sc = load_scenario(yaml.safe_load((out / "calibrated.yaml").read_text()))
     assert set(sc.segments) == {"gtx_pro", "mg_special"}  # GTXPro fixed to "GTX Pro"
     run = tmp_path / "sim"

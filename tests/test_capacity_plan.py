@@ -17,6 +17,7 @@ from sim.api import simulate
 from sim.compose import compose_config, resolve
 from sim.config import ConfigError
 from sim.report import terminal_table
+from tests.test_html_report import self_contained
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +63,7 @@ def test_capacity_plan_writes_its_files(planned) -> None:
     pd.testing.assert_frame_equal(pd.read_parquet(out / "capacity_plan.parquet"), df)
     report = (out / "report.md").read_text()
     assert "## The cheapest plans found" in report and "95 % interval" in report
+    assert "The cheapest plans found" in self_contained(out / "report.html", images=1)
     assert set(summary["capacity_plan"]["chosen"]) == {"p50", "p80"}
     assert set(summary["scenarios"]) == {"today", "plan_p50", "plan_p80"}
     lines = terminal_table(summary).splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from sim.api import simulate
 from sim.compare import paired, verdict
 from sim.config import ConfigError
 from tests.conftest import FAST, scenario
+from tests.test_html_report import self_contained
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"n", "diff_mean", "ci95_low", "ci95_high", "p_better", "p_worse"}
@@ -105,6 +107,11 @@ def test_compare_motions_writes_every_scenario_and_comparison(tmp_path):
         assert (out / f).stat().st_size > 0, f
     report = (out / "report.md").read_text()
     assert "## plg vs mix" in report and "Clear differences" in report
+    # report.html: the verdicts before the medians, every figure embedded
+    page = self_contained(out / "report.html", images=3)
+    heads = re.findall(r"<h2>(.*?)</h2>", page)
+    assert heads[:5] == ["What each change buys", "plg vs mix", "mlg vs mix", "slg vs mix",
+                         "Median of each scenario"]  # fmt: skip
     assert "paired difference from mix" in proc.stdout
 
 
@@ -179,6 +186,9 @@ def test_tornado_ranks_inputs_by_paired_swing(tmp_path):
     }
     assert (tmp_path / "tornado.png").stat().st_size > 0
     assert "## Sensitivity of leads" in (tmp_path / "report.md").read_text()
+    # report.html leads with the ranking and embeds the tornado with the other figures
+    page = self_contained(tmp_path / "report.html", images=4)
+    assert re.findall(r"<h2>(.*?)</h2>", page)[0] == "Sensitivity of leads"
 
 
 @pytest.mark.parametrize(

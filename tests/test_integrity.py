@@ -55,6 +55,7 @@ def consistent(folder: Path) -> tuple[int, int]:
         reps["bookings"].mean()
     ), f"{folder}: summary.json and replications.parquet come from different runs"
     assert f"{n} replications, seed {seed}." in (folder / "report.md").read_text(), folder
+    assert f"{n} replications, seed {seed}." in (folder / "report.html").read_text(), folder
     overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
     assert f"seed={seed}" in overrides and f"replications={n}" in overrides, (folder, overrides)
     assert not list(folder.parent.glob(f".{folder.name}.partial-*")), "staging left behind"

@@ -1,6 +1,7 @@
 """What a run writes, and the Python API that returns the same things."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sim import simulate
+from tests.test_html_report import self_contained
 
 ROOT = Path(__file__).resolve().parents[1]
 STATS = {"mean", "std", "p5", "p10", "p50", "p90", "p95", "ci95_low", "ci95_high"}
@@ -70,9 +72,21 @@ def test_the_cli_writes_every_output_file(cli_run):
         "forecast_fan.png",
         "funnel.png",
         "report.md",
+        "report.html",
     ):
         assert (out / f).is_file(), f
     assert not list(out.parent.glob(f".{out.name}.partial-*"))
+
+
+def test_report_html_is_report_md_with_its_figures_inside(cli_run):
+    """report.html beside report.md: the same headings, its three figures embedded, the full
+    setup folded at the end (tests/test_html_report.py checks the page itself)."""
+    out, _ = cli_run
+    page = self_contained(out / "report.html", images=3)
+    md = (out / "report.md").read_text()
+    heads = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    assert heads and re.findall(r"<h2>(.*?)</h2>", page) == heads
+    assert "<details><summary>Full setup" in page and "replications: 3" in page
 
 
 def test_summary_json_is_strict_and_has_the_documented_shape(cli_run):

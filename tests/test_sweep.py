@@ -14,6 +14,7 @@ import yaml
 
 from sim.config import ConfigError
 from sim.sweep import Objective, SweepJob, gather, objective_spec
+from tests.test_html_report import self_contained
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny runs: the subprocess tests check sweep mechanics, not numbers.
@@ -243,6 +244,10 @@ def test_a_2x2_sweep_writes_one_table_and_a_heat_map(grid_sweep):
     assert not (table["arr_end.mean"].dropna().round(2) == table["arr_end.mean"].dropna()).all()
     assert (out / "response.png").stat().st_size > 10_000
     assert "sweep: 4 jobs (2 failed, 2 ok)" in proc.stdout
+    # report.md and report.html: a row per job, the failures with their error, the figure inside
+    page = self_contained(out / "report.html", images=1)
+    assert "team.ae.count = -1" in page and page.count("<td>ok</td>") == 2
+    assert (out / "report.md").read_text().startswith("# Sweep: 4 jobs over")
 
 
 def test_a_bad_value_fails_its_job_only_and_the_sweep_exits_2(grid_sweep):

@@ -405,26 +405,31 @@ def score_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_fit(crm, cal, outdir: Path, shown: Path) -> None:
+def write_fit(crm, cal, outdir: Path, shown: Path, verdict: str = "") -> None:
     """The fit at this cutoff as the calibration writes it (sim.calibrate.report): fit.json,
     report.md with its three figures, and calibrated.yaml (experiment/calibrated.yaml), so a bad
     forecast can be explained and the cutoff's scenario rerun. `shown`: the folder as the report
     names it (the published one, not a staging folder)."""
     import yaml
 
+    from sim import html_report
     from sim.calibrate import report
 
     scenario = cal.scenario()
     (outdir / "experiment").mkdir(parents=True, exist_ok=True)
+    scenario_yaml = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
     (outdir / "calibrated.yaml").write_text(
-        "# The calibrated scenario at this backtest cutoff (plain).\n"
-        + yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+        "# The calibrated scenario at this backtest cutoff (plain).\n" + scenario_yaml
     )
     (outdir / "experiment" / "calibrated.yaml").write_text(report.preset_yaml(scenario))
     report.plot_cycle_times(cal, outdir / "cycle_times.png")
     report.plot_win_rates(cal, outdir / "win_rates.png")
     report.plot_arrivals(cal, outdir / "arrivals.png")
-    (outdir / "report.md").write_text(report.report_md(crm, cal, None, shown))
+    text = report.report_md(crm, cal, None, shown)
+    (outdir / "report.md").write_text(text)
+    if verdict:  # the backtest's own score and figure, then the fit at the cutoff
+        text = verdict + "\n" + text.replace("# Calibration:", "## Calibration at the cutoff:", 1)
+    html_report.write(outdir, text, first=() if verdict else report.VERDICTS, config=scenario_yaml)
     (outdir / "fit.json").write_text(json.dumps(report.fit_json(crm, cal, None), indent=2) + "\n")
 
 
@@ -482,8 +487,7 @@ def backtest_one(
     from sim.calibrate.backtest_plots import band_by_month
 
     band_by_month(pd.DataFrame(monthly), result, crm.name, outdir / "backtest.png")
-    write_fit(crm, cal, outdir, shown or outdir)
-    return {
+    one = {
         "result": result,
         "table": table,
         "open_deals": len(rows),
@@ -491,6 +495,60 @@ def backtest_one(
         "stale_after_days": stale,
         "from_pipeline": band(sims[:, 2, :].sum(axis=1)),
     }
+    write_fit(crm, cal, outdir, shown or outdir, verdict=verdict_md(one, crm.name))
+    return one
+
+
+def verdict_md(one: dict[str, Any], name: str) -> str:
+    """The head of a cutoff's report.html: what was forecast, what happened, each forecast's
+    scores per metric (the terminal's lines as tables) and the band-by-month figure."""
+    r, out = one["result"], one["left_out"]
+    lines = [
+        f"# Backtest of {name} at {r['cutoff']}, horizon {r['horizon_days']} days",
+        "",
+        f"{one['open_deals']} open deals warm-started ({out['stale']} open longer than "
+        f"{one['stale_after_days']:.0f} days left out as stale, {out['unknown_segment']} of "
+        "segments the fit does not know). Scores: lower pinball loss and CRPS are better; the "
+        "simulator's skill is 1 - CRPS_sim / CRPS_naive against the best naive forecast "
+        "(docs/calibration.md).",
+    ]
+    for m, e in r["metrics"].items():
+        f = _fmt(m == "won_value")
+        lines += [
+            "",
+            f"## Backtest: {LABELS[m]} (actual "
+            + (amount(e["actual"]) if m == "won_value" else f"{e['actual']:,.0f}")
+            + ")",
+            "",
+            "| forecast | P50 | P10 .. P90 | inside P10-P90 | inside P5-P95 | pinball P10 | "
+            "pinball P50 | pinball P90 | CRPS |",
+            "|---|---:|---|---|---|---:|---:|---:|---:|",
+        ]
+        entries = [("simulator", e)] + [
+            (n, ne["metrics"][m] if ne["available"] else None) for n, ne in r["naive"].items()
+        ]
+        missing = []
+        for n, sc in entries:
+            label = "**simulator**" if n == "simulator" else FORECAST_LABELS[n]
+            if sc is None:
+                missing.append(f"- {label}: not available ({r['naive'][n]['why']})")
+                lines.append(f"| {label} |" + " n/a |" * 8)
+                continue
+            lines.append(
+                f"| {label} | {f(sc['p50'])} | {f(sc['p10'])} .. {f(sc['p90'])} | "
+                f"{'yes' if sc['covered'] else 'no'} | {'yes' if sc['covered_90'] else 'no'} | "
+                + " | ".join(f(sc[f"pinball_p{q}"]) for q in scoring.PINBALL)
+                + f" | {f(sc['crps'])} |"
+            )
+        lines += ["", *missing] if missing else []
+        sk = r["skill"][m]
+        if sk["against"]:
+            lines += [
+                "",
+                f"Skill against {FORECAST_LABELS[sk['against']]}: **{sk['skill']:+.2f}** "
+                + ("(the simulator beats it)" if sk["skill"] > 0 else "(does not beat it)"),
+            ]
+    return "\n".join([*lines, "", "![forecast band and actuals by month](backtest.png)", ""])
 
 
 # -- rolling origin -------------------------------------------------------------------------------------
@@ -635,6 +693,16 @@ def run(
 
     rolling_plot(table, crm.name, s.horizon_days, outdir / "rolling_backtest.png")
     scores_plot(summary, crm.name, outdir / "rolling_scores.png")
+    from sim import html_report
+
+    html_report.write(
+        outdir,
+        f"# Rolling backtest of {crm.name}\n\n{text}\n"
+        "![forecasts and actuals by cutoff](rolling_backtest.png)\n\n"
+        "![scores by cutoff](rolling_scores.png)\n\n"
+        "Each cutoff's own report (its scores and the fit at that date): "
+        "`rolling/<cutoff>/report.html`.\n",
+    )
     print(text)
     return summary
 

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from sim import money  # noqa: E402
+from sim import html_report, money  # noqa: E402
 from sim.calibrate.fit import MIN_TREND_MONTHS, TREND_P, Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
@@ -484,6 +484,10 @@ def _drift_lines(cal: Calibration) -> list[str]:
     ]
 
 
+# report.html shows these sections first: whether the fit matches the data and the simulation the fit
+VERDICTS = ("Simulated vs fitted", "Fitted vs the data")
+
+
 def report_md(crm: CrmData, cal: Calibration, check: pd.DataFrame | None, outdir: Path) -> str:
     a = cal.arrivals
     L = [f"# Calibration: {crm.name}", ""]
@@ -767,7 +771,11 @@ def write_outputs(
         plot_win_rates(cal, stage / "win_rates.png")
         plot_arrivals(cal, stage / "arrivals.png")
         (stage / "summary.txt").write_text(summary_text(cal))
-        (stage / "report.md").write_text(report_md(crm, cal, check, outdir))
+        text = report_md(crm, cal, check, outdir)
+        (stage / "report.md").write_text(text)
+        html_report.write(
+            stage, text, first=VERDICTS, config=(stage / "calibrated.yaml").read_text()
+        )
         if check is not None:
             check.to_csv(stage / "check.csv", index=False, lineterminator="\n")
         (stage / "fit.json").write_text(json.dumps(fit_json(crm, cal, check), indent=2) + "\n")
