@@ -56,6 +56,7 @@ def fit_options(cfg: DictConfig) -> dict:
         "warmup_months",
         "horizon_months",
         "seasonality",
+        "left_truncation",
     }
     for k in f:
         if k not in known:
@@ -66,6 +67,9 @@ def fit_options(cfg: DictConfig) -> dict:
     season = f.get("seasonality", True)
     if not isinstance(season, bool):
         raise ConfigError(f"config error: fit.seasonality = {season!r}: true or false")
+    trunc = f.get("left_truncation", True)
+    if not isinstance(trunc, bool):
+        raise ConfigError(f"config error: fit.left_truncation = {trunc!r}: true or false")
     return {
         "min_closed": _int(f, "min_closed", 1),
         "families": _families(f, "durations", ("gamma", "lognormal")),
@@ -74,5 +78,6 @@ def fit_options(cfg: DictConfig) -> dict:
         "warmup_months": _int(f, "warmup_months", 0),
         "horizon_months": _int(f, "horizon_months", 1),
         "seasonality": season,
+        "left_truncation": trunc,
         "seed": seed,
     }

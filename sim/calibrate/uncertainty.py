@@ -61,6 +61,7 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
         )
     rng = rng_for(seed, b)
     w = rng.poisson(1.0, len(d.t)).astype(float)
+    entry = d.entry if d.entry is not None else np.zeros(len(d.t))
     segments, pooled = {}, None
     for name, seg in cal.segments.items():
         sel = d.segment == name
@@ -74,9 +75,13 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                 if seg.pooled_shape:
                     if pooled is None:
                         pooled = fit_outcomes(
-                            d.t, d.kind, 1, fam, losses, d.resolution, weights=w, interval=False
-                        )
-                    new = _own_p(pooled, d.t[sel], d.kind[sel], losses, d.resolution, weights=ws)
+                            d.t, d.kind, 1, fam, losses, d.resolution, weights=w, interval=False,
+                            entry=entry,
+                        )  # fmt: skip
+                    new = _own_p(
+                        pooled, d.t[sel], d.kind[sel], losses, d.resolution, weights=ws,
+                        entry=entry[sel],
+                    )  # fmt: skip
                 else:
                     start = np.array(of.params) if of.params else None
                     new = fit_outcomes(
@@ -89,6 +94,7 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                         weights=ws,
                         start=start,
                         interval=False,
+                        entry=entry[sel],
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 new = of
@@ -145,8 +151,9 @@ def arrival_draw(
             new_raw = raw[m] * (star[sel].sum() / obs[sel].sum()) / ratio
             factors[m] = max(1e-3, 1.0 + w_m * (new_raw - 1.0))
     mix = {}
+    own = d.entry == 0 if d.entry is not None else np.ones(len(w), bool)  # the window's deals
     for name, key in keys.items():
-        mix[key] = float(w[d.segment == name].sum())
+        mix[key] = float(w[(d.segment == name) & own].sum())
     total = sum(mix.values())
     seg_mix = {k: v / total for k, v in mix.items() if v > 0} if total > 0 else a.segment_mix
     return dataclasses.replace(
