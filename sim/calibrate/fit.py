@@ -359,6 +359,7 @@ class FitData:
     created: np.ndarray  # creation date (datetime64)
     resolution: float  # of the times to close (days)
     entry: np.ndarray | None = None  # age when first observed (left-truncated deals; else 0)
+    recency: np.ndarray | None = None  # the outcome fit's weight of each deal (`recency`)
 
 
 @dataclass
@@ -1306,6 +1307,86 @@ def known_at(crm: CrmData, cutoff: pd.Timestamp | None) -> tuple[pd.DataFrame, p
     return opp, end
 
 
+def _days(td: pd.Series) -> np.ndarray:
+    return td.dt.total_seconds().to_numpy() / 86400
+
+
+def outcome_rows(
+    out: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, resolution: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, kind, entry) of the deals `out` known at `end`: time to close, or age at the end of
+    `end` when open; 1 won, 2 lost, 0 open; the age from which each is observed (left truncation:
+    a deal created before `start` from its age that day, less one resolution step, since a close
+    that day falls in (d - 1, d]; else 0)."""
+    close_t = _days(out["close_date"] - out["created_date"])
+    age = _days(end + pd.Timedelta(days=1) - out["created_date"])
+    kind = out["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
+    t = np.where(kind == 0, age, close_t).astype(float)
+    before = _days(start - out["created_date"])
+    entry = np.where(before > 0, np.maximum(before - resolution, 0.0), 0.0)
+    return t, kind, entry
+
+
+def recency(created: pd.Series, end: pd.Timestamp, half_life: float) -> np.ndarray:
+    """Each deal's weight in the outcome fit: 2^(-age at the end of `end` / half_life), so a
+    cohort half_life days older counts half as much (inf: all 1)."""
+    if not math.isfinite(half_life):
+        return np.ones(len(created))
+    return np.exp2(-_days(end + pd.Timedelta(days=1) - created) / half_life)
+
+
+HALF_LIVES = (math.inf, 365.0, 180.0, 90.0)  # days, the candidates of `fit.half_life=auto`
+
+
+def choose_half_life(
+    crm: CrmData,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    resolution: float,
+    left_truncation: bool,
+    family: str,
+    has_losses: bool,
+    holdout_days: int = 90,
+    candidates: tuple[float, ...] = HALF_LIVES,
+) -> tuple[float, dict[float, float]]:
+    """The half-life of the recency weights with the best held-out likelihood: a pooled one-class
+    outcome fit on what was known `holdout_days` before `end`, under each candidate's weights,
+    scored on what happened next to the deals still open then (each from its age then: delayed
+    entry) and to the deals created after it, as known at `end`; the held-out span is at most a
+    third of the window. inf (no weighting) when that is under 14 days, or no candidate beats it."""
+    window = _days(pd.Series([end - start]))[0]
+    holdout_days = min(holdout_days, int(window // 3))  # at most a third of the window
+    if holdout_days < 14:
+        return math.inf, {}
+    pseudo = end - pd.Timedelta(days=holdout_days)
+    past, _ = known_at(crm, pseudo)
+    past = past if left_truncation else past[past["created_date"] >= start]
+    t0, k0, e0 = outcome_rows(past, start, pseudo, resolution)
+    if (k0 > 0).sum() < 20:
+        return math.inf, {}
+    now, _ = known_at(crm, end)
+    now = now if left_truncation else now[now["created_date"] >= start]
+    last = pseudo + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    ahead = now[~(now["close_date"] <= last)]  # open at the pseudo-cutoff, or created after it
+    t1, k1, e1 = outcome_rows(ahead, start, end, resolution)
+    at_pseudo = _days(pseudo + pd.Timedelta(days=1) - ahead["created_date"]) - resolution
+    e1 = np.maximum(e1, np.where(at_pseudo > 0, at_pseudo, 0.0))
+    t1u, k1u, w1u, e1u = compress_entry(np.maximum(t1, 0.0), k1, e1)
+    scores: dict[float, float] = {}
+    for h in candidates:
+        w = recency(past["created_date"], pseudo, h)
+        try:
+            f = fit_outcomes(t0, k0, 1, family, has_losses, resolution, w, None, False, e0)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            continue
+        ll = w1u @ _loglik_obs(np.array(f.params), t1u, k1u, 1, family, has_losses, resolution, e1u)
+        if math.isfinite(ll):
+            scores[h] = float(ll)
+    if not scores:
+        return math.inf, {}
+    return max(scores, key=lambda h: scores[h]), scores
+
+
 def fit(
     crm: CrmData,
     cutoff: pd.Timestamp | None = None,
@@ -1319,10 +1400,13 @@ def fit(
     warmup_months: int = 6,
     horizon_months: int = 12,
     left_truncation: bool = True,
+    half_life: float | None = None,
 ) -> Calibration:
     """Fit everything from the records known at `cutoff` (default: the whole file).
     `left_truncation`: deals created before the extract's first close enter the outcome fit from
-    their age then (delayed entry, `_loglik_obs`); False: they are left out of it."""
+    their age then (delayed entry, `_loglik_obs`); False: they are left out of it. `half_life`:
+    the outcome fit weights each deal by `recency` with this half-life in days (inf: off; None:
+    chosen by held-out likelihood, `choose_half_life`)."""
     opp, end = known_at(crm, cutoff)
     start = (
         crm.closes_from if crm.closes_from is not None else opp["created_date"].min().normalize()
@@ -1339,18 +1423,34 @@ def fit(
     # created before it, each observed from its age on the window's first day (the extract holds
     # only the deals still open then), less one resolution step: a close that day falls in (d-1, d]
     out = opp if left_truncation else use
-    close_t = (out["close_date"] - out["created_date"]).dt.total_seconds() / 86400
-    age = (end + pd.Timedelta(days=1) - out["created_date"]).dt.total_seconds() / 86400
-    t_all = np.where(out["outcome"] == "open", age, close_t).astype(float)
-    kind_all = out["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
-    before = (start - out["created_date"]).dt.total_seconds().to_numpy() / 86400
-    entry_all = np.where(before > 0, np.maximum(before - resolution, 0.0), 0.0)
+    t_all, kind_all, entry_all = outcome_rows(out, start, end, resolution)
     inside = (out["created_date"] >= start).to_numpy()  # the window's own deals
     seg_all = out["segment"].astype(str).to_numpy()
-
     notes: list[str] = []
+    # recency: the outcome fit weights recent cohorts more when that predicts held-out closes better
+    scores: dict[float, float] = {}
+    if half_life is None:
+        half_life, scores = choose_half_life(
+            crm, start, end, resolution, left_truncation, families[0], has_losses
+        )
+    rw_all = recency(out["created_date"], end, half_life)
+    if math.isfinite(half_life):
+        notes.append(
+            f"Recent deals weigh more in the outcome fit: a deal's weight halves every "
+            f"{half_life:.0f} days of age"
+            + (
+                " (chosen by the held-out likelihood of the latest closes: "
+                + ", ".join(
+                    f"{'none' if not math.isfinite(h) else f'{h:.0f} d'} {v:.1f}"
+                    for h, v in scores.items()
+                )
+                + ")."
+                if scores
+                else "."
+            )
+        )
 
-    def best(t, kind, entry, ks, label="all segments"):
+    def best(t, kind, entry, ks, label="all segments", w=None):
         """The fit with the lowest AIC among those whose P(won) the data's own censoring-aware
         figures allow (`plausible_p_win`, from the deals created in the window); simpler models
         are tried when the best one is not."""
@@ -1361,14 +1461,18 @@ def fit(
                 continue
             for fam in families:
                 try:
-                    fits.append(fit_outcomes(t, kind, k, fam, has_losses, resolution, entry=entry))
+                    fits.append(
+                        fit_outcomes(
+                            t, kind, k, fam, has_losses, resolution, weights=w, entry=entry
+                        )
+                    )
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                     continue
         if not fits:
             raise FitError(f"fit error: {label}: no outcome model could be fitted")
         fits.sort(key=lambda f: f.aic)
-        own = entry == 0
-        lo, hi = plausible_p_win(t[own], kind[own])
+        own = entry == 0  # with the recency weights the fit used (a weighted Aalen-Johansen)
+        lo, hi = plausible_p_win(t[own], kind[own], None if w is None else w[own])
         ok = [f for f in fits if lo <= f.p_win <= hi]
         if ok and ok[0] is fits[0]:
             return fits[0]
@@ -1385,7 +1489,7 @@ def fit(
         )
         return ok[0]
 
-    pooled = best(t_all, kind_all, entry_all, (1,))
+    pooled = best(t_all, kind_all, entry_all, (1,), w=rw_all)
     segfits: dict[str, SegmentFit] = {}
     keys: dict[str, str] = {}
     for name in sorted(use["segment"].astype(str).unique()):
@@ -1396,9 +1500,12 @@ def fit(
         sel_all = seg_all == name
         t_out, kind_out, e_out = t_all[sel_all], kind_all[sel_all], entry_all[sel_all]
         if int((kind_out > 0).sum()) >= min_closed:
-            of, pooled_shape = best(t_out, kind_out, e_out, classes, name), False
+            of = best(t_out, kind_out, e_out, classes, name, w=rw_all[sel_all])
+            pooled_shape = False
         else:  # too few closes for a shape: pooled durations, own win probability
-            of = _own_p(pooled, t_out, kind_out, has_losses, resolution, entry=e_out)
+            of = _own_p(
+                pooled, t_out, kind_out, has_losses, resolution, rw_all[sel_all], entry=e_out
+            )
             pooled_shape = True
         sel = sel_all & inside  # the window's own deals: counts, Aalen-Johansen, sizes
         t, kind = t_all[sel], kind_all[sel]
@@ -1434,7 +1541,7 @@ def fit(
             size_n=int(won_amt.notna().sum()),
             pooled_shape=pooled_shape,
             max_age=float(t.max()),
-            p_win_range=plausible_p_win(t, kind),
+            p_win_range=plausible_p_win(t, kind, rw_all[sel]),
         )
     arr_end = min(end, opp["created_date"].max().normalize())
     arrivals = fit_arrivals(
@@ -1490,7 +1597,8 @@ def fit(
         name=crm.name,
         cutoff=end,
         start=start,
-        segments=carry_drift(segfits, drift),
+        # recency weights already move P(won) towards the latest cohorts: no second carry
+        segments=carry_drift(segfits, drift if not math.isfinite(half_life) else None),
         arrivals=arrivals,
         reps=fit_reps(use),
         team=fit_team(opp, start, arr_end),  # while new deals arrive (olist's end winds down)
@@ -1513,6 +1621,7 @@ def fit(
             out["created_date"].to_numpy(),
             resolution,
             entry_all,
+            rw_all,
         ),
     )
 

@@ -57,6 +57,7 @@ def fit_options(cfg: DictConfig) -> dict:
         "horizon_months",
         "seasonality",
         "left_truncation",
+        "half_life",
     }
     for k in f:
         if k not in known:
@@ -70,7 +71,19 @@ def fit_options(cfg: DictConfig) -> dict:
     trunc = f.get("left_truncation", True)
     if not isinstance(trunc, bool):
         raise ConfigError(f"config error: fit.left_truncation = {trunc!r}: true or false")
+    hl = f.get("half_life", "auto")
+    if hl == "auto":
+        half_life = None
+    elif hl == "off":
+        half_life = float("inf")
+    elif not isinstance(hl, bool) and isinstance(hl, (int, float)) and hl > 0:
+        half_life = float(hl)
+    else:
+        raise ConfigError(
+            f"config error: fit.half_life = {hl!r}: auto, off or a number of days > 0"
+        )
     return {
+        "half_life": half_life,
         "min_closed": _int(f, "min_closed", 1),
         "families": _families(f, "durations", ("gamma", "lognormal")),
         "sizes": _families(f, "sizes", ("gamma", "lognormal")),

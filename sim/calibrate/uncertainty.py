@@ -60,8 +60,10 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
             "this calibration keeps no deals to resample (fit it with sim.calibrate.fit)"
         )
     rng = rng_for(seed, b)
-    w = rng.poisson(1.0, len(d.t)).astype(float)
+    w_all = rng.poisson(1.0, len(d.t)).astype(float)
     entry = d.entry if d.entry is not None else np.zeros(len(d.t))
+    # the outcome fits weigh the resample by recency, as the point fit did (sizes, arrivals: not)
+    w = w_all * (d.recency if d.recency is not None else 1.0)
     segments, pooled = {}, None
     for name, seg in cal.segments.items():
         sel = d.segment == name
@@ -98,9 +100,10 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 new = of
-        segments[name] = dataclasses.replace(seg, outcome=new, size=_size(seg.size, d, sel, ws))
+        size = _size(seg.size, d, sel, w_all[sel])
+        segments[name] = dataclasses.replace(seg, outcome=new, size=size)
     keys = {name: seg.key for name, seg in cal.segments.items()}
-    arrivals = arrival_draw(cal.arrivals, d, w, keys, rng)
+    arrivals = arrival_draw(cal.arrivals, d, w_all, keys, rng)
     return dataclasses.replace(cal, segments=segments, arrivals=arrivals)
 
 
