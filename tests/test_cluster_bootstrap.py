@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.calibrate.fit import fit
 from sim.calibrate.importer import CrmData
@@ -63,3 +64,13 @@ def test_cohort_resample_widens_p_win_when_cohorts_differ():
         return float(np.std(p))
 
     assert spread(7) > 1.4 * spread(0), (spread(7), spread(0))
+
+
+def test_cluster_days_is_validated():
+    from sim.calibrate.backtest import BacktestError, settings
+
+    keys = {"cutoff": "2024-06-30", "parameter_draws": 2}
+    assert settings({"backtest": {**keys, "cluster_days": 7}}).cluster_days == 7
+    assert settings({"backtest": keys}).cluster_days == 0  # unset: per-deal draws
+    with pytest.raises(BacktestError, match=r"backtest.cluster_days = -1: must be >= 0"):
+        settings({"backtest": {**keys, "cluster_days": -1}})
