@@ -151,7 +151,10 @@ def test_a_supported_drift_moves_every_class_to_the_latest_cohort_and_none_leave
             ["won", "lost", "open"]),
         "amount": np.nan,
     }))  # fmt: skip
-    cal = fit(CrmData("t", t, None, {}, pd.Timestamp("2023-12-31"), None), classes=(1,))
+    crm = CrmData("t", t, None, {}, pd.Timestamp("2023-12-31"), None)
+    # the drift carry alone: recency weights (fit.half_life) would move P(won) themselves, and a
+    # finite half-life turns the carry off (the same drift counted twice)
+    cal = fit(crm, classes=(1,), half_life=float("inf"))
     assert cal.drift.supported
     seg = cal.segments["all"]
     # carried down from the all-cohort Aalen-Johansen plateau (~0.3) towards the latest cohorts'
@@ -161,6 +164,10 @@ def test_a_supported_drift_moves_every_class_to_the_latest_cohort_and_none_leave
     assert seg.outcome.p_win == pytest.approx(lo, abs=1e-6)
     assert all(c.p_win < 0.3 for c in seg.outcome.classes)
     assert carry_drift(cal.segments, None) is cal.segments
+    # with the default (half-life chosen by held-out likelihood) the recency weights do that job
+    auto = fit(crm, classes=(1,))
+    assert any("halves every" in n for n in auto.notes), auto.notes
+    assert auto.segments["all"].outcome.p_win < seg.aj_won[-1] - 0.005
 
 
 def test_a_kept_trend_reaches_the_calibrated_scenario_at_the_cutoff_level():

@@ -385,7 +385,13 @@ def test_every_fitted_segment_carries_the_range_the_deals_allow_and_sits_inside_
     for seg in cal.segments.values():
         lo, hi = seg.p_win_range
         assert 0 <= lo <= seg.outcome.p_win <= hi <= 1
-    assert next(iter(cal.segments.values())).p_win_range == pytest.approx(plausible_p_win(t, kind))
+    # the range of the deals as the fit weighed them (its recency weights, fit.half_life)
+    d = cal.deals
+    assert d.recency is not None and len(d.t) == len(t)
+    rng_w = plausible_p_win(d.t, d.kind, d.recency)
+    assert next(iter(cal.segments.values())).p_win_range == pytest.approx(rng_w)
+    flat = fit(crm_of(table), classes=(1,), half_life=math.inf)
+    assert next(iter(flat.segments.values())).p_win_range == pytest.approx(plausible_p_win(t, kind))
 
 
 def test_a_fit_the_data_do_not_allow_is_a_one_line_fit_error(monkeypatch):
@@ -394,6 +400,6 @@ def test_a_fit_the_data_do_not_allow_is_a_one_line_fit_error(monkeypatch):
     from sim.calibrate import fit as fitmod
 
     table, _, _ = synthetic(n=600)
-    monkeypatch.setattr(fitmod, "plausible_p_win", lambda t, kind: (0.99, 1.0))
+    monkeypatch.setattr(fitmod, "plausible_p_win", lambda t, kind, weights=None: (0.99, 1.0))
     with pytest.raises(fitmod.FitError, match=r"^fit error: .*lies outside.*no simpler model"):
         fitmod.fit(crm_of(table), classes=(1,))

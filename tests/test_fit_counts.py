@@ -138,10 +138,11 @@ def test_on_the_example_export_the_fit_over_pairs_is_the_fit_over_deals():
         if seg.pooled_shape:
             continue
         t, kind = d.t[d.segment == name], d.kind[d.segment == name]
+        entry = d.entry[d.segment == name]  # deals created before the first close: delayed entry
 
         class PerDeal(GenericLikelihoodModel):
-            def loglikeobs(self, params, t=t, kind=kind):
-                return _loglik_obs(params, t, kind, 1, "gamma", True, d.resolution)
+            def loglikeobs(self, params, t=t, kind=kind, entry=entry):
+                return _loglik_obs(params, t, kind, 1, "gamma", True, d.resolution, entry)
 
         x0 = _start(np.maximum(t, MIN_DAYS), kind, 1, True)
         names = [f"x{i}" for i in range(len(x0))]

@@ -18,6 +18,7 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   workers: 1                 processes for the replications
   parameter_draws: 10        blocks of replications with parameters refitted on a bootstrap
                              resample of the deals (sim.calibrate.uncertainty); 0: off
+  cluster_days: 7            the outcome refits resample creation cohorts of this many days; 0: deals
 
 Outputs: backtest.json (one cutoff: the simulator's percentiles P5..P95 and scores, each naive
 forecast's, the skill), backtest.csv (a row per metric and forecast), backtest_monthly.csv and
@@ -66,6 +67,7 @@ class Settings:
     rolling: bool
     stale_after: float | None  # None: keep every open deal; nan: auto (the longest close seen)
     parameter_draws: int = 0  # blocks of replications with parameters drawn from the fit; 0: off
+    cluster_days: int = 0  # the draws resample creation cohorts of this many days; 0: deals
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -145,8 +147,9 @@ def settings(cfg: Any) -> Settings | None:
         )
     # a block holds at least one replication: more draws than replications are as many
     draws = min(_int("backtest.parameter_draws", _get(b, "parameter_draws", 0), 0), reps)
+    cluster = _int("backtest.cluster_days", _get(b, "cluster_days", 0), 0)
     return Settings(
-        tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after, draws
+        tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after, draws, cluster
     )
 
 
@@ -263,7 +266,8 @@ def scenario_at(cal, rows: pd.DataFrame, cutoff: pd.Timestamp, s: Settings, seed
     if s.parameter_draws > 0:
         from sim.calibrate.uncertainty import draws
 
-        sc[BLOCKS] = [at_cutoff(c) for c in draws(cal, s.parameter_draws, seed, s.workers)]
+        blocks = draws(cal, s.parameter_draws, seed, s.workers, s.cluster_days)
+        sc[BLOCKS] = [at_cutoff(c) for c in blocks]
     return sc
 
 

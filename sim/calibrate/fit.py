@@ -358,6 +358,8 @@ class FitData:
     amount: np.ndarray  # the won amount (NaN when not won or unknown)
     created: np.ndarray  # creation date (datetime64)
     resolution: float  # of the times to close (days)
+    entry: np.ndarray | None = None  # age when first observed (left-truncated deals; else 0)
+    recency: np.ndarray | None = None  # the outcome fit's weight of each deal (`recency`)
 
 
 @dataclass
@@ -557,32 +559,44 @@ def _unpack(x: np.ndarray, k: int, losses: bool):
     return out, float(stuck)
 
 
-def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float = 1.0):
+def _loglik_obs(x, t, kind, k: int, family: str, losses: bool, resolution: float = 1.0, entry=None):
     """Per-deal log likelihood; kind 1 won, 2 lost, 0 open (censored at age t). A close is
     interval-censored to its `resolution` (days; see `intervals`), so each term is a log
-    probability, never a density: bounded above by 0."""
+    probability, never a density: bounded above by 0. `entry` (days, optional): a deal known only
+    because it was still open at that age (created before the extract starts: left-truncated)
+    contributes its term given that it had not closed by then, i.e. divided by P(open at entry)."""
     won, lost, cens = kind == 1, kind == 2, kind == 0
     lo, hi = intervals(t, resolution)
+    late = np.flatnonzero(entry > 0) if entry is not None else np.empty(0, dtype=int)
+    n_cens = int(cens.sum())
     # each distinct point once: at day resolution a close's upper end is the next one's lower end
-    parts = (lo[won], hi[won], lo[lost], hi[lost], t[cens])
+    parts = (lo[won], hi[won], lo[lost], hi[lost], np.r_[t[cens], entry[late] if len(late) else []])
     grid, at = np.unique(np.concatenate(parts), return_inverse=True)
     at = np.split(at, np.cumsum([len(x) for x in parts])[:-1])
     classes, stuck = _unpack(x, k, losses)
-    total = None
+    total = enter = None
     for w, p, wm, wc, lm, lc in classes:
         lw, lp, lq = math.log(w), math.log(max(p, 1e-300)), math.log(max(1 - p, 1e-300))
         term = np.empty(len(t))
-        pdf_w, sf_wc = _log_terms(family, grid, at[0], at[1], at[4], wm, wc)
+        pdf_w, sf_w = _log_terms(family, grid, at[0], at[1], at[4], wm, wc)
+        sf_wc, sf_we = sf_w[:n_cens], sf_w[n_cens:]
         term[won] = lw + lp + pdf_w
         if losses:
-            pdf_l, sf_lc = _log_terms(family, grid, at[2], at[3], at[4], lm, lc)
+            pdf_l, sf_l = _log_terms(family, grid, at[2], at[3], at[4], lm, lc)
+            sf_lc, sf_le = sf_l[:n_cens], sf_l[n_cens:]
             term[lost] = lw + lq + pdf_l
             term[cens] = lw + np.logaddexp(lp + sf_wc, lq + sf_lc)
+            e_term = lw + np.logaddexp(lp + sf_we, lq + sf_le)
         else:
             term[lost] = -np.inf
             term[cens] = lw + sf_wc
+            e_term = lw + sf_we
         total = term if total is None else np.logaddexp(total, term)
-    total[cens] = np.logaddexp(total[cens], math.log(max(stuck, 1e-300)))
+        enter = e_term if enter is None else np.logaddexp(enter, e_term)
+    log_stuck = math.log(max(stuck, 1e-300))
+    total[cens] = np.logaddexp(total[cens], log_stuck)
+    if len(late):  # log P(open at entry) is at most 0, so a term stays a log probability
+        total[late] -= np.logaddexp(enter, log_stuck)
     return total
 
 
@@ -593,18 +607,28 @@ def compress(
     holds. Day-resolution times take few distinct values, so a likelihood or an Aalen-Johansen
     estimate summed over the pairs with these counts as weights is the same as over the deals, at
     a fraction of the cost (a million deals are a few thousand pairs)."""
+    tu, ku, wu, _ = compress_entry(t, kind, None, weights)
+    return tu, ku, wu
+
+
+def compress_entry(
+    t: np.ndarray, kind: np.ndarray, entry: np.ndarray | None, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`compress` over distinct (time, kind, entry age) triples (entry None: all 0), for a
+    likelihood with left-truncated deals (`_loglik_obs`)."""
     t = np.asarray(t, dtype=float)
     kind = np.asarray(kind, dtype=int)
+    e = np.zeros(len(t)) if entry is None else np.asarray(entry, dtype=float)
     w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float)
     if not len(t):
-        return t, kind, w
-    order = np.lexsort((kind, t))
-    ts, ks, ws = t[order], kind[order], w[order]
-    new = np.r_[True, (ts[1:] != ts[:-1]) | (ks[1:] != ks[:-1])]
+        return t, kind, w, e
+    order = np.lexsort((e, kind, t))
+    ts, ks, es, ws = t[order], kind[order], e[order], w[order]
+    new = np.r_[True, (ts[1:] != ts[:-1]) | (ks[1:] != ks[:-1]) | (es[1:] != es[:-1])]
     group = np.cumsum(new) - 1
     counts = np.bincount(group, weights=ws)
     keep = counts > 0
-    return ts[new][keep], ks[new][keep], counts[keep]
+    return ts[new][keep], ks[new][keep], counts[keep], es[new][keep]
 
 
 def _start(t, kind, k: int, losses: bool, split: float = 30.0, w=None) -> np.ndarray:
@@ -647,26 +671,29 @@ def fit_outcomes(
     weights: np.ndarray | None = None,
     start: np.ndarray | None = None,
     interval: bool = True,
+    entry: np.ndarray | None = None,
 ) -> OutcomeFit:
     """Maximum likelihood for the k-class competing-risks mixture (statsmodels GenericLikelihoodModel),
     closes interval-censored to `resolution` days. The likelihood is summed over the distinct
     (time, kind) pairs with their counts (`compress`), times `weights` per deal when given (a
     bootstrap's resampling counts). `start`: the parameter vector to start from (else moments);
-    `interval=False` skips the Hessian (P(won)'s interval is then unknown)."""
+    `interval=False` skips the Hessian (P(won)'s interval is then unknown). `entry`: per deal, the
+    age from which it was observed (left truncation, `_loglik_obs`; None: from creation)."""
     from statsmodels.base.model import GenericLikelihoodModel
 
     t = np.maximum(np.asarray(t, dtype=float), 0.0)
     kind = np.asarray(kind, dtype=int)
-    tu, ku, wu = compress(t, kind, weights)
+    tu, ku, wu, eu = compress_entry(t, kind, entry, weights)
+    eu = eu if (eu > 0).any() else None
     n = float(wu.sum())
     x0 = _start(np.maximum(tu, MIN_DAYS), ku, k, losses, w=wu) if start is None else start
 
     class Mixture(GenericLikelihoodModel):
         def loglike(self, params):
-            return float(wu @ _loglik_obs(params, tu, ku, k, family, losses, resolution))
+            return float(wu @ _loglik_obs(params, tu, ku, k, family, losses, resolution, eu))
 
         def loglikeobs(self, params):  # per distinct pair, weighted (the sum is `loglike`)
-            return wu * _loglik_obs(params, tu, ku, k, family, losses, resolution)
+            return wu * _loglik_obs(params, tu, ku, k, family, losses, resolution, eu)
 
     names = [f"x{i}" for i in range(len(x0))]
     # endog: the deals themselves, as before, since the optimiser divides the objective by their
@@ -1280,6 +1307,86 @@ def known_at(crm: CrmData, cutoff: pd.Timestamp | None) -> tuple[pd.DataFrame, p
     return opp, end
 
 
+def _days(td: pd.Series) -> np.ndarray:
+    return td.dt.total_seconds().to_numpy() / 86400
+
+
+def outcome_rows(
+    out: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, resolution: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, kind, entry) of the deals `out` known at `end`: time to close, or age at the end of
+    `end` when open; 1 won, 2 lost, 0 open; the age from which each is observed (left truncation:
+    a deal created before `start` from its age that day, less one resolution step, since a close
+    that day falls in (d - 1, d]; else 0)."""
+    close_t = _days(out["close_date"] - out["created_date"])
+    age = _days(end + pd.Timedelta(days=1) - out["created_date"])
+    kind = out["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
+    t = np.where(kind == 0, age, close_t).astype(float)
+    before = _days(start - out["created_date"])
+    entry = np.where(before > 0, np.maximum(before - resolution, 0.0), 0.0)
+    return t, kind, entry
+
+
+def recency(created: pd.Series, end: pd.Timestamp, half_life: float) -> np.ndarray:
+    """Each deal's weight in the outcome fit: 2^(-age at the end of `end` / half_life), so a
+    cohort half_life days older counts half as much (inf: all 1)."""
+    if not math.isfinite(half_life):
+        return np.ones(len(created))
+    return np.exp2(-_days(end + pd.Timedelta(days=1) - created) / half_life)
+
+
+HALF_LIVES = (math.inf, 365.0, 180.0, 90.0)  # days, the candidates of `fit.half_life=auto`
+
+
+def choose_half_life(
+    crm: CrmData,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    resolution: float,
+    left_truncation: bool,
+    family: str,
+    has_losses: bool,
+    holdout_days: int = 90,
+    candidates: tuple[float, ...] = HALF_LIVES,
+) -> tuple[float, dict[float, float]]:
+    """The half-life of the recency weights with the best held-out likelihood: a pooled one-class
+    outcome fit on what was known `holdout_days` before `end`, under each candidate's weights,
+    scored on what happened next to the deals still open then (each from its age then: delayed
+    entry) and to the deals created after it, as known at `end`; the held-out span is at most a
+    third of the window. inf (no weighting) when that is under 14 days, or no candidate beats it."""
+    window = _days(pd.Series([end - start]))[0]
+    holdout_days = min(holdout_days, int(window // 3))  # at most a third of the window
+    if holdout_days < 14:
+        return math.inf, {}
+    pseudo = end - pd.Timedelta(days=holdout_days)
+    past, _ = known_at(crm, pseudo)
+    past = past if left_truncation else past[past["created_date"] >= start]
+    t0, k0, e0 = outcome_rows(past, start, pseudo, resolution)
+    if (k0 > 0).sum() < 20:
+        return math.inf, {}
+    now, _ = known_at(crm, end)
+    now = now if left_truncation else now[now["created_date"] >= start]
+    last = pseudo + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    ahead = now[~(now["close_date"] <= last)]  # open at the pseudo-cutoff, or created after it
+    t1, k1, e1 = outcome_rows(ahead, start, end, resolution)
+    at_pseudo = _days(pseudo + pd.Timedelta(days=1) - ahead["created_date"]) - resolution
+    e1 = np.maximum(e1, np.where(at_pseudo > 0, at_pseudo, 0.0))
+    t1u, k1u, w1u, e1u = compress_entry(np.maximum(t1, 0.0), k1, e1)
+    scores: dict[float, float] = {}
+    for h in candidates:
+        w = recency(past["created_date"], pseudo, h)
+        try:
+            f = fit_outcomes(t0, k0, 1, family, has_losses, resolution, w, None, False, e0)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            continue
+        ll = w1u @ _loglik_obs(np.array(f.params), t1u, k1u, 1, family, has_losses, resolution, e1u)
+        if math.isfinite(ll):
+            scores[h] = float(ll)
+    if not scores:
+        return math.inf, {}
+    return max(scores, key=lambda h: scores[h]), scores
+
+
 def fit(
     crm: CrmData,
     cutoff: pd.Timestamp | None = None,
@@ -1292,8 +1399,14 @@ def fit(
     seed: int = 42,
     warmup_months: int = 6,
     horizon_months: int = 12,
+    left_truncation: bool = True,
+    half_life: float | None = None,
 ) -> Calibration:
-    """Fit everything from the records known at `cutoff` (default: the whole file)."""
+    """Fit everything from the records known at `cutoff` (default: the whole file).
+    `left_truncation`: deals created before the extract's first close enter the outcome fit from
+    their age then (delayed entry, `_loglik_obs`); False: they are left out of it. `half_life`:
+    the outcome fit weights each deal by `recency` with this half-life in days (inf: off; None:
+    chosen by held-out likelihood, `choose_half_life`)."""
     opp, end = known_at(crm, cutoff)
     start = (
         crm.closes_from if crm.closes_from is not None else opp["created_date"].min().normalize()
@@ -1305,17 +1418,42 @@ def fit(
     if not len(use):
         raise FitError(f"fit error: no opportunity created between {start.date()} and {end.date()}")
     has_losses = bool((use["outcome"] == "lost").any())
-    close_t = (use["close_date"] - use["created_date"]).dt.total_seconds() / 86400
     resolution = time_resolution(use)
-    age = (end + pd.Timedelta(days=1) - use["created_date"]).dt.total_seconds() / 86400
-    t_all = np.where(use["outcome"] == "open", age, close_t).astype(float)
-    kind_all = use["outcome"].map({"won": 1, "lost": 2, "open": 0}).astype(int).to_numpy()
-
+    # the deals of the outcome fit: those created in the window, and with `left_truncation` those
+    # created before it, each observed from its age on the window's first day (the extract holds
+    # only the deals still open then), less one resolution step: a close that day falls in (d-1, d]
+    out = opp if left_truncation else use
+    t_all, kind_all, entry_all = outcome_rows(out, start, end, resolution)
+    inside = (out["created_date"] >= start).to_numpy()  # the window's own deals
+    seg_all = out["segment"].astype(str).to_numpy()
     notes: list[str] = []
+    # recency: the outcome fit weights recent cohorts more when that predicts held-out closes better
+    scores: dict[float, float] = {}
+    if half_life is None:
+        half_life, scores = choose_half_life(
+            crm, start, end, resolution, left_truncation, families[0], has_losses
+        )
+    rw_all = recency(out["created_date"], end, half_life)
+    if math.isfinite(half_life):
+        notes.append(
+            f"Recent deals weigh more in the outcome fit: a deal's weight halves every "
+            f"{half_life:.0f} days of age"
+            + (
+                " (chosen by the held-out likelihood of the latest closes: "
+                + ", ".join(
+                    f"{'none' if not math.isfinite(h) else f'{h:.0f} d'} {v:.1f}"
+                    for h, v in scores.items()
+                )
+                + ")."
+                if scores
+                else "."
+            )
+        )
 
-    def best(t, kind, ks, label="all segments"):
+    def best(t, kind, entry, ks, label="all segments", w=None):
         """The fit with the lowest AIC among those whose P(won) the data's own censoring-aware
-        figures allow (`plausible_p_win`); simpler models are tried when the best one is not."""
+        figures allow (`plausible_p_win`, from the deals created in the window); simpler models
+        are tried when the best one is not."""
         fits = []
         for k in ks:
             n_par = k * (6 if has_losses else 3)
@@ -1323,13 +1461,18 @@ def fit(
                 continue
             for fam in families:
                 try:
-                    fits.append(fit_outcomes(t, kind, k, fam, has_losses, resolution))
+                    fits.append(
+                        fit_outcomes(
+                            t, kind, k, fam, has_losses, resolution, weights=w, entry=entry
+                        )
+                    )
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                     continue
         if not fits:
             raise FitError(f"fit error: {label}: no outcome model could be fitted")
         fits.sort(key=lambda f: f.aic)
-        lo, hi = plausible_p_win(t, kind)
+        own = entry == 0  # with the recency weights the fit used (a weighted Aalen-Johansen)
+        lo, hi = plausible_p_win(t[own], kind[own], None if w is None else w[own])
         ok = [f for f in fits if lo <= f.p_win <= hi]
         if ok and ok[0] is fits[0]:
             return fits[0]
@@ -1346,7 +1489,7 @@ def fit(
         )
         return ok[0]
 
-    pooled = best(t_all, kind_all, (1,))
+    pooled = best(t_all, kind_all, entry_all, (1,), w=rw_all)
     segfits: dict[str, SegmentFit] = {}
     keys: dict[str, str] = {}
     for name in sorted(use["segment"].astype(str).unique()):
@@ -1354,13 +1497,19 @@ def fit(
         while key in keys.values():
             key += "_"
         keys[name] = key
-        sel = (use["segment"].astype(str) == name).to_numpy()
+        sel_all = seg_all == name
+        t_out, kind_out, e_out = t_all[sel_all], kind_all[sel_all], entry_all[sel_all]
+        if int((kind_out > 0).sum()) >= min_closed:
+            of = best(t_out, kind_out, e_out, classes, name, w=rw_all[sel_all])
+            pooled_shape = False
+        else:  # too few closes for a shape: pooled durations, own win probability
+            of = _own_p(
+                pooled, t_out, kind_out, has_losses, resolution, rw_all[sel_all], entry=e_out
+            )
+            pooled_shape = True
+        sel = sel_all & inside  # the window's own deals: counts, Aalen-Johansen, sizes
         t, kind = t_all[sel], kind_all[sel]
         n_closed = int((kind > 0).sum())
-        if n_closed >= min_closed:
-            of, pooled_shape = best(t, kind, classes, name), False
-        else:  # too few closes for a shape: pooled durations, own win probability
-            of, pooled_shape = _own_p(pooled, t, kind, has_losses, resolution), True
         times, aw, al, aci = aalen_johansen(t, kind)
         if not math.isfinite(of.p_win_ci[0]) and math.isfinite(aci[0]):
             # a singular Hessian leaves the fit's own interval unknown: borrow the width of the
@@ -1372,7 +1521,7 @@ def fit(
                 f"{name}: the fit's 90 % interval of P(won) could not be computed (singular "
                 "Hessian); the report shows the Aalen-Johansen interval's width around it."
             )
-        seg_rows = use[sel]
+        seg_rows = out[sel]
         won_amt = seg_rows.loc[seg_rows["outcome"] == "won", "amount"]
         segfits[name] = SegmentFit(
             name=name,
@@ -1386,13 +1535,13 @@ def fit(
             aj_won=aw,
             aj_lost=al,
             aj_won_ci=aci,
-            naive_closed=win_rate(use[sel]) if n_closed else 0.0,
+            naive_closed=win_rate(out[sel]) if n_closed else 0.0,
             naive_open_lost=float((kind == 1).mean()),
             size=fit_size(won_amt.to_numpy(), list(sizes)),
             size_n=int(won_amt.notna().sum()),
             pooled_shape=pooled_shape,
             max_age=float(t.max()),
-            p_win_range=plausible_p_win(t, kind),
+            p_win_range=plausible_p_win(t, kind, rw_all[sel]),
         )
     arr_end = min(end, opp["created_date"].max().normalize())
     arrivals = fit_arrivals(
@@ -1427,7 +1576,13 @@ def fit(
             return 1.0 - pooled.cif(x, "won") / won_total if won_total > 0 else np.ones_like(x)
 
         pull = fit_close_pull(won["close_date"], start, arr_end, won_sf)
-    if truncated:
+    if truncated and left_truncation:
+        notes.append(
+            f"{truncated} deals created before {start.date()} (the first close in the file) are "
+            "left-truncated: the extract holds only those still open then. They enter the outcome "
+            "fit from their age on that day (delayed entry), not the arrival, size or drift fits."
+        )
+    elif truncated:
         notes.append(
             f"{truncated} deals created before {start.date()} (the first close in the file) are "
             "left-truncated: the extract holds only those still open then. They are not used."
@@ -1442,7 +1597,8 @@ def fit(
         name=crm.name,
         cutoff=end,
         start=start,
-        segments=carry_drift(segfits, drift),
+        # recency weights already move P(won) towards the latest cohorts: no second carry
+        segments=carry_drift(segfits, drift if not math.isfinite(half_life) else None),
         arrivals=arrivals,
         reps=fit_reps(use),
         team=fit_team(opp, start, arr_end),  # while new deals arrive (olist's end winds down)
@@ -1460,16 +1616,18 @@ def fit(
         deals=FitData(
             t_all,
             kind_all,
-            use["segment"].astype(str).to_numpy(),
-            np.where(kind_all == 1, use["amount"].to_numpy(dtype=float), np.nan),
-            use["created_date"].to_numpy(),
+            seg_all,
+            np.where((kind_all == 1) & inside, out["amount"].to_numpy(dtype=float), np.nan),
+            out["created_date"].to_numpy(),
             resolution,
+            entry_all,
+            rw_all,
         ),
     )
 
 
 def _own_p(
-    pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0, weights=None
+    pooled: OutcomeFit, t, kind, losses: bool, resolution: float = 1.0, weights=None, entry=None
 ) -> OutcomeFit:
     """The pooled one-class durations with this segment's own shares of won, lost and stuck (the
     likelihood summed over distinct (time, kind) pairs with their counts, as in `fit_outcomes`)."""
@@ -1481,13 +1639,16 @@ def _own_p(
     shape = [math.log(c.won.mean), math.log(c.won.cv)]
     if losses:
         shape += [math.log(c.lost.mean), math.log(c.lost.cv)]
-    t, kind, w = compress(np.maximum(np.asarray(t, float), 0.0), np.asarray(kind, int), weights)
+    t, kind, w, e = compress_entry(
+        np.maximum(np.asarray(t, float), 0.0), np.asarray(kind, int), entry, weights
+    )
+    e = e if (e > 0).any() else None
 
     def full(z):
         return np.array([z[0], *z[1:], *shape])
 
     def nll(z):
-        return -float(w @ _loglik_obs(full(z), t, kind, 1, fam, losses, resolution))
+        return -float(w @ _loglik_obs(full(z), t, kind, 1, fam, losses, resolution, e))
 
     z0 = np.array([1.0, 0.0] if losses else [1.0])
     z = minimize(nll, z0, method="Nelder-Mead").x

@@ -56,6 +56,8 @@ def fit_options(cfg: DictConfig) -> dict:
         "warmup_months",
         "horizon_months",
         "seasonality",
+        "left_truncation",
+        "half_life",
     }
     for k in f:
         if k not in known:
@@ -66,7 +68,22 @@ def fit_options(cfg: DictConfig) -> dict:
     season = f.get("seasonality", True)
     if not isinstance(season, bool):
         raise ConfigError(f"config error: fit.seasonality = {season!r}: true or false")
+    trunc = f.get("left_truncation", True)
+    if not isinstance(trunc, bool):
+        raise ConfigError(f"config error: fit.left_truncation = {trunc!r}: true or false")
+    hl = f.get("half_life", "auto")
+    if hl == "auto":
+        half_life = None
+    elif hl == "off":
+        half_life = float("inf")
+    elif not isinstance(hl, bool) and isinstance(hl, (int, float)) and hl > 0:
+        half_life = float(hl)
+    else:
+        raise ConfigError(
+            f"config error: fit.half_life = {hl!r}: auto, off or a number of days > 0"
+        )
     return {
+        "half_life": half_life,
         "min_closed": _int(f, "min_closed", 1),
         "families": _families(f, "durations", ("gamma", "lognormal")),
         "sizes": _families(f, "sizes", ("gamma", "lognormal")),
@@ -74,5 +91,6 @@ def fit_options(cfg: DictConfig) -> dict:
         "warmup_months": _int(f, "warmup_months", 0),
         "horizon_months": _int(f, "horizon_months", 1),
         "seasonality": season,
+        "left_truncation": trunc,
         "seed": seed,
     }

@@ -51,16 +51,35 @@ def rng_for(seed: int, b: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), TAG, int(b)]))
 
 
-def draw(cal: Calibration, b: int, seed: int) -> Calibration:
+def cluster_counts(created: np.ndarray, days: int, rng: np.random.Generator) -> np.ndarray:
+    """Poisson(1) counts drawn per creation cohort of `days` days (epoch-aligned) and given to
+    every deal of the cohort: a cluster bootstrap. Deals created together share their conditions
+    (a campaign, a product push, the reps' load), so their outcomes are not independent, and a
+    resample by deal understates how far a fit can be off when cohorts differ."""
+    day = np.asarray(created, dtype="datetime64[D]").astype(np.int64)
+    _, cohort = np.unique(day // days, return_inverse=True)
+    return rng.poisson(1.0, int(cohort.max()) + 1 if len(cohort) else 0)[cohort].astype(float)
+
+
+def draw(cal: Calibration, b: int, seed: int, cluster_days: int = 0) -> Calibration:
     """The calibration refitted on bootstrap resample b of its deals (see the module's docstring).
-    A refit that fails (a resample with no closes in a small segment, say) keeps the point fit."""
+    A refit that fails (a resample with no closes in a small segment, say) keeps the point fit.
+    `cluster_days` > 0: the outcome fits resample creation cohorts of that many days
+    (`cluster_counts`) instead of deals; sizes and arrivals keep the per-deal resample."""
     d = cal.deals
     if d is None:
         raise ValueError(
             "this calibration keeps no deals to resample (fit it with sim.calibrate.fit)"
         )
     rng = rng_for(seed, b)
-    w = rng.poisson(1.0, len(d.t)).astype(float)
+    w_all = rng.poisson(1.0, len(d.t)).astype(float)
+    entry = d.entry if d.entry is not None else np.zeros(len(d.t))
+    w = w_all
+    if cluster_days > 0:  # its own random numbers: cluster_days=0 gives the same draws as before
+        c_rng = np.random.default_rng(np.random.SeedSequence([int(seed), TAG, int(b), 1]))
+        w = cluster_counts(d.created, cluster_days, c_rng)
+    # the outcome fits weigh the resample by recency, as the point fit did (sizes, arrivals: not)
+    w = w * (d.recency if d.recency is not None else 1.0)
     segments, pooled = {}, None
     for name, seg in cal.segments.items():
         sel = d.segment == name
@@ -74,9 +93,13 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                 if seg.pooled_shape:
                     if pooled is None:
                         pooled = fit_outcomes(
-                            d.t, d.kind, 1, fam, losses, d.resolution, weights=w, interval=False
-                        )
-                    new = _own_p(pooled, d.t[sel], d.kind[sel], losses, d.resolution, weights=ws)
+                            d.t, d.kind, 1, fam, losses, d.resolution, weights=w, interval=False,
+                            entry=entry,
+                        )  # fmt: skip
+                    new = _own_p(
+                        pooled, d.t[sel], d.kind[sel], losses, d.resolution, weights=ws,
+                        entry=entry[sel],
+                    )  # fmt: skip
                 else:
                     start = np.array(of.params) if of.params else None
                     new = fit_outcomes(
@@ -89,12 +112,14 @@ def draw(cal: Calibration, b: int, seed: int) -> Calibration:
                         weights=ws,
                         start=start,
                         interval=False,
+                        entry=entry[sel],
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 new = of
-        segments[name] = dataclasses.replace(seg, outcome=new, size=_size(seg.size, d, sel, ws))
+        size = _size(seg.size, d, sel, w_all[sel])
+        segments[name] = dataclasses.replace(seg, outcome=new, size=size)
     keys = {name: seg.key for name, seg in cal.segments.items()}
-    arrivals = arrival_draw(cal.arrivals, d, w, keys, rng)
+    arrivals = arrival_draw(cal.arrivals, d, w_all, keys, rng)
     return dataclasses.replace(cal, segments=segments, arrivals=arrivals)
 
 
@@ -145,8 +170,9 @@ def arrival_draw(
             new_raw = raw[m] * (star[sel].sum() / obs[sel].sum()) / ratio
             factors[m] = max(1e-3, 1.0 + w_m * (new_raw - 1.0))
     mix = {}
+    own = d.entry == 0 if d.entry is not None else np.ones(len(w), bool)  # the window's deals
     for name, key in keys.items():
-        mix[key] = float(w[d.segment == name].sum())
+        mix[key] = float(w[(d.segment == name) & own].sum())
     total = sum(mix.values())
     seg_mix = {k: v / total for k, v in mix.items() if v > 0} if total > 0 else a.segment_mix
     return dataclasses.replace(
@@ -159,13 +185,15 @@ def arrival_draw(
 
 
 def _draw_job(args) -> Calibration:
-    cal, b, seed = args
-    return draw(cal, b, seed)
+    cal, b, seed, cluster_days = args
+    return draw(cal, b, seed, cluster_days)
 
 
-def draws(cal: Calibration, n: int, seed: int, workers: int = 1) -> list[Calibration]:
+def draws(
+    cal: Calibration, n: int, seed: int, workers: int = 1, cluster_days: int = 0
+) -> list[Calibration]:
     """Draws 0..n-1, in that order; spread over `workers` processes (same draws either way)."""
-    jobs = [(cal, b, seed) for b in range(n)]
+    jobs = [(cal, b, seed, cluster_days) for b in range(n)]
     if workers > 1 and n > 1:
         from concurrent.futures import ProcessPoolExecutor
 
