@@ -21,6 +21,7 @@ from sim.experiment import RunResult, bottleneck
 from sim.metrics import COST_METRICS
 from sim.records import MONTH_DAYS, crm_export
 from sim.runfolder import staged
+from sim.sensitivity import tornado_table
 from sim.stats import strict
 
 TERMINAL_METRICS = (
@@ -163,6 +164,8 @@ def write_compare_outputs(
             )
             if "sensitivity" in cres.summary:
                 plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
+        if "sensitivity" in cres.summary:  # every bar with its paired 95 % interval
+            to_csv(tornado_table(cres.summary["sensitivity"]), stage / "tornado.csv")
         (stage / "report.md").write_text(compare_md(cres, figures, setup))
         (stage / "summary.json").write_text(summary_json(cres.summary))
     return outdir / "summary.json"
@@ -545,8 +548,8 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
             f"Baseline mean {format_metric(metric, t['baseline_mean'])}. Inputs ranked by how far they move it "
             "(paired change from the baseline, mean and 95% CI):",
             "",
-            "| input | low .. high (baseline) | change at low | change at high |",
-            "|---|---|---:|---:|",
+            "| input | low .. high (baseline) | change at low | change at high | range, high vs low |",
+            "|---|---|---:|---:|---:|",
         ]
         for r in t["inputs"]:
             cells = [
@@ -560,6 +563,12 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
                 )
                 for e in ("low", "high")
             ]
+            rng = r.get("range_ci95") or [None, None]
+            cells.append(
+                _diff_cell(
+                    metric, {"diff_mean": r["range"], "ci95_low": rng[0], "ci95_high": rng[1]}
+                )
+            )
             out.append(
                 f"| {r['input']} | {r['low']:,g} .. {r['high']:,g} ({r['baseline']:,g}) | "
                 + " | ".join(cells)
