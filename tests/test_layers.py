@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("metrics", ("sim.metrics", "sim.metric_registry", "sim.stats")),
     ("runs", ("sim.executors", "sim.experiment")),
     ("comparisons", ("sim.sensitivity", "sim.compare")),
-    ("outputs", ("sim.plots", "sim.sweep_plots", "sim.report", "sim.capacity_plan")),
+    ("outputs", ("sim.plots", "sim.sweep_plots", "sim.report", "sim.capacity_plan", "sim.gsa")),
     ("composition", ("sim.compose",)),
     ("orchestration", ("sim.api", "sim.sweep")),
     ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__")),
