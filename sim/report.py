@@ -275,7 +275,7 @@ def terminal_table(summary: dict, currency: str | None = None) -> str:
 
 def _terminal_table(summary: dict) -> str:
     lines = []
-    shown = summary["scenarios"]
+    shown = summary.get("scenarios", {})  # a global sensitivity run has none (sim.gsa)
     if "comparisons" in summary:
         shown = {summary["baseline"]: shown[summary["baseline"]]}
     for name, scen in shown.items():
@@ -345,7 +345,38 @@ def _terminal_table(summary: dict) -> str:
             )
         if len(plan["chosen"]) < 2:
             lines.append("  a goal without a plan: no evaluated plan met it (report.md)")
+    if summary.get("gsa"):  # experiment=sobol / morris (sim.gsa)
+        lines += _gsa_lines(summary["gsa"])
     return "\n".join(lines)
+
+
+def _gsa_lines(g: dict) -> list[str]:
+    """Global sensitivity on the terminal: per metric, the inputs ranked (Sobol by ST, with S1;
+    Morris by mu*, with sigma), each index with its 95 % half-width."""
+    sobol = g["method"] == "sobol"
+    lines = [
+        f"{g['method']}: {g['points']} sample points x {g['replications']} replications "
+        "(common random numbers); +- is the 95% bootstrap half-width"
+    ]
+    for metric, m in g["metrics"].items():
+        if "skipped" in m:
+            lines.append(f"{metric}: not analysed, {m['skipped']}")
+            continue
+        by = "ST" if sobol else "mu_star"
+        lines.append(f"{metric}: inputs by {'ST (S1)' if sobol else 'mu* (sigma)'}")
+        for r in sorted(m["rows"], key=lambda r: -r[by]):
+            if sobol:
+                cells = (
+                    f"{r['ST']:>6.2f} +-{r['ST_conf']:.2f}  ({r['S1']:.2f} +-{r['S1_conf']:.2f})"
+                )
+            else:
+                cells = (
+                    f"{format_metric(metric, r['mu_star']):>10} +-"
+                    f"{format_metric(metric, r['mu_star_conf'])}  "
+                    f"({format_metric(metric, r['sigma'])})"
+                )
+            lines.append(f"  {r['parameter']:<40}{cells}  {r['kind']}")
+    return lines
 
 
 # Metrics in a comparison's table: the headline ones, plus what a decision weighs them against.

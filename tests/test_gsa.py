@@ -12,6 +12,7 @@ from sim.api import simulate
 from sim.compose import compose_config, resolve
 from sim.config import ConfigError
 from sim.gsa import MORRIS_COLUMNS, SOBOL_COLUMNS, inputs_of, n_points
+from sim.report import terminal_table
 from tests.conftest import scenario
 
 BUDGET = "channels.paid_search.budget_month"
@@ -138,6 +139,9 @@ def test_morris_screens_out_the_inert_input(tmp_path):
     assert rows.loc[BUDGET, "mu"] == pytest.approx(rows.loc[BUDGET, "mu_star"])
     assert res.summary["gsa"]["points"] == 4 * (2 + 1)
     assert (tmp_path / "morris.png").stat().st_size > 0
+    text = terminal_table(res.summary)  # what `salesim` prints at the end of the run
+    assert "morris: 12 sample points x 2 replications" in text
+    assert text.index(BUDGET) < text.index(AE)  # ranked by mu*
 
 
 def test_a_metric_that_is_not_one_stops_before_the_sample_runs():
