@@ -401,7 +401,15 @@ def figure_sobol(table: pd.DataFrame, path: Path) -> None:
         for tick, kind in zip(ax.get_yticklabels(), t["kind"], strict=True):
             tick.set_color(KIND_COLOR.get(kind, "k"))
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlim(min(-0.05, float((t["S1"] - t["S1_conf"]).min()) if len(t) else 0), 1.05)
+        ax.axvline(1, color="grey", ls=":", lw=0.8)  # all of the variance
+        # indices are shares (0..1), but small samples give estimates and whiskers past either end:
+        # shown, not clipped, so a reader sees the sample is too small
+        ends = pd.concat([t["S1"] - t["S1_conf"], t["ST"] - t["ST_conf"]]) if len(t) else None
+        tops = pd.concat([t["S1"] + t["S1_conf"], t["ST"] + t["ST_conf"]]) if len(t) else None
+        ax.set_xlim(
+            min(-0.05, float(ends.min()) * 1.05) if ends is not None else -0.05,
+            max(1.05, float(tops.max()) * 1.05) if tops is not None else 1.05,
+        )
         ax.set_xlabel("share of the variance of the metric's mean")
         ax.set_title(label(metric), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
@@ -419,7 +427,7 @@ def figure_morris(table: pd.DataFrame, path: Path) -> None:
     sigma = 0.5 mu* and sigma = mu* that split near-linear from interacting inputs."""
     plt = plots.mpl().pyplot
     metrics = list(dict.fromkeys(table["metric"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(9.0 * len(metrics), 5.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         t = _order(table, metric, "mu_star")
         for kind, color in KIND_COLOR.items():
@@ -432,11 +440,17 @@ def figure_morris(table: pd.DataFrame, path: Path) -> None:
         for ratio, style in ((1.0, "--"), (0.5, ":")):
             ax.plot([0, top], [0, ratio * top], color="grey", ls=style, lw=0.8,
                     label=f"sigma = {ratio:g} mu*")  # fmt: skip
-        for _, r in t.iterrows():
-            ax.annotate(r["parameter"], (r["mu_star"], r["sigma"]), fontsize=7,
+        # points are numbered by rank (largest mu* first) and named in a key beside the panel, since
+        # inputs with similar effects sit on top of each other
+        ranked = t.sort_values("mu_star", ascending=False, kind="stable")
+        for n, (_, r) in enumerate(ranked.iterrows(), start=1):
+            ax.annotate(str(n), (r["mu_star"], r["sigma"]), fontsize=8, fontweight="bold",
                         xytext=(4, 3), textcoords="offset points")  # fmt: skip
+        key = "\n".join(f"{n}  {p}" for n, p in enumerate(ranked["parameter"], start=1))
+        ax.text(1.02, 1.0, key, transform=ax.transAxes, fontsize=7.5, va="top", family="monospace")
         ax.set_xlim(0, top)
-        ax.set_ylim(0, top)
+        high = float((t["sigma"]).max()) * 1.3 if len(t) else top
+        ax.set_ylim(0, max(high, 1e-12) if high > 0 else top)
         _, fmt = _title_fmt(metric)
         ax.xaxis.set_major_formatter(fmt)
         ax.yaxis.set_major_formatter(fmt)
