@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,15 +127,19 @@ def problem(inputs: list[Input]) -> dict:
 def sample(settings: GsaSettings, prob: dict, seed: int) -> np.ndarray:
     """SALib's sample plan: Saltelli's scheme on a scrambled Sobol sequence (N*(k+2) points, N*(2k+2)
     with second order), or `trajectories` Morris trajectories of k+1 points. Seeded by the run's seed."""
-    if settings.method == "sobol":
-        from SALib.sample import sobol  # lazy: only global sensitivity needs SALib
+    try:
+        if settings.method == "sobol":
+            from SALib.sample import sobol  # lazy: only global sensitivity needs SALib
 
-        return sobol.sample(
-            prob, settings.n, calc_second_order=settings.second_order, scramble=True, seed=seed
-        )
-    from SALib.sample import morris
+            return sobol.sample(
+                prob, settings.n, calc_second_order=settings.second_order, scramble=True, seed=seed
+            )
+        from SALib.sample import morris
 
-    return morris.sample(prob, settings.trajectories, num_levels=settings.levels, seed=seed)
+        return morris.sample(prob, settings.trajectories, num_levels=settings.levels, seed=seed)
+    except ValueError as exc:  # e.g. a triangular distribution SALib cannot scale
+        text = " ".join(str(exc).split())
+        raise ConfigError(f"config error: gsa: SALib rejected the inputs: {text}") from None
 
 
 def n_points(settings: GsaSettings, k: int) -> int:
@@ -269,11 +274,13 @@ def noise_share(reps: np.ndarray) -> float:
     (variance over replications / replications) against the variance of the point means. Under common
     random numbers part of that noise is shared by every point and cancels, so this is an upper
     bound; near 0 the indices describe the inputs, near 1 they describe luck (raise replications)."""
-    means = np.nanmean(reps, axis=1)
-    spread = float(np.var(means, ddof=1)) if len(means) > 1 else 0.0
-    if reps.shape[1] < 2 or not spread:
-        return math.nan
-    return float(np.nanmean(np.nanvar(reps, axis=1, ddof=1)) / reps.shape[1] / spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(reps, axis=1)
+        spread = float(np.nanvar(means, ddof=1)) if len(means) > 1 else 0.0
+        if reps.shape[1] < 2 or not spread or not math.isfinite(spread):
+            return math.nan
+        return float(np.nanmean(np.nanvar(reps, axis=1, ddof=1)) / reps.shape[1] / spread)
 
 
 def run(
@@ -314,7 +321,9 @@ def run(
         for i, out in enumerate(map_ordered(_chunk, plan, range(len(x)), rs.executor, rs.workers)):
             reps[:, i, :] = out
             bar.update(1)
-    means = np.nanmean(reps, axis=2) if sc.replications > 1 else reps[:, :, 0]
+    with warnings.catch_warnings():  # a point where the metric never applies stays NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(reps, axis=2)
     tables, extra = [], {}
     for j, metric in enumerate(settings.metrics):
         df, more = analyse(settings, prob, x, means[j], sc.seed)

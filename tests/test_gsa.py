@@ -160,3 +160,17 @@ def test_a_sampled_value_the_schema_rejects_names_the_point():
                 "+gsa.n=4",
             ]
         )
+
+
+def test_a_distribution_salib_cannot_sample_is_one_config_error_line():
+    # SALib's triangular distribution needs a non-negative upper end
+    with pytest.raises(ConfigError, match="gsa: SALib rejected the inputs") as exc:
+        simulate(
+            [
+                *SHORT,
+                "+uncertainties={segments.mid.size_elasticity.win: "
+                "{dist: triang, low: -0.3, high: -0.1, peak: -0.2}}",
+                "+gsa.method=morris",
+            ]
+        )
+    assert "\n" not in str(exc.value)
