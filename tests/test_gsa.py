@@ -174,3 +174,14 @@ def test_a_distribution_salib_cannot_sample_is_one_config_error_line():
             ]
         )
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("preset", "points", "runs"), [("sobol", 576, 4608), ("morris", 160, 1600)]
+)
+def test_the_presets_are_valid_and_cost_what_the_docs_say(preset, points, runs):
+    # docs/experiments.md and experiments/README.md quote these sizes and their measured times
+    sc, rs = scenario(f"experiment={preset}", fast=False)
+    k = len(rs.uncertainties or {}) + len(rs.levers or {})
+    assert (k, rs.gsa.method) == (7, preset)
+    assert n_points(rs.gsa, k) == points and points * sc.replications == runs
