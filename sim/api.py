@@ -59,6 +59,17 @@ def run(
     sc, rs = resolve(cfg)
     for line in check_size(sc, rs):  # refuses (ConfigError) what cannot fit, before any work
         print(line, file=sys.stderr)
+    if rs.gsa is not None:  # experiment=sobol / morris: global sensitivity (sim.gsa)
+        if rs.compare is not None or rs.sensitivity is not None or rs.plan is not None:
+            raise ConfigError(
+                "config error: gsa: global sensitivity runs alone; remove compare / sensitivity / plan"
+            )
+        from sim import gsa  # lazy: SALib is imported only for global sensitivity
+
+        base = OmegaConf.to_container(cfg, resolve=True)
+        return gsa.run(
+            base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
+        )
     if rs.plan is not None:  # experiment=capacity_plan: a search over plans (sim.capacity_plan)
         if rs.compare is not None or rs.sensitivity is not None:
             raise ConfigError(

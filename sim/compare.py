@@ -130,7 +130,10 @@ def run_planned(
         return res
 
     cres = run_compare(settings, compose, run_checked)
-    cres.summary["sensitivity"] = sensitivity.tornado(cres.summary, rs.sensitivity, swings)
+    reps = {name: r.replications for name, (_, r) in cres.runs.items()}
+    cres.summary["sensitivity"] = sensitivity.tornado(
+        cres.summary, rs.sensitivity, swings, reps, paired
+    )
     return cres
 
 

@@ -801,6 +801,96 @@ class PlanSettings(_Model):
     levers: dict[str, PlanLever] = Field(min_length=1)
 
 
+class Factor(_Model):
+    """An input that global sensitivity (sim.gsa) varies: an uncertainty (what the market does) or a
+    lever (what the company decides), with its distribution as in SALib's problem dict (`dists`):
+    uniform over [low, high] (the default), normal (mean, sd), triang (low, high and the peak value
+    between them) or lognorm (mu, sigma: mean and standard deviation of the value's logarithm).
+    A key whose baseline is a whole number is rounded to one at every sample point."""
+
+    dist: Literal["uniform", "normal", "triang", "lognorm"] = "uniform"
+    low: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    high: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    peak: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    mean: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    sd: Annotated[float, NoBool, Field(gt=0, allow_inf_nan=False)] | None = None
+    mu: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    sigma: Annotated[float, NoBool, Field(gt=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Factor:
+        need = {
+            "uniform": ("low", "high"),
+            "triang": ("low", "high", "peak"),
+            "normal": ("mean", "sd"),
+            "lognorm": ("mu", "sigma"),
+        }[self.dist]
+        given = {
+            k
+            for k in ("low", "high", "peak", "mean", "sd", "mu", "sigma")
+            if getattr(self, k) is not None
+        }
+        if given != set(need):
+            raise ValueError(
+                f"dist {self.dist} takes {', '.join(need)} (given: {', '.join(sorted(given)) or 'none'})"
+            )
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low = {self.low:g} must be below high = {self.high:g}")
+        if self.peak is not None and not self.low <= self.peak < self.high:  # type: ignore[operator]
+            raise ValueError(f"peak = {self.peak:g}: allowed low <= peak < high (SALib's triang)")
+        return self
+
+
+class GsaSettings(_Model):
+    """Global sensitivity (experiment=sobol / morris, sim.gsa): every `uncertainties` and `levers`
+    key varied together over its distribution by SALib's sample plan, each sample point run on the
+    same replication seeds (common random numbers); `over` picks which of the two sets vary (the
+    others stay at their baseline)."""
+
+    method: Literal["sobol", "morris"]
+    metrics: list[str] = Field(default_factory=lambda: ["arr_end"], min_length=1)
+    over: Literal["both", "uncertainties", "levers"] = "both"
+    swing: Annotated[float, Field(gt=0, lt=1)] = 0.2  # a factor given as null: uniform -/+ swing
+    n: Annotated[int, NoBool, Field(ge=2, le=65536)] = 32  # Sobol: base sample size, a power of 2
+    second_order: bool = False  # Sobol: also S2 (pairs); N*(2k+2) points instead of N*(k+2)
+    trajectories: Annotated[int, NoBool, Field(ge=2, le=10000)] = 10  # Morris: r
+    levels: Annotated[int, NoBool, Field(ge=2, le=64)] = 4  # Morris: grid levels (even)
+    resamples: Annotated[int, NoBool, Field(ge=10, le=100000)] = 1000  # bootstrap for the *_conf
+
+    @field_validator("n")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError("Sobol's sequence needs a power of 2 (8, 16, 32, 64, ...)")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("Morris needs an even number of levels (4, 6, 8, ...)")
+        return v
+
+
+def flat_factors(v: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{team: {ae: {count: null}}}` (what `+levers.team.ae.count=null` makes on the command line)
+    as `{team.ae.count: null}`: a mapping of plain values (numbers, words) is a distribution (Factor);
+    a mapping holding mappings or nulls is one more level of the config key."""
+    out: dict[str, Any] = {}
+    for key, value in v.items():
+        name = f"{prefix}{key}"
+        spec = (
+            isinstance(value, dict)
+            and value
+            and all(x is not None and not isinstance(x, dict | list) for x in value.values())
+        )
+        if isinstance(value, dict) and not spec:
+            out.update(flat_factors(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 class RunSettings(_Model):
     """How to run (not what to simulate): executor, workers, progress bar, table format, and an
     optional comparison of several scenarios."""
@@ -812,6 +902,16 @@ class RunSettings(_Model):
     compare: CompareSettings | None = None
     sensitivity: SensitivitySettings | None = None
     plan: PlanSettings | None = None  # experiment=capacity_plan (sim.capacity_plan)
+    # global sensitivity (sim.gsa): inputs the company does not control, inputs it does, and how
+    uncertainties: dict[str, Factor | None] | None = None
+    levers: dict[str, Factor | None] | None = None
+    gsa: GsaSettings | None = None
+
+    @field_validator("uncertainties", "levers", mode="before")
+    @classmethod
+    def _flat_keys(cls, v: Any) -> Any:
+        return flat_factors(v) if isinstance(v, dict) else v
+
     overwrite: bool = False  # salesim: replace a complete run in hydra.run.dir (sim/cli.py)
 
     @field_validator("workers", mode="before")
@@ -838,7 +938,52 @@ def load_run(
         settings = RunSettings.model_validate(run)
     except ValidationError as exc:
         raise ConfigError("\n".join(_format(e, run) for e in exc.errors())) from None
+    check_factors(settings, data)
     return scenario, settings
+
+
+def config_value(data: dict[str, Any], key: str) -> Any:
+    """The value at dotted `key` in a composed config dict (list items by index), or KeyError."""
+    node: Any = data
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def check_factors(rs: RunSettings, data: dict[str, Any]) -> None:
+    """Every `uncertainties` / `levers` key names a number of the config, none is in both, and a
+    `gsa` run has something to vary: one config error line otherwise (sim.gsa)."""
+    both = set(rs.uncertainties or {}) & set(rs.levers or {})
+    if both:
+        key = sorted(both)[0]
+        raise ConfigError(
+            f"config error: levers.{key}: also listed under uncertainties; an input is one or the other"
+        )
+    for group in ("uncertainties", "levers"):
+        for key in getattr(rs, group) or {}:
+            try:
+                value = config_value(data, key)
+            except KeyError:
+                raise ConfigError(
+                    f"config error: {group}.{key}: no such key in the config (docs/configuration.md)"
+                ) from None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(
+                    f"config error: {group}.{key}: the config value is {value!r}, not a number; "
+                    "allowed: a numeric key"
+                )
+    if rs.gsa is not None:
+        chosen = {"both": ("uncertainties", "levers")}.get(rs.gsa.over, (rs.gsa.over,))
+        if not any(getattr(rs, g) for g in chosen):
+            raise ConfigError(
+                f"config error: gsa.over = {rs.gsa.over!r}: nothing to vary; declare inputs under "
+                + " or ".join(chosen)
+            )
 
 
 # --- sizes before work (docs/reliability.md) ------------------------------------------------------

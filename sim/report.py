@@ -22,6 +22,7 @@ from sim.experiment import RunResult, bottleneck
 from sim.metrics import COST_METRICS
 from sim.records import MONTH_DAYS, crm_export
 from sim.runfolder import staged
+from sim.sensitivity import tornado_table
 from sim.stats import strict
 
 TERMINAL_METRICS = (
@@ -166,6 +167,8 @@ def write_compare_outputs(
             )
             if "sensitivity" in cres.summary:
                 plots.tornado(cres.summary["sensitivity"], stage / "tornado.png")
+        if "sensitivity" in cres.summary:  # every bar with its paired 95 % interval
+            to_csv(tornado_table(cres.summary["sensitivity"]), stage / "tornado.csv")
         text = compare_md(cres, figures, setup)
         (stage / "report.md").write_text(text)
         # the verdicts first: a tornado's ranking, or what each change buys and each comparison's
@@ -287,7 +290,7 @@ def terminal_table(summary: dict, currency: str | None = None) -> str:
 
 def _terminal_table(summary: dict) -> str:
     lines = []
-    shown = summary["scenarios"]
+    shown = summary.get("scenarios", {})  # a global sensitivity run has none (sim.gsa)
     if "comparisons" in summary:
         shown = {summary["baseline"]: shown[summary["baseline"]]}
     for name, scen in shown.items():
@@ -357,7 +360,38 @@ def _terminal_table(summary: dict) -> str:
             )
         if len(plan["chosen"]) < 2:
             lines.append("  a goal without a plan: no evaluated plan met it (report.md)")
+    if summary.get("gsa"):  # experiment=sobol / morris (sim.gsa)
+        lines += _gsa_lines(summary["gsa"])
     return "\n".join(lines)
+
+
+def _gsa_lines(g: dict) -> list[str]:
+    """Global sensitivity on the terminal: per metric, the inputs ranked (Sobol by ST, with S1;
+    Morris by mu*, with sigma), each index with its 95 % half-width."""
+    sobol = g["method"] == "sobol"
+    lines = [
+        f"{g['method']}: {g['points']} sample points x {g['replications']} replications "
+        "(common random numbers); +- is the 95% bootstrap half-width"
+    ]
+    for metric, m in g["metrics"].items():
+        if "skipped" in m:
+            lines.append(f"{metric}: not analysed, {m['skipped']}")
+            continue
+        by = "ST" if sobol else "mu_star"
+        lines.append(f"{metric}: inputs by {'ST (S1)' if sobol else 'mu* (sigma)'}")
+        for r in sorted(m["rows"], key=lambda r: -r[by]):
+            if sobol:
+                cells = (
+                    f"{r['ST']:>6.2f} +-{r['ST_conf']:.2f}  ({r['S1']:.2f} +-{r['S1_conf']:.2f})"
+                )
+            else:
+                cells = (
+                    f"{format_metric(metric, r['mu_star']):>10} +-"
+                    f"{format_metric(metric, r['mu_star_conf'])}  "
+                    f"({format_metric(metric, r['sigma'])})"
+                )
+            lines.append(f"  {r['parameter']:<40}{cells}  {r['kind']}")
+    return lines
 
 
 # Metrics in a comparison's table: the headline ones, plus what a decision weighs them against.
@@ -560,8 +594,8 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
             f"Baseline mean {format_metric(metric, t['baseline_mean'])}. Inputs ranked by how far they move it "
             "(paired change from the baseline, mean and 95% CI):",
             "",
-            "| input | low .. high (baseline) | change at low | change at high |",
-            "|---|---|---:|---:|",
+            "| input | low .. high (baseline) | change at low | change at high | range, high vs low |",
+            "|---|---|---:|---:|---:|",
         ]
         for r in t["inputs"]:
             cells = [
@@ -575,6 +609,12 @@ def compare_md(cres: CompareResult, figures: bool = True, setup: str = "") -> st
                 )
                 for e in ("low", "high")
             ]
+            rng = r.get("range_ci95") or [None, None]
+            cells.append(
+                _diff_cell(
+                    metric, {"diff_mean": r["range"], "ci95_low": rng[0], "ci95_high": rng[1]}
+                )
+            )
             out.append(
                 f"| {r['input']} | {r['low']:,g} .. {r['high']:,g} ({r['baseline']:,g}) | "
                 + " | ".join(cells)

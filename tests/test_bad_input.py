@@ -611,3 +611,57 @@ def test_close_pull_on_a_stage_before_the_close_is_rejected() -> None:
 def test_stall_days_not_positive_is_rejected() -> None:
     msg = reject("+motions.mlg.stages.negotiation.stall_days=0")
     assert "stall_days" in msg and "0" in msg
+
+
+# --- global sensitivity: uncertainties, levers, gsa (sim.gsa) ------------------------------------
+
+
+def test_an_uncertainty_naming_no_config_key_is_rejected() -> None:
+    msg = reject("experiment=sobol", "+uncertainties.team.ae.cuont=null")
+    assert "uncertainties.team.ae.cuont: no such key in the config" in msg
+
+
+def test_a_lever_on_a_key_that_is_not_a_number_is_rejected() -> None:
+    msg = reject("experiment=sobol", "+levers.segments.mid.acv.dist=null")
+    assert "levers.segments.mid.acv.dist" in msg and "'lognormal', not a number" in msg
+
+
+def test_an_input_listed_as_uncertainty_and_lever_is_rejected() -> None:
+    msg = reject("experiment=sobol", "+uncertainties.team.ae.count={low: 6, high: 10}")
+    assert "levers.team.ae.count: also listed under uncertainties" in msg
+
+
+def test_a_sobol_size_not_a_power_of_two_is_rejected() -> None:
+    msg = reject("experiment=sobol", "gsa.n=48")
+    assert "gsa.n = 48" in msg and "power of 2" in msg
+
+
+def test_an_odd_number_of_morris_levels_is_rejected() -> None:
+    msg = reject("experiment=morris", "gsa.levels=5")
+    assert "gsa.levels = 5" in msg and "even" in msg
+
+
+def test_an_input_range_with_low_not_below_high_is_rejected() -> None:
+    msg = reject("experiment=sobol", "levers.team.ae.count={low: 10, high: 6}")
+    assert "levers.team.ae.count" in msg and "low = 10 must be below high = 6" in msg
+
+
+def test_a_distribution_missing_its_parameters_is_rejected() -> None:
+    msg = reject("experiment=sobol", "levers.team.ae.count={dist: triang, low: 6, high: 10}")
+    assert "levers.team.ae.count" in msg and "dist triang takes low, high, peak" in msg
+
+
+def test_an_unknown_distribution_is_rejected() -> None:
+    msg = reject("experiment=sobol", "levers.team.ae.count={dist: beta, low: 6, high: 10}")
+    assert "levers.team.ae.count.dist = 'beta'" in msg
+
+
+def test_global_sensitivity_with_nothing_to_vary_is_rejected() -> None:
+    msg = reject("experiment=sobol", "levers=null", "gsa.over=levers")
+    assert "gsa.over = 'levers': nothing to vary" in msg
+
+
+def test_a_bad_gsa_method_is_rejected_in_the_cli(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(tmp_path, "experiment=sobol", "gsa.method=fast")
+    assert_stopped(proc, run_dir)
+    assert "gsa.method = 'fast'" in proc.stderr

@@ -189,6 +189,20 @@ def test_tornado_ranks_inputs_by_paired_swing(tmp_path):
     # report.html leads with the ranking and embeds the tornado with the other figures
     page = self_contained(tmp_path / "report.html", images=4)
     assert re.findall(r"<h2>(.*?)</h2>", page)[0] == "Sensitivity of leads"
+    # the bar's whole length carries its interval too: high against low, paired by replication
+    wide = res.replications.pivot(index="replication", columns="scenario", values="leads")
+    d = (
+        wide[f"channels.paid_search.budget_month={round(1.2 * budget)}"]
+        - wide[f"channels.paid_search.budget_month={round(0.8 * budget)}"]
+    ).to_numpy()
+    lo, hi = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=d.std(ddof=1) / len(d) ** 0.5)
+    assert top["range"] == pytest.approx(d.mean())
+    assert top["range_ci95"] == pytest.approx([lo, hi])
+    assert ae["range_ci95"] == [0.0, 0.0]
+    table = pd.read_csv(tmp_path / "tornado.csv")
+    assert list(table["input"]) == names
+    assert table.loc[0, ["range_ci95_low", "range_ci95_high"]].tolist() == pytest.approx([lo, hi])
+    assert table.loc[0, "high_ci95_low"] == pytest.approx(top["high_ci95"][0])
 
 
 @pytest.mark.parametrize(

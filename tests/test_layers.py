@@ -45,7 +45,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("comparisons", ("sim.sensitivity", "sim.compare")),
     (
         "outputs",
-        ("sim.plots", "sim.sweep_plots", "sim.html_report", "sim.report", "sim.capacity_plan"),
+        (
+            "sim.plots",
+            "sim.sweep_plots",
+            "sim.html_report",
+            "sim.report",
+            "sim.capacity_plan",
+            "sim.gsa",
+        ),
     ),
     ("composition", ("sim.compose",)),
     ("orchestration", ("sim.api", "sim.sweep")),
