@@ -68,6 +68,15 @@ def run(
         return capacity_plan.run(
             base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
         )
+    if rs.optimise is not None:  # experiment=optimise_*: an Optuna study (sim.optimise)
+        if rs.compare is not None or rs.sensitivity is not None or rs.plan is not None:
+            raise ConfigError(
+                "config error: optimise: an optimisation runs alone; remove compare / "
+                "sensitivity / plan"
+            )
+        from sim import optimise  # lazy: imports Optuna only when asked for
+
+        return optimise.run(cfg, sc, rs, outdir and Path(outdir), setup, progress)
     if (rs.compare is not None or rs.sensitivity is not None) and overrides is None:
         raise ConfigError(
             "config error: compare: a comparison re-composes each scenario from overrides; "
