@@ -861,7 +861,8 @@ class StudyConstraint(_Model):
 
 class OptimiseSettings(_Model):
     """An Optuna study over config keys (experiment=optimise_budget, optimise_target; sim.optimise,
-    docs/sweeps.md): `n_trials` trials, each a run of `replications` on the executor."""
+    docs/sweeps.md): `n_trials` trials, each a run of `replications` on the executor (proposals
+    over `budget_limit_month` are not run and do not count)."""
 
     space: dict[str, SearchParam] = Field(min_length=1)
     objectives: list[StudyObjective] = Field(min_length=1, max_length=3)

@@ -59,6 +59,9 @@ from sim.stats import strict, summarise
 __all__ = ["STUDY_FILE", "label", "pareto_mask", "run", "storage_url"]
 
 STUDY_FILE = "study.db"
+# proposals over the budget limit are not simulated and do not count as trials; a search proposes
+# at most this many times n_trials in all, so a space almost wholly over the limit still ends
+MAX_PROPOSALS = 10
 # run settings that never change results: a study may be resumed with other values of these
 NOT_FINGERPRINTED = ("executor", "workers", "progress", "overwrite", "tables")
 
@@ -275,9 +278,12 @@ def fingerprint(cfg: DictConfig) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _sampler(optuna: Any, st: OptimiseSettings, i: int, constraints_func: Callable | None) -> Any:
+def _sampler(
+    optuna: Any, st: OptimiseSettings, i: int, constraints_func: Callable | None, skipped: int = 0
+) -> Any:
     """The sampler that proposes the i-th finished trial, seeded with (seed, i): the same trial
-    whether or not the search was interrupted before it."""
+    whether or not the search was interrupted before it. `skipped` trials over the budget limit
+    extend TPE's random start, so it models `n_startup_trials` trials that ran."""
     seed = int(np.random.SeedSequence([st.seed, i]).generate_state(1)[0])
     kw = {"constraints_func": constraints_func} if constraints_func is not None else {}
     with warnings.catch_warnings():
@@ -290,7 +296,7 @@ def _sampler(optuna: Any, st: OptimiseSettings, i: int, constraints_func: Callab
                 population_size=st.population_size, seed=seed, **kw
             )
         return optuna.samplers.TPESampler(
-            n_startup_trials=st.n_startup_trials, multivariate=True, seed=seed, **kw
+            n_startup_trials=st.n_startup_trials + skipped, multivariate=True, seed=seed, **kw
         )
 
 
@@ -356,8 +362,15 @@ def search(
         say(f"optimise: resuming study {sc.scenario.name!r} ({len(finished)} trials done, {url})")
     dists = _distributions(optuna, st)
     done = len(finished)
-    while done < st.n_trials:
-        study.sampler = _sampler(optuna, st, done, cfunc)
+    over = sum(t.user_attrs.get("status") == "over_budget" for t in finished)
+    while done - over < st.n_trials:
+        if done >= MAX_PROPOSALS * st.n_trials:
+            say(
+                f"optimise: stopped after {done} proposals, {over} of them over the budget limit "
+                "(optimise.budget_limit_month): narrow the budget ranges or raise the limit"
+            )
+            break
+        study.sampler = _sampler(optuna, st, done, cfunc, over)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             trial = study.ask(fixed_distributions=dists)
@@ -382,7 +395,8 @@ def search(
             study.tell(trial, out.values)
         else:
             study.tell(trial, state=TS.PRUNED)
-        say(_trial_line(study_def, done, out, params))
+        over += out.state == "over_budget"
+        say(_trial_line(study_def, done, done - over, out, params))
         done += 1
     trials = sorted(
         study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)),
@@ -391,9 +405,10 @@ def search(
     return study_def, trials
 
 
-def _trial_line(s: Study, i: int, out: Outcome, params: dict[str, float]) -> str:
+def _trial_line(s: Study, i: int, ran: int, out: Outcome, params: dict[str, float]) -> str:
     shown = ", ".join(f"{k.split('.')[-2] if '.' in k else k}={v:g}" for k, v in params.items())
-    head = f"trial {i + 1}/{s.st.n_trials} ({shown}): "
+    head = f"trial {i}" + ("" if out.state == "over_budget" else f" [{ran}/{s.st.n_trials}]")
+    head += f" ({shown}): "
     if out.state == "over_budget":
         lim = format_metric("sm_cost", s.st.budget_limit_month)
         return (

@@ -611,3 +611,49 @@ def test_close_pull_on_a_stage_before_the_close_is_rejected() -> None:
 def test_stall_days_not_positive_is_rejected() -> None:
     msg = reject("+motions.mlg.stages.negotiation.stall_days=0")
     assert "stall_days" in msg and "0" in msg
+
+
+# --- optimisation studies (experiment=optimise_*, sim/optimise.py) --------------------------------
+
+
+def test_a_search_range_upside_down_is_rejected() -> None:
+    msg = reject("experiment=optimise_budget", "optimise.space={team.ae.count: {low: 14, high: 4}}")
+    assert msg.startswith("config error: optimise.space.team.ae.count = ")
+    assert "low = 14 must be below high = 4" in msg
+
+
+def test_a_search_step_that_does_not_divide_the_range_is_rejected() -> None:
+    msg = reject("experiment=optimise_budget", "+optimise.space={team.ae.count: {step: 3}}")
+    assert "step = 3 must divide high - low = 10" in msg
+
+
+def test_pruning_a_two_objective_study_is_rejected() -> None:
+    msg = reject("experiment=optimise_target", "optimise.pruning=true")
+    assert "pruning = true needs one objective" in msg
+
+
+def test_an_unknown_sampler_and_statistic_are_rejected() -> None:
+    assert "optimise.sampler = 'cmaes'" in reject(
+        "experiment=optimise_budget", "optimise.sampler=cmaes"
+    )
+    msg = reject("experiment=optimise_budget", "optimise.objectives=[{metric: arr_end, stat: p42}]")
+    assert "optimise.objectives.0.stat = 'p42'" in msg
+
+
+def test_cli_a_searched_key_that_does_not_exist_exits_2_without_results(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(
+        tmp_path, "experiment=optimise_budget", "+optimise.space={team.ae.cuont: {low: 1, high: 2}}"
+    )
+    assert_stopped(proc, run_dir)
+    assert proc.stderr.strip() == (
+        "config error: optimise.space.team.ae.cuont: no such key in the config (a scenario key "
+        "such as team.ae.count or channels.<name>.budget_month)"
+    )
+
+
+def test_cli_an_unknown_objective_metric_exits_2_without_results(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(
+        tmp_path, "experiment=optimise_budget", "optimise.objectives=[{metric: arr_ned}]"
+    )
+    assert_stopped(proc, run_dir)
+    assert "config error: optimise.objectives[0].metric = 'arr_ned': not a metric" in proc.stderr
