@@ -62,6 +62,7 @@ STUDY_FILE = "study.db"
 # proposals over the budget limit are not simulated and do not count as trials; a search proposes
 # at most this many times n_trials in all, so a space almost wholly over the limit still ends
 MAX_PROPOSALS = 10
+WORST = 1e300  # the intermediate value of a trial whose limits are broken so far (pruning)
 # run settings that never change results: a study may be resumed with other values of these
 NOT_FINGERPRINTED = ("executor", "workers", "progress", "overwrite", "tables")
 
@@ -215,7 +216,9 @@ class Study:
             start = stop
             if stop < n and report is not None:
                 values, cons = self.score(rows)
-                bad = -math.inf if self.objectives[0].direction == "maximize" else math.inf
+                # a broken limit reports the worst value: finite, so the pruner's percentiles
+                # (which interpolate) stay numbers
+                bad = -WORST if self.objectives[0].direction == "maximize" else WORST
                 partial = values[0] if max(cons, default=0.0) <= 0 else bad
                 if report(partial if math.isfinite(partial) else bad, stop):
                     return Outcome("pruned", None, cons + budget, stop, self.summary(rows), total)
@@ -359,7 +362,9 @@ def search(
         study.tell(t.number, state=TS.FAIL)  # stopped by an interrupt: proposed again below
     finished = study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED))
     if finished:
-        say(f"optimise: resuming study {sc.scenario.name!r} ({len(finished)} trials done, {url})")
+        say(
+            f"optimise: resuming study {sc.scenario.name!r} ({len(finished)} proposals done, {url})"
+        )
     dists = _distributions(optuna, st)
     done = len(finished)
     over = sum(t.user_attrs.get("status") == "over_budget" for t in finished)
@@ -396,7 +401,7 @@ def search(
         else:
             study.tell(trial, state=TS.PRUNED)
         over += out.state == "over_budget"
-        say(_trial_line(study_def, done, done - over, out, params))
+        say(_trial_line(study_def, done, done - over + 1, out, params))
         done += 1
     trials = sorted(
         study.get_trials(deepcopy=False, states=(TS.COMPLETE, TS.PRUNED)),
@@ -532,10 +537,14 @@ def report_md(s: Study, df: pd.DataFrame, url: str | None, setup: str = "") -> s
         + ("; ".join(limits) if limits else "none")
         + ".",
         "",
-        f"Search: {len(df)} trials of Optuna's {st.sampler.upper()} sampler (seed {st.seed}), "
-        f"{sc.replications} replications each on common random numbers (seed {sc.seed}); "
+        f"Search: {len(df)} proposals of Optuna's {st.sampler.upper()} sampler (seed {st.seed}), "
+        f"{sc.replications} replications a trial (fewer if pruned) on common random numbers "
+        f"(seed {sc.seed}); "
         f"{span(sc.horizon_days)} window after a {span(sc.warmup_days)} warm-up. "
-        + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in states.items())
+        + ", ".join(
+            f"{n} {k.replace('_', ' ')}" + (" (not run)" if k == "over_budget" else "")
+            for k, n in states.items()
+        )
         + f"; {n_ok} met every constraint.",
         "",
     ]
@@ -620,7 +629,7 @@ def figure(s: Study, df: pd.DataFrame, path: Path) -> None:
     then the first objective against each searched parameter."""
     plt = plots.mpl().pyplot
     keys = list(s.st.space)
-    n = len(s.objectives) + len(keys)
+    n = len(s.objectives) + len(s.constraints) + len(keys)
     ncol = min(3, n)
     nrow = math.ceil(n / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
@@ -642,9 +651,20 @@ def figure(s: Study, df: pd.DataFrame, path: Path) -> None:
         ax.set_title(_describe(o), fontsize=9)
         _axis(ax, o, "y")
         ax.legend(fontsize=7)
+    for j, c in enumerate(s.constraints):
+        ax, col = flat[len(s.objectives) + j], _clabel(c)
+        ran = df[df["state"] != "over_budget"]
+        ax.plot(ran["trial"], ran[col], "o", color="C1", ms=5)
+        for v in (c.max, c.min):
+            if v is not None:
+                ax.axhline(v, color="C3", ls="--", lw=1, label=f"limit {v:g}")
+        ax.set_title(f"{col} by trial (the limit dashed)", fontsize=9)
+        ax.set_xlabel("trial")
+        ax.grid(alpha=0.3)
     o = s.objectives[0]
+    first = len(s.objectives) + len(s.constraints)
     for j, k in enumerate(keys):
-        ax = flat[len(s.objectives) + j]
+        ax = flat[first + j]
         ax.plot(ok[k], ok[label(o)], "o", color="C0", ms=5)
         if len(bad):
             ax.plot(bad[k], bad[label(o)], "o", mfc="none", color="C3", ms=5)
@@ -653,10 +673,12 @@ def figure(s: Study, df: pd.DataFrame, path: Path) -> None:
         _axis(ax, o, "y")
         if k.endswith("budget_month"):
             plots._money(ax, "x")
+            ax.xaxis.set_major_locator(plots.mpl().ticker.MaxNLocator(4))
     for ax in flat[n:]:
         ax.axis("off")
     fig.suptitle(
-        f"Optimisation: {len(df)} trials, {int(df['feasible'].sum())} meet the constraints",
+        f"Optimisation: {int((df['state'] != 'over_budget').sum())} trials run, "
+        f"{int(df['feasible'].sum())} meet the constraints",
         fontsize=11,
     )
     plots.save(fig, path)
