@@ -718,7 +718,8 @@ def pareto_figure(s: Study, df: pd.DataFrame, path: Path) -> None:
     _axis(ax, ox, "x")
     ax.set_ylabel(_describe(oy))
     ax.set_xlabel(_describe(ox))
-    ax.set_title(f"Pareto front: {len(f)} of {len(df)} trials (labels: trial numbers)")
+    ran = int((df["state"] != "over_budget").sum())
+    ax.set_title(f"Pareto front: {len(f)} of {ran} trials run (labels: trial numbers)")
     ax.legend(fontsize=8)
     plots.save(fig, path)
 
