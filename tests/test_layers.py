@@ -45,7 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("comparisons", ("sim.sensitivity", "sim.compare")),
     ("outputs", ("sim.plots", "sim.sweep_plots", "sim.report", "sim.capacity_plan")),
     ("composition", ("sim.compose",)),
-    ("orchestration", ("sim.api", "sim.sweep")),
+    ("orchestration", ("sim.api", "sim.sweep", "sim.optimise")),
     ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__")),
     ("validation", ("sim.validate",)),
 )
