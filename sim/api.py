@@ -60,9 +60,10 @@ def run(
     for line in check_size(sc, rs):  # refuses (ConfigError) what cannot fit, before any work
         print(line, file=sys.stderr)
     if rs.gsa is not None:  # experiment=sobol / morris: global sensitivity (sim.gsa)
-        if rs.compare is not None or rs.sensitivity is not None or rs.plan is not None:
+        if any(x is not None for x in (rs.compare, rs.sensitivity, rs.plan, rs.optimise)):
             raise ConfigError(
-                "config error: gsa: global sensitivity runs alone; remove compare / sensitivity / plan"
+                "config error: gsa: global sensitivity runs alone; remove compare / sensitivity / "
+                "plan / optimise"
             )
         from sim import gsa  # lazy: SALib is imported only for global sensitivity
 
@@ -71,14 +72,24 @@ def run(
             base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
         )
     if rs.plan is not None:  # experiment=capacity_plan: a search over plans (sim.capacity_plan)
-        if rs.compare is not None or rs.sensitivity is not None:
+        if any(x is not None for x in (rs.compare, rs.sensitivity, rs.optimise)):
             raise ConfigError(
-                "config error: plan: a capacity plan runs alone; remove compare / sensitivity"
+                "config error: plan: a capacity plan runs alone; remove compare / sensitivity / "
+                "optimise"
             )
         base = OmegaConf.to_container(cfg, resolve=True)
         return capacity_plan.run(
             base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
         )
+    if rs.optimise is not None:  # experiment=optimise_*: an Optuna study (sim.optimise)
+        if rs.compare is not None or rs.sensitivity is not None or rs.plan is not None:
+            raise ConfigError(
+                "config error: optimise: an optimisation runs alone; remove compare / "
+                "sensitivity / plan"
+            )
+        from sim import optimise  # lazy: imports Optuna only when asked for
+
+        return optimise.run(cfg, sc, rs, outdir and Path(outdir), setup, progress)
     if (rs.compare is not None or rs.sensitivity is not None) and overrides is None:
         raise ConfigError(
             "config error: compare: a comparison re-composes each scenario from overrides; "

@@ -891,6 +891,92 @@ def flat_factors(v: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+STATS = ("mean", "std", "p5", "p10", "p50", "p90", "p95", "ci95_low", "ci95_high")  # sim.stats
+
+
+class SearchParam(_Model):
+    """One searched config key (experiment=optimise_*): a number from `low` to `high` (both
+    included), in steps of `step` if given, on a log scale if `log`, a whole number if `int`."""
+
+    low: Annotated[float, NoBool, Field(allow_inf_nan=False)]
+    high: Annotated[float, NoBool, Field(allow_inf_nan=False)]
+    step: Pos | None = None
+    log: bool = False
+    is_int: bool = Field(False, alias="int")  # `int: true` in the YAML
+
+    @model_validator(mode="after")
+    def _range(self) -> SearchParam:
+        if self.low >= self.high:
+            raise ValueError(f"low = {self.low:g} must be below high = {self.high:g}")
+        if self.log and self.step is not None:
+            raise ValueError("log and step cannot be combined (optuna's rule)")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log needs low > 0, got {self.low:g}")
+        if self.is_int and (self.low != round(self.low) or self.high != round(self.high)):
+            raise ValueError("int: low and high must be whole numbers")
+        if self.step is not None:
+            k = (self.high - self.low) / self.step
+            if abs(k - round(k)) > 1e-9 or (self.is_int and self.step != round(self.step)):
+                raise ValueError(
+                    f"step = {self.step:g} must divide high - low = {self.high - self.low:g}"
+                    + (" and be whole (int)" if self.is_int else "")
+                )
+        return self
+
+
+class StudyObjective(_Model):
+    """What a study optimises: `metric`'s `stat` over a trial's replications, or, with `at_least`,
+    the share of replications where the metric reaches that value (P(metric >= at_least))."""
+
+    metric: str
+    stat: Literal[STATS] = "mean"  # type: ignore[valid-type]
+    at_least: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class StudyConstraint(_Model):
+    """A limit on `metric`'s `stat` (the median by default): at most `max`, at least `min`."""
+
+    metric: str
+    stat: Literal[STATS] = "p50"  # type: ignore[valid-type]
+    max: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+    min: Annotated[float, NoBool, Field(allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> StudyConstraint:
+        if self.max is None and self.min is None:
+            raise ValueError("give max and/or min")
+        return self
+
+
+class OptimiseSettings(_Model):
+    """An Optuna study over config keys (experiment=optimise_budget, optimise_target; sim.optimise,
+    docs/sweeps.md): `n_trials` trials, each a run of `replications` on the executor (proposals
+    over `budget_limit_month` are not run and do not count)."""
+
+    space: dict[str, SearchParam] = Field(min_length=1)
+    objectives: list[StudyObjective] = Field(min_length=1, max_length=3)
+    constraints: list[StudyConstraint] = Field(default_factory=list)
+    budget_limit_month: Pos | None = None  # hard: the channels' budget_month summed, per trial
+    n_trials: Annotated[int, NoBool, Field(ge=1, le=10_000)] = 20
+    seed: Annotated[int, NoBool, Field(ge=0)] = 0
+    sampler: Literal["tpe", "nsga2", "random"] = "tpe"
+    n_startup_trials: Annotated[int, NoBool, Field(ge=0)] = 8  # random trials first (TPE)
+    population_size: Annotated[int, NoBool, Field(ge=2)] = 20  # NSGA-II's generation size
+    pruning: bool = False  # single objective only: stop a trial whose partial result is hopeless
+    prune_every: Annotated[int, NoBool, Field(ge=1)] = 4  # replications between pruning checks
+    prune_startup_trials: Annotated[int, NoBool, Field(ge=0)] = 5  # trials never pruned first
+    storage: str | None = None  # null: sqlite <run folder>/study.db; else a file path or an URL
+
+    @model_validator(mode="after")
+    def _pruning_single(self) -> OptimiseSettings:
+        if self.pruning and len(self.objectives) > 1:
+            raise ValueError(
+                "pruning = true needs one objective: optuna does not prune multi-objective studies"
+            )
+        return self
+
+
 class RunSettings(_Model):
     """How to run (not what to simulate): executor, workers, progress bar, table format, and an
     optional comparison of several scenarios."""
@@ -913,6 +999,7 @@ class RunSettings(_Model):
         return flat_factors(v) if isinstance(v, dict) else v
 
     overwrite: bool = False  # salesim: replace a complete run in hydra.run.dir (sim/cli.py)
+    optimise: OptimiseSettings | None = None  # experiment=optimise_* (sim.optimise)
 
     @field_validator("workers", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
-"""Sweeps (`salesim -m`): each job's record, the objective returned to an optimising sweeper, and
-the sweep-level table and response plots gathered when the sweep ends.
+"""Sweeps (`salesim -m`): each job's record, the score of a preset's objective (`<preset>.objective`,
+to name a grid's best job; optimisation itself is sim/optimise.py), and the sweep-level table and
+response plots gathered when the sweep ends.
 
 A job writes its own files into its directory (Hydra's callbacks never see job returns, and the
 jobs may run on other processes or machines): `summary.json` from the run, then `job.json`
@@ -62,8 +63,8 @@ def fingerprint(cfg: DictConfig) -> str | None:
 
 @dataclass(frozen=True)
 class Objective:
-    """What an optimising sweeper maximises: `metric`'s `stat` in `scenario`'s summary, subject to
-    upper (`max`) or lower (`min`) limits on other metrics' statistics."""
+    """What a grid preset's objective maximises: `metric`'s `stat` in `scenario`'s summary, subject to
+    upper (`max`) or lower (`min`) limits on other metrics' statistics (the job's return value)."""
 
     metric: str
     stat: str

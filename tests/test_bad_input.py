@@ -665,3 +665,79 @@ def test_a_bad_gsa_method_is_rejected_in_the_cli(tmp_path: Path) -> None:
     proc, run_dir = run_cli(tmp_path, "experiment=sobol", "gsa.method=fast")
     assert_stopped(proc, run_dir)
     assert "gsa.method = 'fast'" in proc.stderr
+
+
+# --- optimisation studies (experiment=optimise_*, sim/optimise.py) --------------------------------
+
+
+def test_a_search_range_upside_down_is_rejected() -> None:
+    msg = reject("experiment=optimise_budget", "optimise.space={team.ae.count: {low: 14, high: 4}}")
+    assert msg.startswith("config error: optimise.space.team.ae.count = ")
+    assert "low = 14 must be below high = 4" in msg
+
+
+def test_a_search_step_that_does_not_divide_the_range_is_rejected() -> None:
+    msg = reject("experiment=optimise_budget", "+optimise.space={team.ae.count: {step: 3}}")
+    assert "step = 3 must divide high - low = 10" in msg
+
+
+def test_pruning_a_two_objective_study_is_rejected() -> None:
+    msg = reject("experiment=optimise_target", "optimise.pruning=true")
+    assert "pruning = true needs one objective" in msg
+
+
+def test_an_unknown_sampler_and_statistic_are_rejected() -> None:
+    assert "optimise.sampler = 'cmaes'" in reject(
+        "experiment=optimise_budget", "optimise.sampler=cmaes"
+    )
+    msg = reject("experiment=optimise_budget", "optimise.objectives=[{metric: arr_end, stat: p42}]")
+    assert "optimise.objectives.0.stat = 'p42'" in msg
+
+
+def test_cli_a_searched_key_that_does_not_exist_exits_2_without_results(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(
+        tmp_path, "experiment=optimise_budget", "+optimise.space={team.ae.cuont: {low: 1, high: 2}}"
+    )
+    assert_stopped(proc, run_dir)
+    assert proc.stderr.strip() == (
+        "config error: optimise.space.team.ae.cuont: no such key in the config (a scenario key "
+        "such as team.ae.count or channels.<name>.budget_month)"
+    )
+
+
+def test_cli_an_unknown_objective_metric_exits_2_without_results(tmp_path: Path) -> None:
+    proc, run_dir = run_cli(
+        tmp_path, "experiment=optimise_budget", "optimise.objectives=[{metric: arr_ned}]"
+    )
+    assert_stopped(proc, run_dir)
+    assert "config error: optimise.objectives[0].metric = 'arr_ned': not a metric" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, what",
+    [
+        (
+            [
+                "experiment=optimise_budget",
+                "+gsa={method: morris}",
+                "+levers={team.ae.count: null}",
+            ],
+            "gsa",
+        ),
+        (
+            [
+                "experiment=capacity_plan",
+                "+optimise={space: {team.ae.count: {low: 1, high: 3}}, objectives: [{metric: arr_end}]}",
+            ],
+            "plan",
+        ),
+    ],
+)
+def test_two_searches_in_one_run_are_refused_before_any_work(overrides, what) -> None:
+    """Global sensitivity, a capacity plan and an optimisation each run alone: asking for two is one
+    config error naming the one that would run, never the other silently ignored."""
+    from sim.api import run
+
+    with pytest.raises(ConfigError) as exc:
+        run(compose_config(overrides))
+    assert str(exc.value).startswith(f"config error: {what}: ") and "optimise" in str(exc.value)

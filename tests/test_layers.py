@@ -55,7 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("composition", ("sim.compose",)),
-    ("orchestration", ("sim.api", "sim.sweep")),
+    ("orchestration", ("sim.api", "sim.sweep", "sim.optimise")),
     ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__")),
     ("validation", ("sim.validate",)),
 )

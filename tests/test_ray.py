@@ -106,6 +106,34 @@ def test_a_sweep_runs_on_the_cluster_through_hydras_ray_launcher(cluster, tmp_pa
     assert (sweep / "1" / "summary.json").is_file()
 
 
+def test_an_optuna_study_runs_its_trials_replications_on_the_cluster(cluster, tmp_path):
+    """An optimisation (sim/optimise.py) on executor=ray proposes and scores the same trials as one
+    whose replications run in this process: the executor changes where, never what."""
+    pytest.importorskip("optuna")
+    import pandas as pd
+
+    study = [
+        "experiment=optimise_budget",
+        *FAST,
+        "optimise.n_trials=2",
+        "optimise.n_startup_trials=2",
+        "optimise.budget_limit_month=null",
+        "progress=false",
+    ]
+    simulate([*study, "executor=serial"], outdir=tmp_path / "serial")
+    proc = salesim(
+        *study,
+        "executor=ray",
+        f"executor.address={cluster.address}",
+        f"hydra.run.dir={tmp_path / 'ray'}",
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "on 2 node(s)" in proc.stdout or "on 1 node(s)" in proc.stdout, proc.stdout
+    a, b = (pd.read_parquet(tmp_path / d / "trials.parquet") for d in ("serial", "ray"))
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_an_unreachable_address_is_one_line_and_exit_2(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "run"
