@@ -23,7 +23,7 @@ def walk_block(
     deal's size and price move its odds and durations (`customers.ae_odds`). Returns (status, stage,
     time)."""
     ae = b.kind == "ae"
-    status, k, t, ot = walk_one(
+    status, k, t, ot, _ = walk_one(
         lead.cm,
         max(b.start, lead.first),
         b.stop,
