@@ -351,9 +351,12 @@ def walk_one(
             waited += wait
             p = P[c][k][seg] * mult * math.exp(-wait / decay)
             if rep != 1.0 and st.queue == "ae":
-                p = min(1.0, p * rep)
+                p = p * rep
+                p = p if p < 1.0 else 1.0  # min(1.0, p), without the builtin's call
             ok, dk = stage_step(st, p, u[k], d[k], scale, D[c][k] * dmult, odds, t)
-            end = max(t + dk, done)
+            end = t + dk
+            if done > end:
+                end = done
             if end >= horizon:
                 return OPEN, k, t, opp_t, waited
             record(mi, k, end, ok, end - t)

@@ -53,6 +53,7 @@ class AeHours:
             n_ae = sum(1 for st in cm.stages if st.queue == "ae")
             self.stage_hours.append([hours.get(seg, 0.0) / n_ae if n_ae else 0.0 for seg in w.segs])
         self.spent = [[[0.0] * w.n_months for _ in w.segs] for _ in w.motions]
+        self._last_month = w.n_months - 1
         self.prospecting_hours = np.zeros(w.n_months)
 
     def _find(self, d: int) -> int:
@@ -71,17 +72,22 @@ class AeHours:
         if h <= 0.0:
             return t, t
         cap, used, n = self.cap, self.used, self.n
-        d = self._find(min(int(t), n))
+        # (conditional expressions rather than min/max: this runs for every AE stage; `y if y > x
+        # else x` is max(x, y) to the bit, NaN included)
+        d = int(t)
+        d = self._find(d if d < n else n)
         if d >= n:
             return math.inf, math.inf
-        begin = max(t, d + used[d] / cap[d])
+        x = d + used[d] / cap[d]
+        begin = x if x > t else t
         left = h
         while True:
             free = cap[d] - used[d]
             if left <= free:
                 used[d] += left
                 left = 0.0
-                done = max(t, d + used[d] / cap[d])
+                x = d + used[d] / cap[d]
+                done = x if x > t else t
                 break
             used[d] = cap[d]
             left -= free
@@ -90,7 +96,8 @@ class AeHours:
             if d >= n:
                 done = math.inf
                 break
-        spent[min(int(t // MONTH_DAYS), self.w.n_months - 1)] += h - left
+        m = int(t // MONTH_DAYS)
+        spent[m if m < self._last_month else self._last_month] += h - left
         return begin, done
 
     def close(self, d: int) -> None:
@@ -119,7 +126,7 @@ def walk_block_hours(
     h, spent = hours.stage_hours[cm.index][seg], hours.spent[cm.index][seg]
     status, k, t, ot, waited = walk_one(
         cm,
-        max(b.start, lead.first),
+        lead.first if lead.first > b.start else b.start,
         b.stop,
         seg,
         lead.seats,

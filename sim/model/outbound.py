@@ -111,8 +111,10 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     per_lead, deal_size = book.per_lead, w.deal_size
     while True:
         yield timeout(next_gap())
-        now = env.now
-        m = min(int(now // MONTH_DAYS), last)
+        now = env._now
+        m = int(now // MONTH_DAYS)
+        if m > last:
+            m = last
         spare = seats[m] - sdr.busy
         if spare <= 0 or next_keep() * top >= spare * prod[m] * thin[m]:
             continue

@@ -223,7 +223,7 @@ class _Feeder:
 
     def step(self) -> None:
         w, wake, leads, i = self.w, self.wake, self.leads, self.i
-        now, n = w.env.now, len(wake)
+        now, n = w.env._now, len(wake)
         while i < n and wake[i] <= now:
             lead = leads[i]
             advance(w, lead, lead.t)
