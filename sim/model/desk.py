@@ -35,13 +35,14 @@ class Call(Event):
     """Call `fn(*args)` after `delay` days: one simpy event, no process."""
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable, *args: Any) -> None:
-        # inlined from simpy's Timeout, as simpy itself does for speed
+        # inlined from simpy's Timeout, as simpy itself does for speed, and so is
+        # `env.schedule(self, NORMAL, delay)`: one event per desk visit, a call less each
         self.env = env
         self.callbacks = [_fire]
         self._value = None
         self._ok = True
         self.fn, self.args = fn, args
-        env.schedule(self, NORMAL, delay)
+        heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class Desk:
