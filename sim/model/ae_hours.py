@@ -18,6 +18,7 @@ Hours left over at the end of a day are prospecting time when AEs source their o
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -141,7 +142,7 @@ def walk_block_hours(
         lead.pu,
         ae_odds(lead.odds, lead.size_odds),  # fit x deal size and price
         lead.size_days,
-        lambda at: hours.spend(h, spent, at),
+        partial(hours.spend, h, spent),  # spend(t): a C-level wrapper, no Python frame per stage
         decay,
         rep,
     )
