@@ -77,11 +77,11 @@ def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
             if at >= w.end:  # nobody looks at it before the end
                 close(w, lead, OPEN, b.start, w.end)
                 return
-            arrive = sdr.arrive
+            arrive = sdr.arrive if w.book.has_fit else sdr.request  # (arrive: lead scoring)
         else:
             if b.start <= cm.opp_stage < b.stop and lead.opp_t != lead.opp_t:
                 lead.opp_t = t
-            at, arrive = t, w.ae.arrive
+            at, arrive = t, w.ae.request  # what AeDesk.arrive does, a call less
         env = w.env
         now = env._now
         if at > now:

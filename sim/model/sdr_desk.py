@@ -53,7 +53,8 @@ class SdrDesk(Desk):
         if not self.check:
             return t
         book = self.w.book
-        every = book.sla_days[book.code(lead.pu, lead.seg, t)]
+        pu = lead.pu  # without per-lead plays, code 0
+        every = book.sla_days[book.code(pu, lead.seg, t) if pu is not None else 0]
         if every == math.inf:
             every = self.check
         return math.ceil(t / every) * every if every > 0 else t
