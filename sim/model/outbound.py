@@ -18,6 +18,8 @@ from sim.model.lead import Lead
 from sim.model.sources import draw_fit, mix_path
 from sim.records import MONTH_DAYS
 
+NAN = float("nan")
+
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.world import World
 
@@ -124,22 +126,10 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray) -> Non
         fit = fits.next()
         odds = math.exp(beta * (fit - ref)) if beta else None
         value, so, sd = deal_size.one(cm, "outbound", s, seats_)  # ACV fixed at birth
-        lead = Lead(
-            cm,
-            "outbound",
-            s,
-            seats_,
-            u,
-            d,
-            now,
-            t=now,
-            amount=value,
-            pu=pu,
-            fit=fit,
-            odds=odds,
-            size_odds=so,
-            size_days=sd,
-        )
+        # positional, in Lead's field order (sim.model.sources.enter): (..., lead_t, opp_t, t, block,
+        # first, amount, sdr_u, sdr_w, pu, fit, odds, size_odds, size_days)
+        lead = Lead(cm, "outbound", s, seats_, u, d, now, NAN, now, 0, 0, value, 0.0, 0.0, pu, fit,
+                    odds, so, sd)  # fmt: skip
         advance(w, lead, now)
 
     def candidate() -> None:
