@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from sim import html_report, money, plots
 from sim.config import ConfigError, PlanSettings, RunSettings, Scenario, load_run
@@ -259,6 +258,8 @@ def goals(settings: PlanSettings) -> dict[str, float]:
 
 def wilson(k: int, n: int) -> tuple[float, float]:
     """The 95 % Wilson score interval of a share k / n."""
+    from scipy.stats import binomtest  # heavy (~1 s): loaded by capacity plans only, not every run
+
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     return float(ci.low), float(ci.high)
 

@@ -300,40 +300,71 @@ def walk_one(
     pu: list[float] | None = None,
     odds: float | None = None,
     dmult: float = 1.0,
-) -> tuple[int, int, float, float]:
-    """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t, opp_t).
+    spend=None,
+    decay: float = math.inf,
+    rep: float = 1.0,
+) -> tuple[int, int, float, float, float]:
+    """Walk stages [start, stop) for one lead; u, d indexed by stage. Returns (status, stage, t,
+    opp_t, days waited).
 
     `first_p_mult` scales the first applicable stage's probability (speed-to-lead, waiting for an AE).
     Stage outcomes decided before the horizon go to `funnel`. `book`, `pu`, `odds`: as for
     `walk_batch`, for one lead. `dmult`: the lead's own duration factor (its deal size at AE stages:
     sim.model.customers.DealSize), on top of the plays'.
+
+    With `spend` (AE selling time, sim.model.ae_hours), each stage first books its work:
+    `spend(t)` gives (when work starts, when it is done); the days it waited for that erode its
+    chance by exp(-wait / `decay`) and count as days waited, and it lasts until its work is done if
+    that is later than its own duration. `rep` scales the chance of AE-queued stages (capped at 1).
+    Without `spend` nobody waits and the walk is the plain stage rule.
     """
     opp_t = float("nan")
     mult = first_p_mult
     mi, opp_stage, stages = cm.index, cm.opp_stage, cm.stages
     P, D = book.p_list[mi], book.d_list[mi]
     record = funnel.one
+    waited = 0.0
     c = 0  # the plays the lead works under: none without per-lead plays
     for k in range(start, stop):
         st = stages[k]
         if k == opp_stage:
             opp_t = t
         if t >= horizon:
-            return OPEN, k, t, opp_t
+            return OPEN, k, t, opp_t, waited
         if st.guarded and not st.applies_one(seats):
             continue
         if pu is not None:
             c = book.code(pu, seg, t)
-        ok, dk = stage_step(st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k] * dmult, odds, t)
-        end = t + dk
-        if end >= horizon:
-            return OPEN, k, t, opp_t
+        if spend is None:
+            ok, dk = stage_step(
+                st, P[c][k][seg] * mult, u[k], d[k], scale, D[c][k] * dmult, odds, t
+            )
+            end = t + dk
+            if end >= horizon:
+                return OPEN, k, t, opp_t, waited
+            record(mi, k, end, ok, dk)
+        else:
+            begin, done = spend(t)
+            wait = begin - t
+            if wait >= horizon - t:
+                return OPEN, k, t, opp_t, waited
+            waited += wait
+            p = P[c][k][seg] * mult * math.exp(-wait / decay)
+            if rep != 1.0 and st.queue == "ae":
+                p = p * rep
+                p = p if p < 1.0 else 1.0  # min(1.0, p), without the builtin's call
+            ok, dk = stage_step(st, p, u[k], d[k], scale, D[c][k] * dmult, odds, t)
+            end = t + dk
+            if done > end:
+                end = done
+            if end >= horizon:
+                return OPEN, k, t, opp_t, waited
+            record(mi, k, end, ok, end - t)
         mult = 1.0
-        record(mi, k, end, ok, dk)
         t = end
         if not ok:
-            return DROPPED, k, t, opp_t
-    return PASSED, stop, t, opp_t
+            return DROPPED, k, t, opp_t, waited
+    return PASSED, stop, t, opp_t, waited
 
 
 def draw_stages(

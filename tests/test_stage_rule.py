@@ -66,7 +66,7 @@ def test_batch_and_single_walks_agree_on_the_same_draws(name, overrides):
         batch = walk_batch(cm, 0, k, seg, seats, t0, u, d, scale, horizon, book, pu, odds)
         for i in range(n):
             f = Funnel()
-            status, stage, t, _ = walk_one(
+            status, stage, t, *_ = walk_one(
                 cm,
                 0,
                 k,

@@ -7,7 +7,6 @@ are overloaded."""
 from __future__ import annotations
 
 import math
-from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,7 +38,8 @@ class AeDesk(Desk):
         self._credit = [0.0] * len(self._ids)
         self._total = [sum(x for _, x in pairs) for pairs in self._weights]
         self._waits, self._waits_at = w.rec.waits["ae"], w.rec.waits["ae_at"]
-        self._held_from, self._held_to = array("d"), array("d")  # slots held, see `hold`
+        self._held_from: list[float] = []  # slots held, see `hold`
+        self._held_to: list[float] = []
         # AE selling hours (None: not modelled, slots only)
         self.hours = AeHours(w) if w.sc.team.ae.deal_hours is not None else None
         # Rep differences: each rep's productivity multiplier m (lognormal, mean 1) scales the win
@@ -67,7 +67,7 @@ class AeDesk(Desk):
         """An AE takes the deal: its stages in this block are walked now (the wait erodes the first
         stage's chance); returns when the slot frees up, at the block's outcome."""
         w = self.w
-        now, end, book, cm = self.env.now, w.end, w.book, lead.cm
+        now, end, book, cm = self.env._now, w.end, w.book, lead.cm
         wait = now - lead.t
         lead.owner = owner = self.owner()
         decay = book.decay[book.code(lead.pu, lead.seg, now) if lead.pu is not None else 0]
@@ -90,11 +90,11 @@ class AeDesk(Desk):
             # the slot frees stall_days into the stage (a deal that does not stall would close by
             # then, so freeing there never cuts a live deal short)
             stall = cm.stages[k].stall if k < cm.n_stages else None
-            free = math.inf if stall is None else max(now, t_end) + stall
-            self.hold(now, min(free, end), lead)
+            free = math.inf if stall is None else (t_end if t_end > now else now) + stall
+            self.hold(now, end if end < free else free, lead)
             close(w, lead, OPEN, k, t_end)
             return free
-        self.hold(now, min(t_end, end), lead)
+        self.hold(now, end if end < t_end else t_end, lead)
         if status == PASSED:
             lead.block += 1
             advance(w, lead, t_end, k)
@@ -107,7 +107,9 @@ class AeDesk(Desk):
         this month, weighted by their ramp (a rep at 40 % gets 40 % of a ramped rep's deals, as they
         carry 40 % of the quota; ramped reps take turns). Each rep's credit grows by their weight at
         every deal; the rep with the most credit takes it and gives back the month's total weight."""
-        m = min(int(self.env.now // MONTH_DAYS), self._last_month)
+        m = int(self.env._now // MONTH_DAYS)
+        if m > self._last_month:
+            m = self._last_month
         reps = self._active[m]
         if not reps:
             return "AE-unassigned"
@@ -131,7 +133,7 @@ class AeDesk(Desk):
     def slot_days(self) -> np.ndarray:
         """Slot-days held in each month of the run (`sim.records.spread_over_months`: each hold's
         first and last month get their part, the months between a whole month each)."""
-        a, b = np.frombuffer(self._held_from), np.frombuffer(self._held_to)
+        a, b = np.array(self._held_from, dtype=float), np.array(self._held_to, dtype=float)
         return spread_over_months(a, b, self.w.n_months, np.zeros(len(a), dtype=np.int64), 1)[0]
 
 

@@ -18,13 +18,14 @@ Hours left over at the end of a day are prospecting time when AEs source their o
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.model.customers import ae_odds
 from sim.model.desk import Call
-from sim.motions import OPEN, PASSED, Block, draw_stages, stage_step
+from sim.motions import Block, draw_stages, walk_one
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
@@ -53,6 +54,7 @@ class AeHours:
             n_ae = sum(1 for st in cm.stages if st.queue == "ae")
             self.stage_hours.append([hours.get(seg, 0.0) / n_ae if n_ae else 0.0 for seg in w.segs])
         self.spent = [[[0.0] * w.n_months for _ in w.segs] for _ in w.motions]
+        self._last_month = w.n_months - 1
         self.prospecting_hours = np.zeros(w.n_months)
 
     def _find(self, d: int) -> int:
@@ -62,25 +64,31 @@ class AeHours:
             d = nxt[d]
         return d
 
-    def spend(self, lead: Lead, k: int, t: float) -> tuple[float, float]:
-        """The AE work of `lead`'s stage k, which starts at time t: book its hours in the first days
-        with hours left. Returns (when an AE starts on it, when the work is done); inf when the run
-        ends first. The one place AE time is consumed (cost attribution hooks in here)."""
-        h = self.stage_hours[lead.cm.index][lead.seg]
+    def spend(self, h: float, spent: list[float], t: float) -> tuple[float, float]:
+        """The AE work of a stage that needs `h` hours (`stage_hours` of the deal's motion and
+        segment) and starts at time t: book them in the first days with hours left, and add them to
+        `spent` (that motion's and segment's row of `spent`, by month). Returns (when an AE starts
+        on it, when the work is done); inf when the run ends first. The one place AE time is
+        consumed (cost attribution hooks in here)."""
         if h <= 0.0:
             return t, t
         cap, used, n = self.cap, self.used, self.n
-        d = self._find(min(int(t), n))
+        # (conditional expressions rather than min/max: this runs for every AE stage; `y if y > x
+        # else x` is max(x, y) to the bit, NaN included)
+        d = int(t)
+        d = self._find(d if d < n else n)
         if d >= n:
             return math.inf, math.inf
-        begin = max(t, d + used[d] / cap[d])
+        x = d + used[d] / cap[d]
+        begin = x if x > t else t
         left = h
         while True:
             free = cap[d] - used[d]
             if left <= free:
                 used[d] += left
                 left = 0.0
-                done = max(t, d + used[d] / cap[d])
+                x = d + used[d] / cap[d]
+                done = x if x > t else t
                 break
             used[d] = cap[d]
             left -= free
@@ -89,9 +97,8 @@ class AeHours:
             if d >= n:
                 done = math.inf
                 break
-        self.spent[lead.cm.index][lead.seg][min(int(t // MONTH_DAYS), self.w.n_months - 1)] += (
-            h - left
-        )
+        m = int(t // MONTH_DAYS)
+        spent[m if m < self._last_month else self._last_month] += h - left
         return begin, done
 
     def close(self, d: int) -> None:
@@ -110,46 +117,38 @@ class AeHours:
 def walk_block_hours(
     w: World, lead: Lead, b: Block, t: float, mult: float, decay: float, rep: float = 1.0
 ) -> tuple[int, int, float, float]:
-    """`sim.model.journey.walk_block` with AE time: each stage books its AE hours (`AeHours.spend`),
-    lasts until its work is done if that is later than its own duration, and its chance is eroded by
-    the days it waited for an AE; `rep` (the owner's productivity per AE stage, sim.model.ae_desk)
-    scales each AE stage's chance, capped at 1. Returns (status, stage, time, days waited)."""
-    cm, hours, book = lead.cm, w.ae.hours, w.book
-    mi, seg, stages, horizon = cm.index, lead.seg, cm.stages, w.end
-    P, D = book.p_list[mi], book.d_list[mi]
-    u, dd, pu, scale = lead.u, lead.d, lead.pu, w.scale_l[seg]
-    odds, dm = ae_odds(lead.odds, lead.size_odds), lead.size_days  # fit x deal size and price
-    record = w.rec.one
-    waited = 0.0
-    c = 0
-    for k in range(max(b.start, lead.first), b.stop):
-        st = stages[k]
-        if k == cm.opp_stage and lead.opp_t != lead.opp_t:
-            lead.opp_t = t
-        if t >= horizon:
-            return OPEN, k, t, waited
-        if st.guarded and not st.applies_one(lead.seats):
-            continue
-        if pu is not None:
-            c = book.code(pu, seg, t)
-        begin, done = hours.spend(lead, k, t)
-        wait = begin - t
-        if wait >= horizon - t:
-            return OPEN, k, t, waited
-        waited += wait
-        p = P[c][k][seg] * mult * math.exp(-wait / decay)
-        if rep != 1.0 and st.queue == "ae":
-            p = min(1.0, p * rep)
-        ok, dk = stage_step(st, p, u[k], dd[k], scale, D[c][k] * dm, odds, t)
-        end = max(t + dk, done)
-        if end >= horizon:
-            return OPEN, k, t, waited
-        mult = 1.0
-        record(mi, k, end, ok, end - t)
-        t = end
-        if not ok:
-            return 0, k, t, waited  # DROPPED
-    return PASSED, b.stop, t, waited
+    """`sim.model.journey.walk_block` with AE time (`sim.motions.walk_one` with `spend`): each stage
+    books its AE hours (`AeHours.spend`), lasts until its work is done if that is later than its own
+    duration, and its chance is eroded by the days it waited for an AE; `rep` (the owner's
+    productivity per AE stage, sim.model.ae_desk) scales each AE stage's chance, capped at 1.
+    Returns (status, stage, time, days waited)."""
+    cm, seg = lead.cm, lead.seg
+    hours = w.ae.hours
+    h, spent = hours.stage_hours[cm.index][seg], hours.spent[cm.index][seg]
+    status, k, t, ot, waited = walk_one(
+        cm,
+        lead.first if lead.first > b.start else b.start,
+        b.stop,
+        seg,
+        lead.seats,
+        t,
+        lead.u,
+        lead.d,
+        w.scale_l[seg],
+        w.end,
+        mult,
+        w.rec,
+        w.book,
+        lead.pu,
+        ae_odds(lead.odds, lead.size_odds),  # fit x deal size and price
+        lead.size_days,
+        partial(hours.spend, h, spent),  # spend(t): a C-level wrapper, no Python frame per stage
+        decay,
+        rep,
+    )
+    if lead.opp_t != lead.opp_t:
+        lead.opp_t = ot
+    return status, k, t, waited
 
 
 def prospecting(w: World) -> None:

@@ -126,7 +126,7 @@ def close(w: World, lead: Lead, status: int, k: int, t: float) -> None:
         lead.lead_t,
         opp_t,
         closed,
-        min(k, cm.n_stages - 1),
+        k if k < len(cm.stages) else len(cm.stages) - 1,
         outcome,
         value,
         customer,

@@ -3,6 +3,7 @@ event), each pool from its own named stream so one entity's draws never shift an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -13,29 +14,19 @@ from sim.streams import Streams
 
 
 class Pool:
-    """Batched draws of `draw(n)` handed out one float at a time."""
+    """Batched draws of `draw(n)` handed out one float at a time.
+
+    The values are a chain of chunks, each drawn (`draw(chunk)`) when the last one runs out, so
+    `next` is the chain's own C-level `__next__`: no Python frame per value."""
 
     def __init__(self, draw: Callable[[int], np.ndarray], chunk: int = 512) -> None:
-        self._draw, self._chunk = draw, chunk
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        if self._i == len(self._buf):
-            self._buf, self._i = self._draw(self._chunk).tolist(), 0
-        self._i += 1
-        return self._buf[self._i - 1]
+        chunks = map(lambda _: draw(chunk).tolist(), itertools.repeat(None))
+        self._values = itertools.chain.from_iterable(chunks)
+        self.next: Callable[[], float] = self._values.__next__
 
     def take(self, n: int) -> list[float]:
         """The next n values, exactly those n calls of `next` would give."""
-        out: list[float] = []
-        while len(out) < n:
-            if self._i == len(self._buf):
-                self._buf, self._i = self._draw(self._chunk).tolist(), 0
-            j = min(len(self._buf), self._i + n - len(out))
-            out += self._buf[self._i : j]
-            self._i = j
-        return out
+        return list(itertools.islice(self._values, n))
 
 
 class RowPool:

@@ -23,9 +23,9 @@ def walk_block(
     deal's size and price move its odds and durations (`customers.ae_odds`). Returns (status, stage,
     time)."""
     ae = b.kind == "ae"
-    status, k, t, ot = walk_one(
+    status, k, t, ot, _ = walk_one(
         lead.cm,
-        max(b.start, lead.first),
+        lead.first if lead.first > b.start else b.start,
         b.stop,
         lead.seg,
         lead.seats,
@@ -52,7 +52,8 @@ def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
     `k`: the stage the lead's last walk ended at (recorded if the journey ends with nothing left)."""
     cm = lead.cm
     blocks = cm.blocks
-    k = cm.n_stages if k is None else k
+    if k is None:
+        k = len(cm.stages)
     for i in range(lead.block, len(blocks)):
         b = blocks[i]
         if b.guarded and not any(
@@ -71,18 +72,21 @@ def advance(w: World, lead: Lead, t: float, k: int | None = None) -> None:
                 lead.opp_t = t
             if b.guarded and not cm.stages[b.start].applies_one(lead.seats):
                 continue
-            desk, at = w.sdr, w.sdr.seen_at(lead, t)
+            sdr = w.sdr
+            at = sdr.seen_at(lead, t) if sdr.check else t
             if at >= w.end:  # nobody looks at it before the end
                 close(w, lead, OPEN, b.start, w.end)
                 return
+            arrive = sdr.arrive if w.book.has_fit else sdr.request  # (arrive: lead scoring)
         else:
             if b.start <= cm.opp_stage < b.stop and lead.opp_t != lead.opp_t:
                 lead.opp_t = t
-            desk, at = w.ae, t
-        now = w.env.now
+            at, arrive = t, w.ae.request  # what AeDesk.arrive does, a call less
+        env = w.env
+        now = env._now
         if at > now:
-            Call(w.env, at - now, desk.arrive, lead)
+            Call(env, at - now, arrive, lead)
         else:
-            desk.arrive(lead)
+            arrive(lead)
         return
     close(w, lead, PASSED, k, t)

@@ -5,16 +5,20 @@ not a simpy process per SDR."""
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.desk import Call
 from sim.model.draws import Pool, RowPool
 from sim.model.journey import advance
 from sim.model.lead import Lead
 from sim.model.sources import draw_fit, mix_path
 from sim.records import MONTH_DAYS
+
+NAN = float("nan")
 
 if TYPE_CHECKING:  # types only: the world composes this module
     from sim.model.world import World
@@ -52,7 +56,7 @@ def start(w: World) -> None:
     w.sdr.check = w.sc.team.sdr.prospecting_block_days
     weights, rates = _pair_rates(w, pairs)
     if rates.max() > 0:
-        w.env.process(_prospecting(w, pairs, weights, rates))
+        _prospecting(w, pairs, weights, rates)
 
 
 def _pair_rates(w: World, pairs) -> tuple[np.ndarray, np.ndarray]:
@@ -76,14 +80,15 @@ def _pair_rates(w: World, pairs) -> tuple[np.ndarray, np.ndarray]:
     return weights, weights.sum(axis=1) * scale
 
 
-def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
+def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray) -> None:
     """Outbound meetings: a Poisson process in prospecting time, simulated by thinning.
 
     Candidates arrive at the top monthly rate (`rates`, meetings per SDR-day) of the largest team all
     prospecting; one is kept with probability (SDR seats not working inbound x ramp productivity) /
     largest team x this month's rate / the top rate, so the meeting rate follows the spare capacity
     moment by moment without a process per SDR. A kept meeting goes to a (motion, segment) pair with
-    probability proportional to its row of `weights` (`_pair_rates`).
+    probability proportional to its row of `weights` (`_pair_rates`). Each candidate is one
+    scheduled call (`Call`) that schedules the next, not a simpy process resumed by a timeout.
     """
     env, rec, book, streams, sdr = w.env, w.rec, w.book, w.streams, w.sdr
     rate = float(rates.max())
@@ -107,40 +112,38 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray):
     fits = Pool(lambda n: draw_fit(streams("fit/outbound"), lf.outbound_mean, n))
     beta, ref = lf.log_odds_per_fit, lf.ref
     last = w.n_months - 1
-    timeout, next_gap, next_keep, draws = env.timeout, gap.next, keep.next, w.draws
+    next_gap, next_keep, draws = gap.next, keep.next, w.draws
     per_lead, deal_size = book.per_lead, w.deal_size
-    while True:
-        yield timeout(next_gap())
-        now = env.now
-        m = min(int(now // MONTH_DAYS), last)
-        spare = seats[m] - sdr.busy
-        if spare <= 0 or next_keep() * top >= spare * prod[m] * thin[m]:
-            continue
-        cum = cums[m]
-        if cum is None:  # plays moved every outbound target out of the mix this month
-            continue
+    free_at = sdr.free_at  # when the SDRs' busy seats free up (the desk's heap, kept in place)
+
+    def meeting(now: float, cum: list[float]) -> None:
         cm, s = pairs[bisect.bisect_right(cum, pick.next() * cum[-1] - 1e-15)]
         rec.lead_one(cm.index, "outbound", s, now)
         u, d = rows[cm.index].next()
         pu = [p.next() for p in play_u[cm.index]] if per_lead else None
-        seats_ = max(1.0, round(draws("seats", cm.name, s)))
+        n_seats = round(draws("seats", cm.name, s))
+        seats_ = n_seats if n_seats > 1.0 else 1.0  # max(1.0, n_seats), the same value and type
         fit = fits.next()
         odds = math.exp(beta * (fit - ref)) if beta else None
         value, so, sd = deal_size.one(cm, "outbound", s, seats_)  # ACV fixed at birth
-        lead = Lead(
-            cm,
-            "outbound",
-            s,
-            seats_,
-            u,
-            d,
-            now,
-            t=now,
-            amount=value,
-            pu=pu,
-            fit=fit,
-            odds=odds,
-            size_odds=so,
-            size_days=sd,
-        )
+        # positional, in Lead's field order (sim.model.sources.enter): (..., lead_t, opp_t, t, block,
+        # first, amount, sdr_u, sdr_w, pu, fit, odds, size_odds, size_days)
+        lead = Lead(cm, "outbound", s, seats_, u, d, now, NAN, now, 0, 0, value, 0.0, 0.0, pu, fit,
+                    odds, so, sd)  # fmt: skip
         advance(w, lead, now)
+
+    def candidate() -> None:
+        now = env._now
+        m = int(now // MONTH_DAYS)
+        if m > last:
+            m = last
+        while free_at and free_at[0] <= now:  # seats free by now (`Desk.busy`, inlined)
+            heapq.heappop(free_at)
+        spare = seats[m] - len(free_at)
+        if spare > 0 and next_keep() * top < spare * prod[m] * thin[m]:
+            cum = cums[m]
+            if cum is not None:  # None: plays moved every outbound target out of the mix
+                meeting(now, cum)
+        Call(env, next_gap(), candidate)
+
+    Call(env, next_gap(), candidate)

@@ -43,6 +43,9 @@ class SdrDesk(Desk):
         )
         self._last_month = w.n_months - 1
         self.busy_days = [0.0] * w.n_months  # SDR-days on inbound leads by month (to the records)
+        # what `start` reads for every lead, looked up once
+        self._book, self._end, self._scale = w.book, w.end, w.scale_l
+        self._rec_one, self._rec_work = w.rec.one, w.rec.work
 
     def seen_at(self, lead: Lead, t: float) -> float:
         """When a lead that reaches the SDR stage at t is first looked at: at once, or, while SDRs
@@ -50,7 +53,8 @@ class SdrDesk(Desk):
         if not self.check:
             return t
         book = self.w.book
-        every = book.sla_days[book.code(lead.pu, lead.seg, t)]
+        pu = lead.pu  # without per-lead plays, code 0
+        every = book.sla_days[book.code(pu, lead.seg, t) if pu is not None else 0]
         if every == math.inf:
             every = self.check
         return math.ceil(t / every) * every if every > 0 else t
@@ -92,44 +96,47 @@ class SdrDesk(Desk):
         the stage's outcome is decided; returns when the SDR is free again. The stage lasts from
         queueing to the end of its own duration after contact, and advances if the lead was
         contacted and then qualifies (the stage's rule)."""
-        w = self.w
-        now, rec, book, cm, seg = self.env.now, w.rec, w.book, lead.cm, lead.seg
-        c = book.code(lead.pu, seg, lead.t) if lead.pu is not None else 0  # plays it works under
-        wait = now - lead.t
+        now, book, cm, seg, reached = self.env._now, self._book, lead.cm, lead.seg, lead.t
+        c = book.code(lead.pu, seg, reached) if lead.pu is not None else 0  # plays it works under
+        wait = now - reached
         self._waits.append(wait)
         self._waits_at.append(now)  # waits count when service starts
         self._waits_fit.append(lead.fit)
-        m = min(int(now // MONTH_DAYS), self._last_month)
+        m = int(now // MONTH_DAYS)
+        if m > self._last_month:
+            m = self._last_month
         q = book.contact[c][seg] * self.stl(wait * 24.0)
         contacted, attempts = self.attempt(q, lead.sdr_u, self._attempts[seg])
         work = attempts * lead.sdr_w / self.prod[m]
         self.busy_days[m] += work
-        rec.work("sdr", cm.index, seg, now, now + work)  # for cost attribution
+        free = now + work
+        mi = cm.index
+        self._rec_work("sdr", mi, seg, now, free)  # for cost attribution
         j = cm.blocks[lead.block].start
-        if now + work >= w.end:  # still being worked when the run ends: holds the SDR to the end
-            close(w, lead, OPEN, j, w.end)
+        end = self._end
+        if free >= end:  # still being worked when the run ends: holds the SDR to the end
+            close(self.w, lead, OPEN, j, end)
             return math.inf
         ok, dk = stage_step(
             cm.stages[j],
-            book.p_list[cm.index][c][j][seg],
+            book.p_list[mi][c][j][seg],
             lead.u[j],
             lead.d[j],
-            w.scale_l[seg],
-            book.d_list[cm.index][c][j],
+            self._scale[seg],
+            book.d_list[mi][c][j],
             lead.odds,
         )
-        free = now + work
         t = free + (attempts - 1) * self._spacing + dk
-        if t >= w.end:
-            close(w, lead, OPEN, j, t)
+        if t >= end:
+            close(self.w, lead, OPEN, j, t)
         else:
             ok = contacted and ok
-            rec.one(cm.index, j, t, ok, t - lead.t)
+            self._rec_one(mi, j, t, ok, t - reached)
             if ok:
                 lead.block += 1
-                advance(w, lead, t, lead.k)
+                advance(self.w, lead, t, lead.k)
             else:
-                close(w, lead, DROPPED, j, t)
+                close(self.w, lead, DROPPED, j, t)
         return free
 
     def stl(self, hours: float) -> float:
@@ -150,4 +157,5 @@ class SdrDesk(Desk):
             return True, 1
         if u >= 1.0 - (1.0 - q) ** K:
             return False, K
-        return True, max(1, math.ceil(math.log1p(-u) / math.log1p(-q)))
+        n = math.ceil(math.log1p(-u) / math.log1p(-q))
+        return True, n if n > 1 else 1

@@ -168,27 +168,10 @@ def enter(w: World, cm: CMotion, source: str, t: np.ndarray, seg: np.ndarray, fi
     sdr_w = sample(w.sc.team.sdr.attempt_days, w.streams(f"sdr/work/{key}"), len(order))
     opp_t = walk.entry[order, cm.opp_stage] if cm.opp_stage < stop else np.full(len(order), np.nan)
     ones = [1.0] * len(order)
+    # positional, in Lead's field order (cm, source, seg, seats, u, d, lead_t, opp_t, t, block,
+    # first, amount, sdr_u, sdr_w, pu, fit, odds, size_odds, size_days): keywords cost twice the time
     leads = [
-        Lead(
-            cm,
-            source,
-            s,
-            x,
-            ui,
-            di,
-            lt,
-            ot,
-            tt,
-            block,
-            amount=v,
-            sdr_u=su,
-            sdr_w=sw,
-            pu=p,
-            fit=f,
-            odds=o,
-            size_odds=so,
-            size_days=sd,
-        )
+        Lead(cm, source, s, x, ui, di, lt, ot, tt, block, 0, v, su, sw, p, f, o, so, sd)
         for s, x, ui, di, lt, ot, tt, su, sw, p, f, o, v, so, sd in zip(
             seg[order].tolist(),
             seats[order].tolist(),
@@ -223,7 +206,7 @@ class _Feeder:
 
     def step(self) -> None:
         w, wake, leads, i = self.w, self.wake, self.leads, self.i
-        now, n = w.env.now, len(wake)
+        now, n = w.env._now, len(wake)
         while i < n and wake[i] <= now:
             lead = leads[i]
             advance(w, lead, lead.t)
