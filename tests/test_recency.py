@@ -75,6 +75,15 @@ def test_no_drift_leaves_p_win_inside_the_unweighted_interval():
     assert off.p_win_ci[0] <= auto.p_win <= off.p_win_ci[1], (auto.p_win, off.p_win_ci)
 
 
+def test_auto_says_which_half_life_it_chose_even_none():
+    """The report names the choice either way: a half-life, or equal weights with the scores."""
+    fitted = fit(crm(0.4, 0.4), classes=(1,), seasonality=False)
+    said = [n for n in fitted.notes if "halves every" in n or "weigh the same" in n]
+    assert len(said) == 1 and "held-out" in said[0], fitted.notes
+    if "weigh the same" in said[0]:
+        assert math.isinf(fitted.deals.recency.min()) or fitted.deals.recency.min() == 1
+
+
 def test_half_life_key_is_validated():
     base = OmegaConf.load(REPO / "configs" / "calibrate.yaml")
     assert fit_options(base)["half_life"] is None  # auto

@@ -1449,6 +1449,16 @@ def fit(
                 else "."
             )
         )
+    elif scores:  # auto looked and kept equal weights: say so, with what it compared
+        notes.append(
+            "All deals weigh the same in the outcome fit: fit.half_life=auto found no half-life "
+            "that predicts the latest closes better (held-out log-likelihood: "
+            + ", ".join(
+                f"{'none' if not math.isfinite(h) else f'{h:.0f} d'} {v:.1f}"
+                for h, v in scores.items()
+            )
+            + ")."
+        )
 
     def best(t, kind, entry, ks, label="all segments", w=None):
         """The fit with the lowest AIC among those whose P(won) the data's own censoring-aware
