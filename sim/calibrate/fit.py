@@ -1327,6 +1327,36 @@ def outcome_rows(
     return t, kind, entry
 
 
+UNIDENTIFIED_WIDTH = 4.0  # a fit whose P(won) interval is this many times the one-class fit's
+
+
+def _width(f: OutcomeFit) -> float:
+    lo, hi = f.p_win_ci
+    return hi - lo if math.isfinite(lo) and math.isfinite(hi) else math.inf
+
+
+def _identified(fits: list[OutcomeFit], label: str, notes: list[str]) -> list[OutcomeFit]:
+    """Drop the multi-class fits the data cannot pin down: a class of slow closers whose wins fall
+    mostly after the longest follow-up can take any size, so P(won) comes with an interval many
+    times the one-class fit's (olist's `unknown` origin with delayed entry: 0-63 % against
+    18-23 %). Such a fit is set aside, with a note, when a one-class fit is at hand."""
+    one = [f for f in fits if len(f.classes) == 1]
+    if not one or not fits or len(fits[0].classes) == 1:
+        return fits
+    limit = UNIDENTIFIED_WIDTH * _width(one[0])
+    kept = [f for f in fits if len(f.classes) == 1 or _width(f) <= limit]
+    if kept[0] is not fits[0]:
+        f = fits[0]
+        notes.append(
+            f"{label}: the {len(f.classes)}-class fit's P(won) {100 * f.p_win:.1f} % has a 90 % "
+            f"interval of {100 * f.p_win_ci[0]:.1f}-{100 * f.p_win_ci[1]:.1f} %, more than "
+            f"{UNIDENTIFIED_WIDTH:g} times the {len(kept[0].classes)}-class fit's "
+            f"({100 * kept[0].p_win_ci[0]:.1f}-{100 * kept[0].p_win_ci[1]:.1f} %): the data cannot "
+            "size its slow class; the simpler fit is used."
+        )
+    return kept
+
+
 def recency(created: pd.Series, end: pd.Timestamp, half_life: float) -> np.ndarray:
     """Each deal's weight in the outcome fit: 2^(-age at the end of `end` / half_life), so a
     cohort half_life days older counts half as much (inf: all 1)."""
@@ -1484,6 +1514,7 @@ def fit(
         own = entry == 0  # with the recency weights the fit used (a weighted Aalen-Johansen)
         lo, hi = plausible_p_win(t[own], kind[own], None if w is None else w[own])
         ok = [f for f in fits if lo <= f.p_win <= hi]
+        ok = _identified(ok, label, notes)
         if ok and ok[0] is fits[0]:
             return fits[0]
         first = fits[0]
