@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outputs", ("sim.plots", "sim.sweep_plots", "sim.report", "sim.capacity_plan")),
     ("composition", ("sim.compose",)),
     ("orchestration", ("sim.api", "sim.sweep")),
-    ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__")),
+    ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__", "sim.results")),
     ("validation", ("sim.validate",)),
 )
 
