@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.metric_registry import HEADLINE
+from sim.metric_registry import HEADLINE, fmt
 
 __all__ = ["FIGURES", "STATS", "Gathered", "gather", "main", "run_rows"]
 
@@ -310,6 +310,18 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
+def _money_to_cents(table: pd.DataFrame) -> pd.DataFrame:
+    """Money columns rounded to cents for the CSV, as every CSV salesim writes (the Parquet table
+    keeps full precision): a metric's figure or difference whose registry format is money."""
+    money = [
+        c
+        for c in table.columns
+        if pd.api.types.is_float_dtype(table[c])
+        and (c == "channels.budget_month" or fmt(c.removeprefix("vs_baseline.")) == "money")
+    ]
+    return table.assign(**{c: table[c].round(2) for c in money})
+
+
 def _missing(v: Any) -> bool:
     return v is None or (not isinstance(v, list | dict) and bool(pd.isna(v)))
 
@@ -361,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         if out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            table.to_csv(tmp, index=False, lineterminator="\n")
+            _money_to_cents(table).to_csv(tmp, index=False, lineterminator="\n")
         tmp.replace(out)
     print(
         f"{len(table)} row(s) from {table['folder'].nunique() if len(table) else 0} run(s)"

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -154,6 +155,14 @@ def test_command_writes_the_table(
     assert results.main([str(tree), "--out", str(out)]) == 0
     t = pd.read_parquet(out) if suffix == "parquet" else pd.read_csv(out)
     assert len(t) == 5 and t["folder"].nunique() == 4
+    full = results.gather(tree).runs
+    for c in ("bookings.p50", "cac.mean", "vs_baseline.bookings.diff_mean"):
+        # the CSV rounds money to cents, as every salesim CSV; Parquet keeps every digit
+        want = full[c].round(2) if suffix == "csv" else full[c]
+        np.testing.assert_array_equal(t[c].to_numpy(float), want.to_numpy(float))
+    assert t["win_rate.p50"].to_numpy() == pytest.approx(
+        full["win_rate.p50"].to_numpy(), rel=1e-12, nan_ok=True
+    )
     err = capsys.readouterr().err
     assert "skipped damaged: summary.json unreadable" in err
     assert "5 row(s) from 4 run(s)" in err and "5 folder(s) skipped" in err
