@@ -243,6 +243,8 @@ def _read(
                 use = [h for h, c in zip(header, stripped, strict=True) if c in columns]
         plain = {h for h, c in zip(header, stripped, strict=True) if c in distinct}
         dtype = {h: (str if h in plain else "category") for h in header}
+        if len(set(header)) < len(header):  # pandas renames repeated names: read all as text
+            dtype = str
         df = pd.read_csv(path, dtype=dtype, usecols=use, **opts)
     except pd.errors.EmptyDataError:
         raise CrmError(f"data error: {path}: the file is empty (no header row)") from None
