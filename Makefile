@@ -18,6 +18,7 @@ $(CORE): pyproject.toml
 
 $(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet -e '.[dev,optimise,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[query]'
 	touch $(STAMP)
 
 run: $(CORE)  ## the default scenario (100 replications) into results/

@@ -180,6 +180,22 @@ def test_parquet_reads_like_csv(tmp_path):
     pd.testing.assert_frame_equal(csv, pq)
 
 
+def test_unmapped_and_repeated_columns_and_padded_cells_read_the_same(tmp_path):
+    """Only mapped columns are read, repeated values through a categorical (sim.calibrate.importer
+    _read): a file with extra columns, a header naming one twice, and cells padded with spaces
+    imports the same table as the plain file."""
+    plain, wide = tmp_path / "plain", tmp_path / "wide"
+    plain.mkdir(), wide.mkdir()
+    write(plain, ROWS)
+    rows = [",".join(f"  {v} " if v else v for v in r.split(",")) + ",x,1,2" for r in ROWS]
+    text = "\n".join([HEADER + ",note,extra,extra", *rows]) + "\n"
+    (wide / "opps.csv").write_text(text)
+    want = load(mapping(plain))
+    got = load(mapping(wide))
+    pd.testing.assert_frame_equal(want.opportunities, got.opportunities)
+    assert (want.rejected, want.notes) == (got.rejected, got.notes)
+
+
 # --- the shipped exports --------------------------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("composition", ("sim.compose",)),
     ("orchestration", ("sim.api", "sim.sweep", "sim.optimise")),
-    ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__")),
+    ("commands", ("sim.cli", "sim.calibrate", "sim", "sim.__main__", "sim.results")),
     ("validation", ("sim.validate",)),
 )
 

@@ -35,7 +35,6 @@ import pandas as pd
 from scipy import special, stats
 
 from sim.calibrate.importer import CrmData, reopen
-from sim.metrics import win_rate
 from sim.records import MONTH_DAYS
 
 YEAR_DAYS = 12 * MONTH_DAYS  # 365.25
@@ -1239,7 +1238,7 @@ def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
     cells = (
         pd.DataFrame(
             {
-                "seg": d["segment"].astype(str).to_numpy()[sel],
+                "seg": labels_of(d["segment"])[sel],
                 "day": d["created_date"].dt.floor("D").to_numpy()[sel],
                 "won": y[sel],
             }
@@ -1287,6 +1286,13 @@ def fit_drift(use: pd.DataFrame, end: pd.Timestamp) -> DriftFit | None:
 
 
 # -- the whole fit ---------------------------------------------------------------------------------
+def labels_of(s: pd.Series) -> np.ndarray:
+    """`s.astype(str).to_numpy()`, the same values, with each distinct label one string object: a
+    3-million-row table would otherwise make 3 million strings (memory that is slow to return)."""
+    codes, uniq = pd.factorize(s.astype(str))
+    return np.append(np.asarray(uniq, dtype=object), np.nan)[codes]  # code -1 (NA): NaN
+
+
 def time_resolution(opp: pd.DataFrame) -> float:
     """The resolution of the export's times to close, in days: 1 when every creation and close
     date falls on midnight (dates without times, the usual CRM export), else one minute."""
@@ -1443,8 +1449,10 @@ def fit(
     )
     if start > end:
         start = opp["created_date"].min().normalize()
-    use = opp[opp["created_date"] >= start]
     truncated = int((opp["created_date"] < start).sum())
+    # read only below: the table itself when no deal is left-truncated (a copy of a 3-million-row
+    # export would be most of the fit's memory)
+    use = opp[opp["created_date"] >= start] if truncated else opp
     if not len(use):
         raise FitError(f"fit error: no opportunity created between {start.date()} and {end.date()}")
     has_losses = bool((use["outcome"] == "lost").any())
@@ -1455,7 +1463,7 @@ def fit(
     out = opp if left_truncation else use
     t_all, kind_all, entry_all = outcome_rows(out, start, end, resolution)
     inside = (out["created_date"] >= start).to_numpy()  # the window's own deals
-    seg_all = out["segment"].astype(str).to_numpy()
+    seg_all = labels_of(out["segment"])  # one string per label, not per deal
     notes: list[str] = []
     # recency: the outcome fit weights recent cohorts more when that predicts held-out closes better
     scores: dict[float, float] = {}
@@ -1576,7 +1584,9 @@ def fit(
             aj_won=aw,
             aj_lost=al,
             aj_won_ci=aci,
-            naive_closed=win_rate(out[sel]) if n_closed else 0.0,
+            # win_rate() over the segment's closed deals, from the codes at hand (the table's
+            # rows would be copied and re-coded for this one ratio)
+            naive_closed=int((kind == 1).sum()) / n_closed if n_closed else 0.0,
             naive_open_lost=float((kind == 1).mean()),
             size=fit_size(won_amt.to_numpy(), list(sizes)),
             size_n=int(won_amt.notna().sum()),
@@ -1586,11 +1596,17 @@ def fit(
         )
     arr_end = min(end, opp["created_date"].max().normalize())
     arrivals = fit_arrivals(
-        use["created_date"], use["segment"].astype(str).map(keys), start, arr_end, seasonality
+        use["created_date"],
+        pd.Series(labels_of(use["segment"]), index=use.index).map(keys),
+        start,
+        arr_end,
+        seasonality,
     )
     # every win the file records from `start` on, whenever the deal was created, while new deals
     # still arrive (olist's wins after its last lead only wind down)
-    won = opp[(opp["outcome"] == "won") & (opp["close_date"] >= start)]
+    won = opp.loc[  # the two columns read below, not every column of the rows
+        (opp["outcome"] == "won") & (opp["close_date"] >= start), ["close_date", "segment"]
+    ]
     won = won[won["close_date"] < arr_end + pd.Timedelta(days=1)]
     closes = None
     if len(won) >= 30:  # the end-of-quarter effect on wins (salesim puts quarter ends on arrivals)

@@ -23,6 +23,7 @@ import datetime as dt
 import fnmatch
 import os
 import zoneinfo
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -204,20 +205,47 @@ def data_dir(s: DataSettings) -> Path:
 
 
 # -- reading --------------------------------------------------------------------------------------
-def _read(path: Path, what: str) -> pd.DataFrame:
-    """All cells as stripped strings (NA for empty); CRLF, a BOM and Parquet are handled."""
+def _read(
+    path: Path,
+    what: str,
+    columns: Collection[str] | None = None,
+    distinct: Collection[str] = (),
+) -> pd.DataFrame:
+    """All cells as stripped strings (NA for empty); CRLF, a BOM and Parquet are handled.
+
+    Only `columns` are read when the file has every one of them (a missing one reads the whole
+    file, so the error can list what the file has). A CSV's other cells are read through a
+    categorical, so each distinct value is one string object however many rows repeat it (a
+    segment, a stage, a date): a 3-million-row export loads in a fraction of the memory of one
+    object per cell. `distinct` columns (ids, amounts: mostly different values) are read as plain
+    strings, which costs less for them than a categorical."""
     if not path.is_file():
         raise CrmError(
             f"data error: {path}: file not found ({what}); set data.dir=PATH to its folder"
         )
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            import pyarrow.parquet as pq  # lazy: pandas loads pyarrow for Parquet files only
+
+            names = pq.read_schema(path).names
+            use = [c for c in names if c in columns] if columns else None
+            df = pd.read_parquet(path, columns=use if use and set(columns) <= set(use) else None)
             for c in df.columns:
                 if not pd.api.types.is_datetime64_any_dtype(df[c]):
                     df[c] = df[c].astype("string").str.strip().replace("", pd.NA)
             return df
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        opts = {"keep_default_na": False, "encoding": "utf-8-sig"}
+        header = [str(c) for c in pd.read_csv(path, dtype=str, nrows=0, **opts).columns]
+        stripped = [c.strip() for c in header]
+        use = None
+        if columns is not None and len(set(stripped)) == len(stripped):
+            if set(columns) <= set(stripped):
+                use = [h for h, c in zip(header, stripped, strict=True) if c in columns]
+        plain = {h for h, c in zip(header, stripped, strict=True) if c in distinct}
+        dtype = {h: (str if h in plain else "category") for h in header}
+        if len(set(header)) < len(header):  # pandas renames repeated names: read all as text
+            dtype = str
+        df = pd.read_csv(path, dtype=dtype, usecols=use, **opts)
     except pd.errors.EmptyDataError:
         raise CrmError(f"data error: {path}: the file is empty (no header row)") from None
     except pd.errors.ParserError as exc:
@@ -225,7 +253,19 @@ def _read(path: Path, what: str) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CrmError(f"data error: {path}: cannot be read: {exc}") from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df.apply(lambda s: s.str.strip()).replace("", pd.NA)
+    for c in range(df.shape[1]):  # one column at a time: no second copy of the whole table
+        df.isetitem(c, _cells(df.iloc[:, c]))
+    return df
+
+
+def _cells(s: pd.Series) -> pd.Series:
+    """A column of a CSV as stripped strings (an object column, NA for empty); a categorical's
+    distinct values are each one shared string object."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.str.strip().replace("", pd.NA)
+    values = [str(v).strip() for v in s.cat.categories]
+    lookup = np.array([v if v else pd.NA for v in values] + [pd.NA], dtype=object)
+    return pd.Series(lookup[s.cat.codes.to_numpy()], index=s.index, name=s.name)  # -1: NA
 
 
 def _where(path: Path, i: int) -> str:
@@ -404,7 +444,9 @@ def _opportunities(
 ) -> pd.DataFrame:
     t = s.opportunities
     path = root / t.file
-    raw = _read(path, "data.opportunities.file")
+    mapped = [*t.columns.values(), *([t.stage] if t.stage else []), *t.keep]
+    ids = [t.columns[f] for f in ("opportunity_id", "amount") if f in t.columns]
+    raw = _read(path, "data.opportunities.file", mapped, ids)
     key = "data.opportunities.columns"
     _require(t.columns, key, ("opportunity_id", "created"))
     unknown = set(t.columns) - set(FIELDS)
@@ -513,7 +555,10 @@ def _opportunities(
     _count(notes, "rows read", n)
     if t.stage is not None:
         out["stage"] = stage.loc[out.index]
-    return table(out.reset_index(drop=True), s.missing_label)
+        del stage
+    del raw  # the file's cells: the table below is built without them beside it
+    out.index = pd.RangeIndex(len(out))  # as reset_index(drop=True), without copying the rows
+    return table(out, s.missing_label)
 
 
 def _export_date(s: DataSettings, root: Path) -> tuple[pd.Timestamp, str]:
@@ -621,16 +666,21 @@ def table(rows: pd.DataFrame, missing_label: str = "unknown") -> pd.DataFrame:
     def col(name, default):
         return rows[name] if name in rows else pd.Series(default, index=rows.index)
 
+    def text(values) -> pd.Series:
+        # each text column built as a string array of its own: made as objects and converted
+        # afterwards, every conversion would copy the block of all object columns (3M rows: GBs)
+        return pd.Series(values, index=rows.index).astype("string")
+
     created = pd.to_datetime(rows["created"]).astype("datetime64[ns]")
     closed = pd.to_datetime(col("closed", pd.NaT)).astype("datetime64[ns]")
     out = pd.DataFrame(
         {
             "opportunity_id": rows["opportunity_id"],
-            "type": np.full(n, "new", dtype=object),
-            "motion": np.full(n, missing_label, dtype=object),
-            "segment": col("segment", missing_label),
-            "source": col("source", pd.NA),
-            "owner": col("owner", pd.NA),
+            "type": text(np.full(n, "new", dtype=object)),
+            "motion": text(np.full(n, missing_label, dtype=object)),
+            "segment": text(col("segment", missing_label)),
+            "source": text(col("source", pd.NA)),
+            "owner": text(col("owner", pd.NA)),
             "lead_date": pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]"),
             "created_date": created,
             "close_date": closed,
@@ -641,20 +691,20 @@ def table(rows: pd.DataFrame, missing_label: str = "unknown") -> pd.DataFrame:
             "outcome": pd.Categorical(rows["outcome"].astype(str), categories=list(OUTCOMES)),
             "amount": col("amount", np.nan).astype(float),
             "customer_id": np.full(n, -1),
-            "account": col("account", pd.NA),
+            "account": text(col("account", pd.NA)),
         },
         index=rows.index,
     )
-    for c in ("type", "motion", "segment", "source", "owner", "account"):
-        out[c] = out[c].astype("string")
-    return out[[*CRM_COLUMNS, "account"]]
+    order = [*CRM_COLUMNS, "account"]
+    return out if list(out.columns) == order else out[order]  # no copy when already in order
 
 
 def _join_closes(
     out: pd.DataFrame, c: CloseTable, root: Path, rejected: dict, zone: str, notes: dict
 ) -> pd.DataFrame:
     path = root / c.file
-    raw = _read(path, "data.opportunities.closes.file")
+    ids = [c.key, *(c.columns[f] for f in ("amount",) if f in c.columns)]
+    raw = _read(path, "data.opportunities.closes.file", [c.key, *c.columns.values()], ids)
     key = "data.opportunities.closes.columns"
     if "closed" not in c.columns:
         raise ConfigError(f"config error: {key}.closed: required key is missing")
@@ -694,7 +744,7 @@ def _leads(s: DataSettings, root: Path, rejected: dict, notes: dict) -> pd.DataF
     if t is None:
         return None
     path = root / t.file
-    raw = _read(path, "data.leads.file")
+    raw = _read(path, "data.leads.file", list(t.columns.values()), [t.columns.get("lead_id", "")])
     key = "data.leads.columns"
     _require(t.columns, key, ("lead_id", "created"))
     out = pd.DataFrame(
@@ -835,12 +885,12 @@ def check_fittable(crm: CrmData, settings: DataSettings | dict[str, Any]) -> Non
             f"created on {created.iloc[0].date()}; arrivals need opportunities created on at least "
             "two different days"
         )
-    closed = o[o["outcome"].isin(["won", "lost"])]
-    took = (closed["close_date"] - closed["created_date"]).dt.total_seconds()
+    closed = o["outcome"].isin(["won", "lost"])  # a mask: the two columns, not every row, are read
+    took = (o["close_date"][closed] - o["created_date"][closed]).dt.total_seconds()
     if took.nunique() < 2:
         col = t.columns.get("closed") or (t.closes.columns["closed"] if t.closes else "?")
         raise CrmError(
-            f"data error: {path}: column '{col}': every closed deal ({len(closed)} in {rows}) took "
+            f"data error: {path}: column '{col}': every closed deal ({int(closed.sum())} in {rows}) took "
             f"the same time to close ({took.iloc[0] / 86400:g} days); the fit needs times that vary"
         )
     amount_col = t.columns.get("amount") or (t.closes.columns.get("amount") if t.closes else None)
