@@ -1521,10 +1521,12 @@ def fit(
         fits.sort(key=lambda f: f.aic)
         own = entry == 0  # with the recency weights the fit used (a weighted Aalen-Johansen)
         lo, hi = plausible_p_win(t[own], kind[own], None if w is None else w[own])
-        ok = [f for f in fits if lo <= f.p_win <= hi]
-        ok = _identified(ok, label, notes)
+        inside = [f for f in fits if lo <= f.p_win <= hi]
+        ok = _identified(inside, label, notes)
         if ok and ok[0] is fits[0]:
             return fits[0]
+        if inside and inside[0] is fits[0]:  # inside, but set aside as unidentified (noted)
+            return ok[0]
         first = fits[0]
         what = (
             f"{label}: the best fit's P(won) {100 * first.p_win:.2f} % lies outside "
