@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import money, plots
+from sim import html_report, money, plots
 from sim.config import ConfigError, GsaSettings, RunSettings, Scenario, config_value, load_run
 from sim.executors import map_ordered
 from sim.experiment import RunResult, versions
 from sim.metric_registry import label
 from sim.metrics import scalar_metrics
 from sim.model import simulate_replication
-from sim.report import format_metric, summary_json
+from sim.report import format_metric, scenario_yaml, summary_json
 from sim.runfolder import staged
 from sim.stats import strict
 
@@ -370,7 +370,11 @@ def run(
             table.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
             points.to_csv(stage / f"{name}_points.csv", index=False, lineterminator="\n")
             (figure_sobol if name == "sobol" else figure_morris)(table, stage / f"{name}.png")
-            (stage / "report.md").write_text(report_md(summary, table, inputs, setup))
+            text = report_md(summary, table, inputs, setup)
+            (stage / "report.md").write_text(text)
+            # the verdicts first: each metric's ranking of the inputs
+            first = [f"{label(m)} (`{m}`)" for m in settings.metrics]
+            html_report.write(stage, text, first=first, config=scenario_yaml(sc))
             (stage / "summary.json").write_text(summary_json(summary))
     reps_df = pd.DataFrame(
         {

@@ -37,7 +37,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from sim import metric_registry, money, plots
+from sim import html_report, metric_registry, money, plots
 from sim.compose import resolve
 from sim.config import (
     ConfigError,
@@ -52,7 +52,7 @@ from sim.executors import map_ordered
 from sim.experiment import RunResult, versions
 from sim.metrics import scalar_metrics
 from sim.model import simulate_replication
-from sim.report import format_metric, span, summary_json, to_csv
+from sim.report import format_metric, scenario_yaml, span, summary_json, to_csv
 from sim.runfolder import staged
 from sim.stats import strict, summarise
 
@@ -800,7 +800,11 @@ def run(
                     to_csv(df[df["pareto"]], stage / "pareto.csv")
                     pareto_figure(s, df, stage / "pareto.png")
                 figure(s, df, stage / "optimisation.png")
-                (stage / "report.md").write_text(report_md(s, df, url, setup))
+                text = report_md(s, df, url, setup)
+                (stage / "report.md").write_text(text)
+                html_report.write(
+                    stage, text, first=["Best trial", "Pareto front"], config=scenario_yaml(sc)
+                )
                 (stage / "summary.json").write_text(summary_json(summary))
         if not chosen:
             print("optimise: no trial met the constraints (report.md names the nearest miss)")

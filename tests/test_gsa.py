@@ -3,6 +3,8 @@ and reproducibility."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from sim.config import ConfigError
 from sim.gsa import MORRIS_COLUMNS, SOBOL_COLUMNS, inputs_of, n_points
 from sim.report import terminal_table
 from tests.conftest import scenario
+from tests.test_html_report import self_contained
 
 BUDGET = "channels.paid_search.budget_month"
 AE = "team.ae.count"
@@ -64,6 +67,9 @@ def test_sobol_ranks_the_driver_first_and_gives_an_input_that_cannot_matter_zero
     assert g["points"] == 16 * (2 + 2) and g["runs"] == g["points"] * 2
     assert (out / "sobol.png").stat().st_size > 0
     assert "# Global sensitivity: Sobol indices" in (out / "report.md").read_text()
+    # report.html: the metric's ranking first, the figure inside, nothing fetched
+    page = self_contained(out / "report.html", images=1)
+    assert re.findall(r"<h2>(.*?)</h2>", page)[0].startswith("Leads")
 
 
 def test_every_sample_point_runs_the_same_replication_seeds(sobol16):

@@ -7,12 +7,15 @@ mechanics on fixed seeds, not the numbers of the shipped presets."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from tests.test_html_report import self_contained
 
 pytest.importorskip("optuna", minversion="4")
 
@@ -77,6 +80,9 @@ def test_a_single_objective_study_writes_its_files_and_names_the_best_feasible_t
     assert (done["feasible"] == (done["cac_payback_months.p50"] <= 65)).all()
     assert done["feasible"].any() and not done["feasible"].all()
     assert "# Optimisation" in (out / "report.md").read_text()
+    # report.html: the best trial first, its figure inside, nothing fetched
+    page = self_contained(out / "report.html", images=1)
+    assert re.findall(r"<h2>(.*?)</h2>", page)[0] == "Best trial"
 
 
 def test_trials_over_the_hard_budget_are_not_run_and_never_best(tmp_path):
