@@ -719,7 +719,7 @@ def pareto_figure(s: Study, df: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel(_describe(oy))
     ax.set_xlabel(_describe(ox))
     ran = int((df["state"] != "over_budget").sum())
-    ax.set_title(f"Pareto front: {len(f)} of {ran} trials run (labels: trial numbers)")
+    ax.set_title(f"Pareto front: {len(f)} of the {ran} trials run (labels: trial numbers)")
     ax.legend(fontsize=8)
     plots.save(fig, path)
 
