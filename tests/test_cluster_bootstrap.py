@@ -19,8 +19,8 @@ import pytest
 
 from sim.calibrate.fit import fit
 from sim.calibrate.importer import CrmData
-from sim.calibrate.importer import table as crm_table
 from sim.calibrate.uncertainty import cluster_counts, draw
+from tests.synthetic_crm import crm_from_days
 
 DAY0, DAYS = pd.Timestamp("2024-01-01"), 280
 
@@ -33,18 +33,7 @@ def cohort_crm(seed: int = 3, n: int = 2800) -> CrmData:
     dur = np.where(won, rng.gamma(4, 5, n), rng.gamma(2, 5, n))
     close = created + np.maximum(np.ceil(dur), 1.0)
     seen = close < DAYS
-    table = crm_table(
-        pd.DataFrame(
-            {
-                "opportunity_id": [f"D{i}" for i in range(n)],
-                "segment": "all",
-                "created": DAY0 + pd.to_timedelta(created, unit="D"),
-                "closed": (DAY0 + pd.to_timedelta(close, unit="D")).where(seen),
-                "outcome": np.where(seen, np.where(won, "won", "lost"), "open"),
-            }
-        )
-    )
-    return CrmData("cohorts", table, None, {}, DAY0 + pd.Timedelta(days=DAYS - 1), None)
+    return crm_from_days("cohorts", DAY0, created, close, won, seen, DAYS - 1)
 
 
 def test_a_cohort_shares_one_count():

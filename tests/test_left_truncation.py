@@ -20,9 +20,9 @@ from omegaconf import OmegaConf
 
 from sim.calibrate.fit import _loglik_obs, fit, fit_outcomes
 from sim.calibrate.importer import CrmData
-from sim.calibrate.importer import table as crm_table
 from sim.calibrate.options import fit_options
 from sim.config import ConfigError
+from tests.synthetic_crm import crm_from_days
 
 REPO = Path(__file__).resolve().parents[1]
 P_WIN, BEFORE, AFTER = 0.5, 300.0, 200.0
@@ -84,26 +84,7 @@ def _crm(extract_deals) -> CrmData:
     kept = close > 0
     created, won, close = created[kept], won[kept], close[kept]
     seen = close <= AFTER
-    n = len(created)
-    table = crm_table(
-        pd.DataFrame(
-            {
-                "opportunity_id": [f"D{i}" for i in range(n)],
-                "segment": "all",
-                "created": DAY0 + pd.to_timedelta(created, unit="D"),
-                "closed": (DAY0 + pd.to_timedelta(close, unit="D")).where(seen),
-                "outcome": np.where(seen, np.where(won, "won", "lost"), "open"),
-            }
-        )
-    )
-    return CrmData(
-        name="truncated",
-        opportunities=table,
-        leads=None,
-        rejected={},
-        as_of=DAY0 + pd.Timedelta(days=AFTER - 1),
-        closes_from=DAY0,
-    )
+    return crm_from_days("truncated", DAY0, created, close, won, seen, AFTER - 1, DAY0)
 
 
 def test_fit_uses_the_truncated_deals_only_for_outcomes():

@@ -18,9 +18,9 @@ from omegaconf import OmegaConf
 
 from sim.calibrate.fit import fit, recency
 from sim.calibrate.importer import CrmData
-from sim.calibrate.importer import table as crm_table
 from sim.calibrate.options import fit_options
 from sim.config import ConfigError
+from tests.synthetic_crm import crm_from_days
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0, DAYS = pd.Timestamp("2024-01-01"), 400.0
@@ -35,18 +35,7 @@ def crm(p_first: float, p_last: float, seed: int = 5, n: int = 4000) -> CrmData:
     dur = np.where(won, rng.gamma(k_w, 20 / k_w, n), rng.gamma(k_l, 10 / k_l, n))
     close = created + np.maximum(np.ceil(dur), 1.0)
     seen = close < DAYS
-    table = crm_table(
-        pd.DataFrame(
-            {
-                "opportunity_id": [f"D{i}" for i in range(n)],
-                "segment": "all",
-                "created": DAY0 + pd.to_timedelta(created, unit="D"),
-                "closed": (DAY0 + pd.to_timedelta(close, unit="D")).where(seen),
-                "outcome": np.where(seen, np.where(won, "won", "lost"), "open"),
-            }
-        )
-    )
-    return CrmData("recency", table, None, {}, DAY0 + pd.Timedelta(days=DAYS - 1), None)
+    return crm_from_days("recency", DAY0, created, close, won, seen, DAYS - 1)
 
 
 def test_weight_halves_every_half_life():
