@@ -65,10 +65,9 @@ def salesim(*args: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
-def test_replications_on_ray_are_byte_identical_to_local_processes(cluster, tmp_path):
-    """Same seed, same files, whichever executor ran the replications and on which node; and the
-    Ray run's tasks went to both nodes (the executor logs the node of every task)."""
-    run = [*FAST, "replications=6", "progress=false"]
+def local_and_on_ray(cluster, tmp_path, run: list[str]) -> None:
+    """Run `run` with two local processes into tmp_path/local and on the cluster, one replication a
+    task, into tmp_path/ray; the Ray run must succeed and spread its 6 tasks over both nodes."""
     simulate([*run, "executor=local", "workers=2"], outdir=tmp_path / "local")
     proc = salesim(
         *run,
@@ -80,6 +79,13 @@ def test_replications_on_ray_are_byte_identical_to_local_processes(cluster, tmp_
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ray: 6 tasks of up to 1 replications on 2 node(s)" in proc.stdout, proc.stdout
+
+
+def test_replications_on_ray_are_byte_identical_to_local_processes(cluster, tmp_path):
+    """Same seed, same files, whichever executor ran the replications and on which node; and the
+    Ray run's tasks went to both nodes (the executor logs the node of every task)."""
+    run = [*FAST, "replications=6", "progress=false"]
+    local_and_on_ray(cluster, tmp_path, run)
     files = sorted(p.name for p in (tmp_path / "local").iterdir())
     assert {"summary.json", "replications.parquet", "monthly.parquet"} <= set(files)
     assert files == sorted(p.name for p in (tmp_path / "ray").iterdir() if p.name != ".hydra")
@@ -177,17 +183,7 @@ def test_global_sensitivity_points_on_ray_are_byte_identical_to_local_processes(
         "+gsa.trajectories=2",
         "+gsa.metrics=[leads]",
     ]
-    simulate([*run, "executor=local", "workers=2"], outdir=tmp_path / "local")
-    proc = salesim(
-        *run,
-        "executor=ray",
-        f"executor.address={cluster.address}",
-        "executor.replications_per_task=1",
-        f"hydra.run.dir={tmp_path / 'ray'}",
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "ray: 6 tasks of up to 1 replications on 2 node(s)" in proc.stdout, proc.stdout
+    local_and_on_ray(cluster, tmp_path, run)
     for name in ("morris.csv", "morris_points.csv"):
         a, b = (tmp_path / d / name for d in ("local", "ray"))
         assert a.read_bytes() == b.read_bytes(), f"{name} differs between local and ray"
