@@ -45,6 +45,29 @@ def execute(sc: Scenario, rs: RunSettings, progress: bool = False) -> RunResult:
         return run_scenario(sc, rs.executor, effective_workers(sc, rs), progress=bar.update)
 
 
+# what a run can do besides one scenario; the first three each run alone, in this order of precedence
+SEARCHES = (
+    ("gsa", "global sensitivity runs alone"),
+    ("plan", "a capacity plan runs alone"),
+    ("optimise", "an optimisation runs alone"),
+)
+
+
+def _one_search(rs: RunSettings) -> None:
+    """Refuse, in one line naming the others, a global sensitivity, capacity plan or optimisation
+    asked for together with anything else a run can do (never one silently ignored)."""
+    for key, rule in SEARCHES:
+        if getattr(rs, key) is None:
+            continue
+        others = [
+            k
+            for k in ("compare", "sensitivity", "gsa", "plan", "optimise")
+            if k != key and getattr(rs, k) is not None
+        ]
+        if others:
+            raise ConfigError(f"config error: {key}: {rule}; remove {' / '.join(others)}")
+
+
 def run(
     cfg: DictConfig,
     outdir: str | Path | None = None,
@@ -59,12 +82,8 @@ def run(
     sc, rs = resolve(cfg)
     for line in check_size(sc, rs):  # refuses (ConfigError) what cannot fit, before any work
         print(line, file=sys.stderr)
+    _one_search(rs)
     if rs.gsa is not None:  # experiment=sobol / morris: global sensitivity (sim.gsa)
-        if any(x is not None for x in (rs.compare, rs.sensitivity, rs.plan, rs.optimise)):
-            raise ConfigError(
-                "config error: gsa: global sensitivity runs alone; remove compare / sensitivity / "
-                "plan / optimise"
-            )
         from sim import gsa  # lazy: SALib is imported only for global sensitivity
 
         base = OmegaConf.to_container(cfg, resolve=True)
@@ -72,21 +91,11 @@ def run(
             base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
         )
     if rs.plan is not None:  # experiment=capacity_plan: a search over plans (sim.capacity_plan)
-        if any(x is not None for x in (rs.compare, rs.sensitivity, rs.optimise)):
-            raise ConfigError(
-                "config error: plan: a capacity plan runs alone; remove compare / sensitivity / "
-                "optimise"
-            )
         base = OmegaConf.to_container(cfg, resolve=True)
         return capacity_plan.run(
             base, experiment_namespaces(), sc, rs, outdir and Path(outdir), setup, progress
         )
     if rs.optimise is not None:  # experiment=optimise_*: an Optuna study (sim.optimise)
-        if rs.compare is not None or rs.sensitivity is not None or rs.plan is not None:
-            raise ConfigError(
-                "config error: optimise: an optimisation runs alone; remove compare / "
-                "sensitivity / plan"
-            )
         from sim import optimise  # lazy: imports Optuna only when asked for
 
         return optimise.run(cfg, sc, rs, outdir and Path(outdir), setup, progress)
