@@ -95,7 +95,7 @@ def run_scenario(
     months: list[np.ndarray] = []  # each replication's monthly table as one float block
     month_cols: pd.Series | None = None  # its columns and their dtypes
     funnel_sum, first, events = None, None, 0
-    rep_tabs: list[pd.DataFrame] = []
+    rep_tabs: list[dict[str, np.ndarray]] = []  # each replication's AE rows as plain columns
     for res in iterate(sc, executor, workers):
         if keys is None:  # every replication of a scenario reports the same metrics
             keys = list(res.metrics)
@@ -112,7 +112,9 @@ def run_scenario(
         if res.opportunities is not None:
             first = res.opportunities
         if res.reps is not None and len(res.reps):
-            rep_tabs.append(res.reps[res.reps["months"] > 0].assign(replication=res.replication))
+            keep = res.reps["months"].to_numpy() > 0
+            tab = {k: v.to_numpy()[keep] for k, v in res.reps.items()}
+            rep_tabs.append({"replication": np.full(int(keep.sum()), res.replication), **tab})
         if progress:
             progress(1)
     reps = pd.DataFrame(rows, columns=["scenario", "replication", *(keys or [])])
@@ -158,12 +160,12 @@ def run_scenario(
     return RunResult(strict(summary), reps, month_tab, funnel, first, events, rep_tab)
 
 
-def _rep_table(scenario: str, tabs: list[pd.DataFrame]) -> pd.DataFrame | None:
-    """The replications' AE quota tables stacked, `scenario` and `replication` first."""
+def _rep_table(scenario: str, tabs: list[dict[str, np.ndarray]]) -> pd.DataFrame | None:
+    """The replications' AE quota tables stacked, `scenario` and `replication` first (kept as
+    columns of arrays until here: a data frame per replication costs kilobytes each)."""
     if not tabs:
         return None
-    out = pd.concat(tabs, ignore_index=True)
-    out.insert(0, "replication", out.pop("replication"))
+    out = pd.DataFrame({k: np.concatenate([t[k] for t in tabs]) for k in tabs[0]})
     out.insert(0, "scenario", scenario)
     return out
 
