@@ -22,14 +22,8 @@ pytest.importorskip("optuna", minversion="4")
 from sim import optimise  # noqa: E402
 from sim.api import simulate  # noqa: E402
 from sim.config import ConfigError  # noqa: E402
+from tests.test_sweep import TINY  # noqa: E402  (the same tiny run as the sweep tests)
 
-TINY = [
-    "replications=2",
-    "horizon_days=60",
-    "warmup_days=30",
-    "executor=serial",
-    "progress=false",
-]
 # A 60-day window pays back CAC in 55-75 months: a 65-month limit splits these trials both ways
 BUDGET = [
     "experiment=optimise_budget",
