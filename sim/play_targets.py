@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from sim.config import Scenario
+
+class Scenario(Protocol):
+    """The shape of a scenario that play resolution reads (sim.config.Scenario has it). A protocol
+    rather than an import, so that sim.config, which resolves plays while validating, stays above
+    this module with no import running back up."""
+
+    segments: Mapping[str, Any]
+    plays: Mapping[str, Any]
+    motions: Mapping[str, Any]
+    channels: Mapping[str, Any]
+
 
 # Keys a change may target. `<...>` accepts a name or a `*` wildcard (fnmatch).
 TARGETS = {
