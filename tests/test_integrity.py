@@ -666,6 +666,10 @@ def test_the_results_folders_the_readme_names_are_where_runs_write() -> None:
     assert hydra["sweep"]["dir"] == "results/multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}"
     cal = yaml.safe_load((REPO / "configs" / "calibrate.yaml").read_text())["hydra"]
     assert cal["run"]["dir"].startswith("results/calibrate/${now:%Y-%m-%d}/${now:%H-%M-%S}")
+    # and --help says the same
+    assert "results/DATE/TIME/" in " ".join(hydra["help"]["template"].split())
+    assert "results/multirun/DATE/TIME/N/" in " ".join(hydra["help"]["template"].split())
+    assert "results/calibrate/DATE/TIME/" in " ".join(cal["help"]["template"].split())
     swept = 0
     for preset in sorted((REPO / "configs" / "experiment").glob("*.yaml")):
         sweep = (yaml.safe_load(preset.read_text()) or {}).get("hydra", {}).get("sweep", {})
