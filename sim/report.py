@@ -80,15 +80,14 @@ MONEY_COLUMNS = frozenset({"amount", "arr", "pipeline_value", "quota"})
 
 
 def to_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write `df` as CSV with money rounded to cents: a reader or a spreadsheet gets $391,378.80,
-    not 391378.80383129796. Parquet files keep full precision; only the CSV text is rounded."""
-    money = [
-        c
-        for c in df.columns
-        if (c in MONEY_COLUMNS or registry.fmt(str(c)) == "money")
-        and pd.api.types.is_float_dtype(df[c])
-    ]
-    out = df.assign(**{c: df[c].round(2) for c in money}) if money else df
+    """Write `df` as CSV with money rounded to cents and day offsets (`*_day`) to 4 decimals (about
+    9 seconds): a reader or a spreadsheet gets $391,378.80 and day 212.4187, not 391378.80383129796
+    and 212.41873460218377. Parquet files keep full precision; only the CSV text is rounded."""
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    rounded = {c: 2 for c in floats if c in MONEY_COLUMNS or registry.fmt(str(c)) == "money"} | {
+        c: 4 for c in floats if str(c).endswith("_day")
+    }
+    out = df.round(rounded) if rounded else df
     out.to_csv(path, index=False, lineterminator="\n")
 
 

@@ -91,6 +91,10 @@ def test_csv_money_is_in_cents_and_parquet_keeps_full_precision(tmp_path):
         for c in cols:
             worst = raw[c].dropna().map(_decimals).max()
             assert worst <= 2, f"{name}:{c} has {worst} decimals"
+    # Day offsets are fractions of a day: 4 decimals (about 9 seconds), not 16.
+    opp = pd.read_csv(tmp_path / "opportunities_rep0.csv", dtype=str)
+    days = [c for c in opp.columns if c.endswith("_day")]
+    assert days and max(opp[c].dropna().map(_decimals).max() for c in days) <= 4
     # Rates are not money and keep their digits; the Parquet copy is not rounded.
     assert (
         pd.read_csv(tmp_path / "replications.csv", dtype=str)["win_rate"].map(_decimals).max() > 2
