@@ -311,6 +311,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "trend_year_estimate": a.trend_estimate,
             "trend_year_90": list(a.trend_ci),
             "trend_p_value": a.trend_p,
+            "trend_damping_days": a.trend_damping_days,
             "dispersion": a.dispersion,
             "segment_mix": a.segment_mix,
         },
@@ -401,12 +402,21 @@ def _trend_text(a) -> str:
     if a.trend_year:
         return (
             f"**Trend: {est}**, kept: calibrated.yaml's channel grows at `trend_year` "
-            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)."
+            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)"
+            + (
+                f", damped: the growth fades e-fold every {a.trend_damping_days:.0f} days (the "
+                f"fitted window, `trend_damping_days`), so the level stops at most "
+                f"×{(1 + a.trend_year) ** (a.trend_damping_days / 365.25):.2f} above the anchor's."
+                if a.trend_damping_days is not None
+                else "."
+            )
         )
     used = int((~_edge(a)).sum())
     why = (
         f"fewer than {MIN_TREND_MONTHS} months were fitted ({used})"
         if used < MIN_TREND_MONTHS
+        else "the slope rests on one month at an end of the window: a step, not a trend"
+        if a.trend_step
         else f"the test does not reject a flat rate at {TREND_P:g}"
     )
     return f"Trend: {est}; not kept ({why}): the calibrated rate is flat."
