@@ -321,12 +321,19 @@ class PullFit:
     month_ci: tuple[float, float]
     month_ends: int
 
-    def unpulled(self, won: DistFit) -> DistFit:
-        """The time to win before the pull: the fitted one is of the closes as they happened,
-        pulled; the engine pulls again, so the mean shortening the pull makes is added back. A
-        pulled win moves by D on average (D/2 after the end, D/2 before it), and a share
+    def unpulled(self, won: DistFit, stall: float | None = None) -> DistFit:
+        """The time to win before the pull. The fitted one is of the closes as they happened,
+        pulled, and the engine pulls again, so the scenario's duration G (same family) is the one
+        whose closes, pulled as the engine pulls them, have the fitted distribution's deciles 1 to 9
+        (least squares in log days; with `stall`, among closes due by the stall age, against the
+        fitted distribution truncated there, since later ones never close). Computed on a
+        calendar of quarter and month ends with deals created evenly over four years and fixed
+        stratified draws (common random numbers: the search is deterministic), from the mean
+        shortening the pull makes as a start: a pulled win moves by D on average, and a share
         q x D / (days between the ends) x e of the wins is pulled, e the share of wins due in the
-        window that were in their deal stage at the end (this duration's survival)."""
+        window still in their deal stage at the end. A mean correction alone left the self-check's
+        median days to win 8-12 days short on maven_crm: slow wins pulled up to a window earlier
+        land between the fast and slow classes, where the median of a bimodal mixture sits."""
         f = won.frozen()
         shift = 0.0
         for days, share, gap in (
@@ -338,7 +345,8 @@ class PullFit:
                 shift += share * days / gap * e * days
         if shift <= 0:
             return won
-        return DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+        start = DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+        return _match_pulled(self, won, start, stall)
 
     def as_config(self) -> dict | None:
         """The stage keys, None when neutral (no pull: the keys are left out)."""
@@ -350,6 +358,51 @@ class PullFit:
             "month_days": float(self.month_days),
             "month_share": round(float(self.month_share), 4),
         }
+
+
+PULL_DECILES = np.arange(1, 10) / 10.0  # the quantiles `PullFit.unpulled` matches
+PULL_DRAWS = 8000  # deals in its calendar (a decile's sampling error ~1 % of its value)
+
+
+def _match_pulled(pf: PullFit, won: DistFit, start: DistFit, stall: float | None) -> DistFit:
+    """`PullFit.unpulled`'s search: (log mean, log cv) of G by Nelder-Mead from `start`."""
+    from scipy import optimize
+
+    from sim.close_pull import ClosePull
+
+    n = PULL_DRAWS
+    span = 4 * 365.25
+    created = (np.arange(n) + 0.5) / n * span
+    rng = np.random.default_rng(0)
+    u = rng.permutation((np.arange(n) + 0.5) / n)  # stratified quantile levels of the due time
+    v = rng.random(n)  # the pull's own uniform (sim.close_pull)
+    n_ends = int((span + 3000) / (365.25 / 12)) + 2
+    ends = np.arange(1, n_ends) * 365.25 / 12
+    quarter = np.arange(1, n_ends) % 3 == 0
+    pull = ClosePull(
+        tuple(ends.tolist()),
+        tuple(np.where(quarter, pf.quarter_days, pf.month_days).tolist()),
+        tuple(np.where(quarter, pf.quarter_share, pf.month_share).tolist()),
+    )
+    f = won.frozen()
+    top = f.cdf(stall) if stall is not None else 1.0
+    target = np.log(np.maximum(f.ppf(PULL_DECILES * top), 1e-3))
+    won_all = np.ones(n, dtype=bool)
+
+    def loss(x) -> float:
+        g = _frozen(won.dist, math.exp(x[0]), math.exp(x[1]))
+        due = created + g.ppf(u)
+        keep = due - created <= stall if stall is not None else won_all
+        close = pull.batch(created, due, won_all, v)[keep] - created[keep]
+        if len(close) < n // 10:
+            return 1e6
+        got = np.log(np.maximum(np.quantile(close, PULL_DECILES), 1e-3))
+        return float(np.sum((got - target) ** 2))
+
+    x0 = np.array([math.log(start.mean), math.log(max(start.cv, CV_FLOOR))])
+    res = optimize.minimize(loss, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-7})
+    best = res.x if res.fun <= loss(x0) else x0
+    return DistFit(won.dist, math.exp(best[0]), max(math.exp(best[1]), CV_FLOOR))
 
 
 @dataclass(frozen=True)
@@ -417,7 +470,7 @@ class Calibration:
             for name, c in zip(self.motion_names(seg), seg.outcome.classes, strict=True):
                 won_days = c.won
                 if self.close_pull is not None:  # the pull's own shortening, added back
-                    won_days = self.close_pull.unpulled(c.won)
+                    won_days = self.close_pull.unpulled(c.won, self.stall_days)
                 deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": won_days.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()

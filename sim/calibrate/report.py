@@ -100,8 +100,13 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     tau = np.arange(0.25, 1500, 0.5)
     g = big_lambda(hi - tau) - big_lambda(np.maximum(lo - tau, 0))
 
+    # the engine's stall (`stall_days`) keeps a deal due later open for good, so the fitted closes
+    # it can reproduce are those by the stall age: the cumulative incidence stops there
+    stop = cal.stall_days if cal.stall_days is not None else math.inf
+
     def window(of, outcome):
-        dens = np.diff(of.cif(np.concatenate([[0.0], tau + 0.25]), outcome)) * g
+        ages = np.minimum(np.concatenate([[0.0], tau + 0.25]), stop)
+        dens = np.diff(of.cif(ages, outcome)) * g
         total = dens.sum()
         if total <= 0:
             return 0.0, float("nan")
@@ -119,7 +124,7 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
                 fitted = won_n / (won_n + lost_n)
             elif q.startswith("share won"):
                 coh_ages = hi - (lo + np.linspace(0, 6 * MONTH_DAYS, 200))
-                fitted = float(np.mean(of.cif(coh_ages, "won")))
+                fitted = float(np.mean(of.cif(np.minimum(coh_ages, stop), "won")))
             elif q == "median days to win":
                 fitted = window(of, "won")[1]
             else:
