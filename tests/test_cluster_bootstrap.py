@@ -97,3 +97,19 @@ def test_future_cohorts_is_validated():
     assert settings({"backtest": {**keys, "future_cohorts": True}}).future_cohorts is True
     with pytest.raises(BacktestError, match=r"backtest.future_cohorts = 'yes': true or false"):
         settings({"backtest": {**keys, "future_cohorts": "yes"}})
+
+
+def test_a_refit_run_to_a_spike_at_zero_keeps_the_point_fit():
+    """A resample of few cohorts can drive a class's time to close to ~0 days, which calibrated.yaml
+    would round to a mean of 0 (a config error): such a refit is not usable."""
+    import dataclasses
+
+    from sim.calibrate.fit import DistFit
+    from sim.calibrate.uncertainty import _usable
+
+    of = fit(cohort_crm(), classes=(1,), seasonality=False, half_life=math.inf).segments["all"]
+    good = of.outcome
+    assert _usable(good)
+    c = good.classes[0]
+    spike = dataclasses.replace(c, won=DistFit(c.won.dist, 1e-6, c.won.cv))
+    assert not _usable(dataclasses.replace(good, classes=(spike,)))

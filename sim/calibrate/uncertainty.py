@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibrate.fit import (
+    MIN_DAYS,
     ArrivalFit,
     Calibration,
     FitData,
@@ -131,6 +132,8 @@ def draw(
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 new = of
+            if not _usable(new):  # a resample of few cohorts can run a class to a spike at 0
+                new = of
         size = _size(seg.size, d, sel, w_all[sel])
         segments[name] = dataclasses.replace(seg, outcome=new, size=size)
     keys = {name: seg.key for name, seg in cal.segments.items()}
@@ -197,6 +200,18 @@ def arrival_draw(
         seasonality=[float(f) for f in factors],
         segment_mix=seg_mix,
     )
+
+
+def _usable(of) -> bool:
+    """A refit calibrated.yaml can carry: finite shares and every time to close at least
+    MIN_DAYS / 10 (a mean that rounds to 0 in calibrated.yaml is not a duration the engine takes)."""
+    for c in of.classes:
+        for dist in (c.won, c.lost):
+            if dist is not None and not (np.isfinite(dist.mean) and dist.mean >= MIN_DAYS / 10):
+                return False
+        if not (np.isfinite(c.weight) and np.isfinite(c.p_win)):
+            return False
+    return bool(np.isfinite(of.stuck))
 
 
 def _draw_job(args) -> Calibration:
