@@ -97,6 +97,18 @@ class Segment(_Model):
     initial_customers: Count = 0
 
 
+def trend_years(years: Any, damping_days: float | None) -> Any:
+    """The years of growth a trend has compounded `years` after its anchor: `years` itself when
+    undamped or before the anchor; with damping tau (in years) the growth rate fades as e^(-y / tau),
+    so y > 0 counts as tau (1 - e^(-y / tau)), never more than tau (a damped trend, as Gardner and
+    McKenzie's, in continuous time). A float or a numpy array (operators only: no numpy import)."""
+    if damping_days is None:
+        return years
+    tau = damping_days / 365.25
+    pos = years * (years > 0)  # y after the anchor, 0 before it
+    return years - pos + tau * (1.0 - math.e ** (-pos / tau))
+
+
 class Channel(_Model):
     """A marketing channel: leads a month = leads_month x (budget_month / ref_budget_month)^elasticity."""
 
@@ -117,6 +129,10 @@ class Channel(_Model):
     # scenario's start_date), so a calibrated scenario continues the level fitted at its cutoff.
     trend_year: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
     trend_anchor: dt.date | None = None
+    # a damped trend: after trend_anchor the growth rate fades e-fold every trend_damping_days, so
+    # the rate levels off at (1 + trend_year)^(trend_damping_days / 365.25) times the anchor's
+    # instead of compounding for ever (before the anchor: the undamped line). None: undamped.
+    trend_damping_days: Pos | None = None
 
     @field_validator("seasonality")
     @classmethod
@@ -1111,6 +1127,7 @@ def size_estimate(sc: Scenario, rs: RunSettings) -> SizeEstimate:
         if c.trend_year:  # the peak of the trend over the run: at its first or its last day
             anchor = (c.trend_anchor or sc.start_date) - sc.start_date
             years = ((0.0 - anchor.days) / 365.25, (sc.total_days - anchor.days) / 365.25)
+            years = tuple(trend_years(y, c.trend_damping_days) for y in years)
             rate *= max((1.0 + c.trend_year) ** y for y in years)
         terms[(f"channels.{name}.leads_month", c.leads_month)] = rate * months
     terms[("product.signups_month", sc.product.signups_month)] = sc.product.signups_month * months

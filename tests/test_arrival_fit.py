@@ -214,3 +214,32 @@ def test_one_low_quarter_end_month_is_not_a_quarter_end_effect():
     assert a.quarter_end_boost == 1.0
     march = a.rate(pd.PeriodIndex([pd.Period("2018-03", "M")]))[0]
     assert march > 0.5 * 20 * MONTH_DAYS, march
+
+
+def test_a_short_ramp_up_is_kept_as_a_damped_trend_that_levels_off():
+    """Five months of arrivals growing +80 % a year at ~40 a day: the slope is kept (p < 5 %, at
+    least 4 months), damped by the fitted window (its days), so the calibrated rate a year on
+    grows at most by (1 + g)^(window / 365.25) above the level at the anchor, not by 1 + g; before
+    the anchor the fitted line is undamped."""
+    g = 0.8
+    c = _export(lambda i, d: 40 * (1 + g) ** (i / 365.25), "2024-01-01", "2024-05-31", 21)
+    a = _fit(c, "2024-01-01", "2024-05-31")
+    assert a.trend_year > 0 and a.trend_p < 0.05
+    assert a.trend_ci[0] < g < a.trend_ci[1], a.trend_ci
+    assert a.trend_damping_days == pytest.approx(152.0)
+    cap = (1 + a.trend_year) ** (a.trend_damping_days / 365.25)
+    later = a.rate(pd.period_range("2026-06", "2026-06", freq="M"))[0] / a.level
+    assert later < cap and later > 0.95 * cap  # two years on: at the plateau, far below 1 + g
+    assert a.trend_at(np.array([-0.25]))[0] == pytest.approx((1 + a.trend_year) ** -0.25)
+
+
+def test_a_step_at_the_window_start_is_not_kept_as_a_trend():
+    """A first month at a sixth of the rate, then three flat months (a channel switched on, an
+    export that starts mid-stream; olist_funnel at 2018-04-01): the slope over all four is
+    significant, but it rests on the first month alone (without it the test finds no trend), so it
+    is not kept and not damped."""
+    c = _export(lambda i, d: np.where(d < pd.Timestamp("2024-01-01"), 6.5, 37.0),
+                "2023-12-05", "2024-04-01", 7)  # fmt: skip
+    a = _fit(c, "2023-12-05", "2024-04-01")
+    assert a.trend_p < 0.05 and a.trend_step, (a.trend_p, a.edge)
+    assert a.trend_year == 0.0 and a.trend_damping_days is None

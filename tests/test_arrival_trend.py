@@ -66,3 +66,33 @@ def test_the_memory_estimate_counts_the_peak_of_a_growing_channel():
     base = size_estimate(*resolve(compose_config([])))
     grown = size_estimate(*resolve(compose_config(["+channels.paid_search.trend_year=1.0"])))
     assert grown.arrivals > base.arrivals
+
+
+def test_a_damped_trend_follows_the_line_before_the_anchor_and_levels_off_after_it():
+    """trend_damping_days tau: before the anchor the rate is the undamped line; after it the growth
+    rate fades e-fold every tau days, so the level tends to (1 + g)^(tau / 365.25) (analytic, to
+    the midpoint rule's precision)."""
+    g, tau = 0.8, 150.0
+    anchor = dt.date(2027, 1, 1)
+    damped = trend_factor(_channel(trend_year=g, trend_anchor=anchor, trend_damping_days=tau),
+                          START, 120)  # fmt: skip
+    plain = trend_factor(_channel(trend_year=g, trend_anchor=anchor), START, 120)
+    np.testing.assert_allclose(damped[:12], plain[:12], rtol=1e-4)  # 2026: before the anchor
+    assert np.all(damped[12:] < plain[12:]) and np.all(np.diff(damped) > 0)
+    np.testing.assert_allclose(damped[-1], (1 + g) ** (tau / YEAR_DAYS), rtol=1e-3)
+    # one month after the anchor the damped years are tau (1 - e^(-y / tau)) at the month's middle
+    y = MONTH_DAYS / 2 / YEAR_DAYS
+    expect = (1 + g) ** (tau / YEAR_DAYS * -np.expm1(-y * YEAR_DAYS / tau))
+    assert damped[12] == pytest.approx(expect, rel=1e-3)
+
+
+def test_the_memory_estimate_counts_the_damped_peak_below_the_undamped_one():
+    from sim.compose import compose_config, resolve
+    from sim.config import size_estimate
+
+    keys = ["+channels.paid_search.trend_year=1.0"]
+    grown = size_estimate(*resolve(compose_config(keys)))
+    damped = size_estimate(
+        *resolve(compose_config([*keys, "+channels.paid_search.trend_damping_days=30"]))
+    )
+    assert damped.arrivals < grown.arrivals

@@ -285,6 +285,12 @@ def test_a_trend_of_minus_100_percent_a_year_or_less_is_rejected() -> None:
     assert "greater than -1" in msg
 
 
+def test_a_trend_damping_of_zero_days_is_rejected() -> None:
+    msg = reject("+channels.content.trend_damping_days=0")
+    assert msg.startswith("config error: channels.content.trend_damping_days = 0"), msg
+    assert "greater than 0" in msg
+
+
 def test_product_segment_mix_naming_unknown_segment_is_rejected() -> None:
     msg = reject("+product.segment_mix.nowhere=0")
     assert msg == (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import Channel
+from sim.config import Channel, trend_years
 from sim.records import MONTH_DAYS
 
 YEAR_DAYS = 12 * MONTH_DAYS  # 365.25
@@ -45,7 +45,9 @@ def calendar_month(start: dt.date, n_months: int) -> np.ndarray:
 
 def trend_factor(ch: Channel, start: dt.date, n_months: int) -> np.ndarray | float:
     """The channel's trend in each simulation month: the mean of (1 + trend_year)^(years since
-    trend_anchor) over the month's days (exact for the compounding rate), or 1 with no trend."""
+    trend_anchor) over the month's days (exact for the compounding rate; with
+    `trend_damping_days`, the damped years of sim.config.trend_years averaged over 64 points of
+    the month), or 1 with no trend."""
     g = ch.trend_year
     if not g:
         return 1.0
@@ -53,6 +55,9 @@ def trend_factor(ch: Channel, start: dt.date, n_months: int) -> np.ndarray | flo
     a = shift + np.arange(n_months) * MONTH_DAYS / YEAR_DAYS  # years at each month's start
     b = a + MONTH_DAYS / YEAR_DAYS
     r = math.log1p(g)
+    if ch.trend_damping_days is not None:  # midpoint rule: the damped curve has no simple mean
+        y = a[:, None] + (np.arange(64) + 0.5) / 64 * (b - a)[:, None]
+        return np.exp(r * trend_years(y, ch.trend_damping_days)).mean(axis=1)
     return (np.exp(r * b) - np.exp(r * a)) / (r * (b - a))
 
 

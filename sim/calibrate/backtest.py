@@ -19,6 +19,7 @@ Config keys (the `backtest` block of configs/calibrate.yaml):
   parameter_draws: 10        blocks of replications with parameters refitted on a bootstrap
                              resample of the deals (sim.calibrate.uncertainty); 0: off
   cluster_days: 7            the outcome refits resample creation cohorts of this many days; 0: deals
+  future_cohorts: true       the draws are predictive: the horizon's own cohorts differ as cohorts do
 
 Outputs: backtest.json (one cutoff: the simulator's percentiles P5..P95 and scores, each naive
 forecast's, the skill), backtest.csv (a row per metric and forecast), backtest_monthly.csv and
@@ -68,6 +69,7 @@ class Settings:
     stale_after: float | None  # None: keep every open deal; nan: auto (the longest close seen)
     parameter_draws: int = 0  # blocks of replications with parameters drawn from the fit; 0: off
     cluster_days: int = 0  # the draws resample creation cohorts of this many days; 0: deals
+    future_cohorts: bool = False  # predictive cohort draws for the horizon (uncertainty.draw)
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -148,9 +150,13 @@ def settings(cfg: Any) -> Settings | None:
     # a block holds at least one replication: more draws than replications are as many
     draws = min(_int("backtest.parameter_draws", _get(b, "parameter_draws", 0), 0), reps)
     cluster = _int("backtest.cluster_days", _get(b, "cluster_days", 0), 0)
+    future = _get(b, "future_cohorts", False)
+    if not isinstance(future, bool):
+        raise BacktestError(f"config error: backtest.future_cohorts = {future!r}: true or false")
     return Settings(
-        tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after, draws, cluster
-    )
+        tuple(sorted(cutoffs)), horizon, reps, workers, single is None, stale_after, draws, cluster,
+        future,
+    )  # fmt: skip
 
 
 def known_until(crm) -> tuple[pd.Timestamp, str]:
@@ -266,7 +272,8 @@ def scenario_at(cal, rows: pd.DataFrame, cutoff: pd.Timestamp, s: Settings, seed
     if s.parameter_draws > 0:
         from sim.calibrate.uncertainty import draws
 
-        blocks = draws(cal, s.parameter_draws, seed, s.workers, s.cluster_days)
+        future = float(s.horizon_days) if s.future_cohorts else 0.0
+        blocks = draws(cal, s.parameter_draws, seed, s.workers, s.cluster_days, future)
         sc[BLOCKS] = [at_cutoff(c) for c in blocks]
     return sc
 

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import special, stats
 
 from sim.calibrate.importer import CrmData, reopen
+from sim.config import trend_years
 from sim.records import MONTH_DAYS
 
 YEAR_DAYS = 12 * MONTH_DAYS  # 365.25
@@ -222,6 +223,8 @@ class ArrivalFit:
     seen: list[float] | None = None  # how many months (exposure) each calendar month was seen
     edge: np.ndarray | None = None  # months left out of the fit as the export's edges
     days: np.ndarray | None = None  # days of each month inside the window (None: exposure x 30.44)
+    trend_damping_days: float | None = None  # growth fades e-fold every this many days (kept)
+    trend_step: bool = False  # the slope rested on one month at an end of the window: not kept
 
     def factor(self, cal: np.ndarray) -> np.ndarray:
         """Calendar-month factor x quarter-end effect, for 0-based calendar months."""
@@ -231,7 +234,10 @@ class ArrivalFit:
         )
 
     def trend_at(self, years: np.ndarray) -> np.ndarray:
-        return (1.0 + self.trend_year) ** np.asarray(years, float)
+        """The trend's factor `years` from the anchor (damped after it: sim.config.trend_years)."""
+        return (1.0 + self.trend_year) ** trend_years(
+            np.asarray(years, float), self.trend_damping_days
+        )
 
     def rate(self, months: pd.PeriodIndex) -> np.ndarray:
         """Expected opportunities in each full calendar month (any month, fitted or not)."""
@@ -315,12 +321,19 @@ class PullFit:
     month_ci: tuple[float, float]
     month_ends: int
 
-    def unpulled(self, won: DistFit) -> DistFit:
-        """The time to win before the pull: the fitted one is of the closes as they happened,
-        pulled; the engine pulls again, so the mean shortening the pull makes is added back. A
-        pulled win moves by D on average (D/2 after the end, D/2 before it), and a share
+    def unpulled(self, won: DistFit, stall: float | None = None) -> DistFit:
+        """The time to win before the pull. The fitted one is of the closes as they happened,
+        pulled, and the engine pulls again, so the scenario's duration G (same family) is the one
+        whose closes, pulled as the engine pulls them, have the fitted distribution's deciles 1 to 9
+        (least squares in log days; with `stall`, among closes due by the stall age, against the
+        fitted distribution truncated there, since later ones never close). Computed on a
+        calendar of quarter and month ends with deals created evenly over four years and fixed
+        stratified draws (common random numbers: the search is deterministic), from the mean
+        shortening the pull makes as a start: a pulled win moves by D on average, and a share
         q x D / (days between the ends) x e of the wins is pulled, e the share of wins due in the
-        window that were in their deal stage at the end (this duration's survival)."""
+        window still in their deal stage at the end. A mean correction alone left the self-check's
+        median days to win 8-12 days short on maven_crm: slow wins pulled up to a window earlier
+        land between the fast and slow classes, where the median of a bimodal mixture sits."""
         f = won.frozen()
         shift = 0.0
         for days, share, gap in (
@@ -332,7 +345,8 @@ class PullFit:
                 shift += share * days / gap * e * days
         if shift <= 0:
             return won
-        return DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+        start = DistFit(won.dist, won.mean + shift, won.cv * won.mean / (won.mean + shift))
+        return _match_pulled(self, won, start, stall)
 
     def as_config(self) -> dict | None:
         """The stage keys, None when neutral (no pull: the keys are left out)."""
@@ -344,6 +358,51 @@ class PullFit:
             "month_days": float(self.month_days),
             "month_share": round(float(self.month_share), 4),
         }
+
+
+PULL_DECILES = np.arange(1, 10) / 10.0  # the quantiles `PullFit.unpulled` matches
+PULL_DRAWS = 8000  # deals in its calendar (a decile's sampling error ~1 % of its value)
+
+
+def _match_pulled(pf: PullFit, won: DistFit, start: DistFit, stall: float | None) -> DistFit:
+    """`PullFit.unpulled`'s search: (log mean, log cv) of G by Nelder-Mead from `start`."""
+    from scipy import optimize
+
+    from sim.close_pull import ClosePull
+
+    n = PULL_DRAWS
+    span = 4 * 365.25
+    created = (np.arange(n) + 0.5) / n * span
+    rng = np.random.default_rng(0)
+    u = rng.permutation((np.arange(n) + 0.5) / n)  # stratified quantile levels of the due time
+    v = rng.random(n)  # the pull's own uniform (sim.close_pull)
+    n_ends = int((span + 3000) / (365.25 / 12)) + 2
+    ends = np.arange(1, n_ends) * 365.25 / 12
+    quarter = np.arange(1, n_ends) % 3 == 0
+    pull = ClosePull(
+        tuple(ends.tolist()),
+        tuple(np.where(quarter, pf.quarter_days, pf.month_days).tolist()),
+        tuple(np.where(quarter, pf.quarter_share, pf.month_share).tolist()),
+    )
+    f = won.frozen()
+    top = f.cdf(stall) if stall is not None else 1.0
+    target = np.log(np.maximum(f.ppf(PULL_DECILES * top), 1e-3))
+    won_all = np.ones(n, dtype=bool)
+
+    def loss(x) -> float:
+        g = _frozen(won.dist, math.exp(x[0]), math.exp(x[1]))
+        due = created + g.ppf(u)
+        keep = due - created <= stall if stall is not None else won_all
+        close = pull.batch(created, due, won_all, v)[keep] - created[keep]
+        if len(close) < n // 10:
+            return 1e6
+        got = np.log(np.maximum(np.quantile(close, PULL_DECILES), 1e-3))
+        return float(np.sum((got - target) ** 2))
+
+    x0 = np.array([math.log(start.mean), math.log(max(start.cv, CV_FLOOR))])
+    res = optimize.minimize(loss, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-7})
+    best = res.x if res.fun <= loss(x0) else x0
+    return DistFit(won.dist, math.exp(best[0]), max(math.exp(best[1]), CV_FLOOR))
 
 
 @dataclass(frozen=True)
@@ -411,7 +470,7 @@ class Calibration:
             for name, c in zip(self.motion_names(seg), seg.outcome.classes, strict=True):
                 won_days = c.won
                 if self.close_pull is not None:  # the pull's own shortening, added back
-                    won_days = self.close_pull.unpulled(c.won)
+                    won_days = self.close_pull.unpulled(c.won, self.stall_days)
                 deal = {"owner": "ae", "p": round(float(c.p_win), 6), "days": won_days.as_config()}
                 if c.lost is not None:
                     deal["days_lost"] = c.lost.as_config()
@@ -443,6 +502,8 @@ class Calibration:
         if a.trend_year and a.anchor is not None:  # the level holds at the cutoff, then compounds
             channel["trend_year"] = round(a.trend_year, 4)
             channel["trend_anchor"] = a.anchor.date().isoformat()
+            if a.trend_damping_days is not None:
+                channel["trend_damping_days"] = round(a.trend_damping_days, 2)
         if a.dispersion is not None:
             channel["dispersion"] = round(a.dispersion, 3)
         return _plain(
@@ -858,6 +919,23 @@ def _glm(obs: np.ndarray, X: np.ndarray, off: np.ndarray, scale: float = 1.0):
         return sm.GLM(obs, X, family=sm.families.Poisson(), offset=off).fit(scale=float(scale))
 
 
+def _trend_test(obs, X0, X1, off, k):
+    """Likelihood-ratio test of the log-linear slope over the months `k`, both models at the
+    larger one's alpha (quasi-likelihood: the deviance drop over the Pearson over-dispersion of the
+    larger model): (p, slope, its 90 % interval, flat fit, trend fit); p NaN when there are as many
+    parameters as months."""
+    y = obs[k]
+    r1 = _glm(y, X1[k], off[k])
+    phi = _phi(y, r1.mu, k.sum() - X1.shape[1])
+    r0, r1 = _glm(y, X0[k], off[k], phi), _glm(y, X1[k], off[k], phi)
+    lr = max(0.0, (r0.deviance - r1.deviance) / phi)
+    p, b1 = float(stats.chi2.sf(lr, 1)), float(r1.params[-1])
+    ci1 = np.asarray(r1.conf_int(0.10))[-1]
+    if k.sum() <= X1.shape[1]:  # as many parameters as months: no slope to speak of
+        p, b1, ci1 = float("nan"), float("nan"), np.full(2, np.nan)
+    return p, b1, ci1, r0, r1
+
+
 def _growth(slope: float) -> float:
     """A log slope per year as growth per year (inf past what a float holds)."""
     with np.errstate(over="ignore"):
@@ -887,11 +965,13 @@ def _nb_cdf(y: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
 EDGE_MONTHS = 2  # at most this many months at each end of the window can be an export's edge
 EDGE_RATIO = 0.5  # an edge month holds less than this share of what the other months predict
 EDGE_P = 0.01  # ... and so few that chance alone would give it with less than this probability
-TREND_P = 0.01  # the trend is kept when the likelihood-ratio test rejects "no trend" at this
-# level: it is extrapolated over the whole horizon, so a false trend costs more than a missed one
-MIN_TREND_MONTHS = (
-    6  # fewer fitted months: no trend (a slope from a few months is not extrapolated)
-)
+TREND_P = 0.05  # the trend is kept when the likelihood-ratio test rejects "no trend" at this
+# level; a kept trend is damped (below), so a false one costs at most the growth of one window
+MIN_TREND_MONTHS = 4  # fewer fitted months: no trend (the test has too few degrees of freedom)
+# A kept trend's growth rate fades e-fold every window length (the days of the fitted months): the
+# level grows at most by the factor the fitted window itself showed, and a long history is barely
+# damped over a year's horizon (3 years: 0.85 years of growth in the first year) while a short one
+# is not extrapolated for ever (the 1 % bar and 6 months undamped kept olist's ramp-up out).
 
 
 def _edges(obs, exposure, X, off, keep) -> np.ndarray:
@@ -962,17 +1042,18 @@ def fit_arrivals(
         # is that month's own noise, and would be carried into every later quarter end: none
         X0, X1 = X0[:, :1], X1[:, [0, 2]]
     y, k = obs[keep], keep
-    # trend: likelihood-ratio test of the log-linear slope, both models at the larger one's alpha
-    # (quasi-likelihood: the deviance drop over the Pearson over-dispersion of the larger model)
-    r1 = _glm(y, X1[k], off[k])
-    phi = _phi(y, r1.mu, k.sum() - X1.shape[1])
-    r0, r1 = _glm(y, X0[k], off[k], phi), _glm(y, X1[k], off[k], phi)
-    lr = max(0.0, (r0.deviance - r1.deviance) / phi)
-    p_trend = float(stats.chi2.sf(lr, 1))
-    b1, ci1 = float(r1.params[-1]), np.asarray(r1.conf_int(alpha=0.10))[-1]
-    if k.sum() <= X1.shape[1]:  # as many parameters as months: no slope to speak of
-        p_trend, b1, ci1 = float("nan"), float("nan"), np.full(2, np.nan)
+    p_trend, b1, ci1, r0, r1 = _trend_test(obs, X0, X1, off, k)
     use_trend = trend and k.sum() >= MIN_TREND_MONTHS and p_trend < TREND_P and abs(b1) < 10
+    step = False
+    if use_trend:  # a slope that one month at either end carries alone is a step, not a trend
+        ends = np.flatnonzero(k)[[0, -1]]
+        for i in ends:
+            k_i = k.copy()
+            k_i[i] = False
+            p_i, b_i = _trend_test(obs, X0, X1, off, k_i)[:2]
+            step |= not bool(p_i < TREND_P and np.sign(b_i) == np.sign(b1))
+        use_trend = not step
+    damping = float(days[k].sum()) if use_trend else None
     X = X1 if use_trend else X0
     base = r1 if use_trend else r0
     # calendar-month factors net of level, trend and quarter end, shrunk towards 1 (empirical
@@ -1042,6 +1123,8 @@ def fit_arrivals(
         seen=[float(v) for v in seen],
         edge=edge,
         days=days,
+        trend_damping_days=damping,
+        trend_step=step,
     )
 
 

@@ -100,8 +100,13 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
     tau = np.arange(0.25, 1500, 0.5)
     g = big_lambda(hi - tau) - big_lambda(np.maximum(lo - tau, 0))
 
+    # the engine's stall (`stall_days`) keeps a deal due later open for good, so the fitted closes
+    # it can reproduce are those by the stall age: the cumulative incidence stops there
+    stop = cal.stall_days if cal.stall_days is not None else math.inf
+
     def window(of, outcome):
-        dens = np.diff(of.cif(np.concatenate([[0.0], tau + 0.25]), outcome)) * g
+        ages = np.minimum(np.concatenate([[0.0], tau + 0.25]), stop)
+        dens = np.diff(of.cif(ages, outcome)) * g
         total = dens.sum()
         if total <= 0:
             return 0.0, float("nan")
@@ -119,7 +124,7 @@ def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.Da
                 fitted = won_n / (won_n + lost_n)
             elif q.startswith("share won"):
                 coh_ages = hi - (lo + np.linspace(0, 6 * MONTH_DAYS, 200))
-                fitted = float(np.mean(of.cif(coh_ages, "won")))
+                fitted = float(np.mean(of.cif(np.minimum(coh_ages, stop), "won")))
             elif q == "median days to win":
                 fitted = window(of, "won")[1]
             else:
@@ -311,6 +316,7 @@ def fit_json(crm: CrmData, cal: Calibration, check: pd.DataFrame | None) -> dict
             "trend_year_estimate": a.trend_estimate,
             "trend_year_90": list(a.trend_ci),
             "trend_p_value": a.trend_p,
+            "trend_damping_days": a.trend_damping_days,
             "dispersion": a.dispersion,
             "segment_mix": a.segment_mix,
         },
@@ -401,12 +407,21 @@ def _trend_text(a) -> str:
     if a.trend_year:
         return (
             f"**Trend: {est}**, kept: calibrated.yaml's channel grows at `trend_year` "
-            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)."
+            f"{a.trend_year:+.3f} from the level at {a.anchor.date()} (`trend_anchor`)"
+            + (
+                f", damped: the growth fades e-fold every {a.trend_damping_days:.0f} days (the "
+                f"fitted window, `trend_damping_days`), so the level stops at most "
+                f"×{(1 + a.trend_year) ** (a.trend_damping_days / 365.25):.2f} above the anchor's."
+                if a.trend_damping_days is not None
+                else "."
+            )
         )
     used = int((~_edge(a)).sum())
     why = (
         f"fewer than {MIN_TREND_MONTHS} months were fitted ({used})"
         if used < MIN_TREND_MONTHS
+        else "the slope rests on one month at an end of the window: a step, not a trend"
+        if a.trend_step
         else f"the test does not reject a flat rate at {TREND_P:g}"
     )
     return f"Trend: {est}; not kept ({why}): the calibrated rate is flat."

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibrate.fit import (
+    MIN_DAYS,
     ArrivalFit,
     Calibration,
     FitData,
@@ -51,21 +52,36 @@ def rng_for(seed: int, b: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), TAG, int(b)]))
 
 
-def cluster_counts(created: np.ndarray, days: int, rng: np.random.Generator) -> np.ndarray:
+def cluster_counts(
+    created: np.ndarray, days: int, rng: np.random.Generator, future_days: float = 0.0
+) -> np.ndarray:
     """Poisson(1) counts drawn per creation cohort of `days` days (epoch-aligned) and given to
     every deal of the cohort: a cluster bootstrap. Deals created together share their conditions
     (a campaign, a product push, the reps' load), so their outcomes are not independent, and a
-    resample by deal understates how far a fit can be off when cohorts differ."""
+    resample by deal understates how far a fit can be off when cohorts differ.
+
+    `future_days` > 0: a predictive draw for a horizon of that many days. Its deals belong to
+    m = future_days / days cohorts of their own, whose average differs from the fitted mean by the
+    between-cohort spread over sqrt(m), on top of the fit's own error (that spread over sqrt(n), n
+    cohorts fitted): variance s2 (1/n + 1/m), the spread of a fit to n m / (n + m) cohorts. So each
+    cohort's count is Poisson(m / (n + m)) instead of Poisson(1) (estimates do not depend on the
+    counts' scale, only on how many cohorts carry them)."""
     day = np.asarray(created, dtype="datetime64[D]").astype(np.int64)
     _, cohort = np.unique(day // days, return_inverse=True)
-    return rng.poisson(1.0, int(cohort.max()) + 1 if len(cohort) else 0)[cohort].astype(float)
+    n = int(cohort.max()) + 1 if len(cohort) else 0
+    m = future_days / days
+    lam = m / (n + m) if m > 0 and n > 0 else 1.0
+    return rng.poisson(lam, n)[cohort].astype(float)
 
 
-def draw(cal: Calibration, b: int, seed: int, cluster_days: int = 0) -> Calibration:
+def draw(
+    cal: Calibration, b: int, seed: int, cluster_days: int = 0, future_days: float = 0.0
+) -> Calibration:
     """The calibration refitted on bootstrap resample b of its deals (see the module's docstring).
     A refit that fails (a resample with no closes in a small segment, say) keeps the point fit.
     `cluster_days` > 0: the outcome fits resample creation cohorts of that many days
-    (`cluster_counts`) instead of deals; sizes and arrivals keep the per-deal resample."""
+    (`cluster_counts`) instead of deals; sizes and arrivals keep the per-deal resample.
+    `future_days` > 0 (with cohorts): a predictive draw for a horizon of that many days."""
     d = cal.deals
     if d is None:
         raise ValueError(
@@ -77,7 +93,7 @@ def draw(cal: Calibration, b: int, seed: int, cluster_days: int = 0) -> Calibrat
     w = w_all
     if cluster_days > 0:  # its own random numbers: cluster_days=0 gives the same draws as before
         c_rng = np.random.default_rng(np.random.SeedSequence([int(seed), TAG, int(b), 1]))
-        w = cluster_counts(d.created, cluster_days, c_rng)
+        w = cluster_counts(d.created, cluster_days, c_rng, future_days)
     # the outcome fits weigh the resample by recency, as the point fit did (sizes, arrivals: not)
     w = w * (d.recency if d.recency is not None else 1.0)
     segments, pooled = {}, None
@@ -115,6 +131,8 @@ def draw(cal: Calibration, b: int, seed: int, cluster_days: int = 0) -> Calibrat
                         entry=entry[sel],
                     )
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                new = of
+            if not _usable(new):  # a resample of few cohorts can run a class to a spike at 0
                 new = of
         size = _size(seg.size, d, sel, w_all[sel])
         segments[name] = dataclasses.replace(seg, outcome=new, size=size)
@@ -184,16 +202,33 @@ def arrival_draw(
     )
 
 
+def _usable(of) -> bool:
+    """A refit calibrated.yaml can carry: finite shares and every time to close at least
+    MIN_DAYS / 10 (a mean that rounds to 0 in calibrated.yaml is not a duration the engine takes)."""
+    for c in of.classes:
+        for dist in (c.won, c.lost):
+            if dist is not None and not (np.isfinite(dist.mean) and dist.mean >= MIN_DAYS / 10):
+                return False
+        if not (np.isfinite(c.weight) and np.isfinite(c.p_win)):
+            return False
+    return bool(np.isfinite(of.stuck))
+
+
 def _draw_job(args) -> Calibration:
-    cal, b, seed, cluster_days = args
-    return draw(cal, b, seed, cluster_days)
+    cal, b, seed, cluster_days, future_days = args
+    return draw(cal, b, seed, cluster_days, future_days)
 
 
 def draws(
-    cal: Calibration, n: int, seed: int, workers: int = 1, cluster_days: int = 0
+    cal: Calibration,
+    n: int,
+    seed: int,
+    workers: int = 1,
+    cluster_days: int = 0,
+    future_days: float = 0.0,
 ) -> list[Calibration]:
     """Draws 0..n-1, in that order; spread over `workers` processes (same draws either way)."""
-    jobs = [(cal, b, seed, cluster_days) for b in range(n)]
+    jobs = [(cal, b, seed, cluster_days, future_days) for b in range(n)]
     if workers > 1 and n > 1:
         from concurrent.futures import ProcessPoolExecutor
 
