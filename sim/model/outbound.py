@@ -132,7 +132,7 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray) -> Non
                     odds, so, sd)  # fmt: skip
         advance(w, lead, now)
 
-    def candidate() -> None:
+    def candidate(me) -> None:  # `me`: candidate itself (a closure naming itself is a cycle)
         now = env._now
         m = int(now // MONTH_DAYS)
         if m > last:
@@ -144,6 +144,6 @@ def _prospecting(w: World, pairs, weights: np.ndarray, rates: np.ndarray) -> Non
             cum = cums[m]
             if cum is not None:  # None: plays moved every outbound target out of the mix
                 meeting(now, cum)
-        Call(env, next_gap(), candidate)
+        Call(env, next_gap(), me, me)
 
-    Call(env, next_gap(), candidate)
+    Call(env, next_gap(), candidate, candidate)

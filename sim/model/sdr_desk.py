@@ -5,13 +5,14 @@ prospecting (sim.model.outbound), during which they look at the inbound queue on
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.model.customers import close
-from sim.model.desk import Desk
+from sim.model.desk import Call, Desk
 from sim.model.journey import advance
 from sim.motions import DROPPED, OPEN, stage_step
 from sim.records import MONTH_DAYS
@@ -46,6 +47,7 @@ class SdrDesk(Desk):
         # what `start` reads for every lead, looked up once
         self._book, self._end, self._scale = w.book, w.end, w.scale_l
         self._rec_one, self._rec_work = w.rec.one, w.rec.work
+        self._n_stl = len(self._stl_h)
 
     def seen_at(self, lead: Lead, t: float) -> float:
         """When a lead that reaches the SDR stage at t is first looked at: at once, or, while SDRs
@@ -69,6 +71,32 @@ class SdrDesk(Desk):
         sla = np.asarray(book.sla_days)[book.codes(pu, seg, t)]
         every = np.where(np.isfinite(sla), sla, self.check)
         return np.where(every > 0, np.ceil(t / np.where(every > 0, every, 1.0)) * every, t)
+
+    def enter(self, lead: Lead, at: float) -> None:
+        """A new inbound lead, at an SDR block of its motion that has no seat guard, woken at `at`,
+        the time it is first looked at (`seen_at`, computed for its batch by `seen_at_many`): what
+        `journey.advance` and `request` do for it, in one call. Not under lead scoring (`arrive`)."""
+        cm = lead.cm
+        t = lead.t
+        lead.k = len(cm.stages)  # as `advance` leaves it: no walk yet
+        if cm.blocks[lead.block].start == cm.opp_stage and lead.opp_t != lead.opp_t:
+            lead.opp_t = t
+        if at >= self._end:  # nobody looks at it before the end
+            close(self.w, lead, OPEN, cm.blocks[lead.block].start, self._end)
+            return
+        env = self.env
+        now, free_at = env._now, self.free_at
+        if at > now:
+            Call(env, at - now, self.request, lead)
+            return
+        while free_at and free_at[0] <= now:  # `request`, inlined
+            heapq.heappop(free_at)
+        if not self.line and len(free_at) < self.seats:
+            heapq.heappush(free_at, self.start(lead))
+            return
+        self._n += 1
+        heapq.heappush(self.line, (0.0, self._n, lead))
+        self._call_back()
 
     def arrive(self, lead: Lead) -> None:
         """The lead is seen now (it reached the stage at `lead.t`): it takes an SDR or waits; under
@@ -105,8 +133,29 @@ class SdrDesk(Desk):
         m = int(now // MONTH_DAYS)
         if m > self._last_month:
             m = self._last_month
-        q = book.contact[c][seg] * self.stl(wait * 24.0)
-        contacted, attempts = self.attempt(q, lead.sdr_u, self._attempts[seg])
+        # speed to lead: the contact chance's multiplier is piecewise linear in the hours waited
+        hours, h, sm = wait * 24.0, self._stl_h, self._stl_m
+        if hours <= h[0]:
+            f = sm[0]
+        else:
+            i = bisect.bisect_right(h, hours)
+            if i >= self._n_stl:
+                f = sm[-1]
+            else:
+                f = sm[i - 1] + (sm[i] - sm[i - 1]) * (hours - h[i - 1]) / (h[i] - h[i - 1])
+        q = book.contact[c][seg] * f
+        # attempts until first contact: geometric with success q, capped at max_attempts (the
+        # lead's uniform decides both; written out here rather than in helpers, two calls a lead)
+        n_max = self._attempts[seg]
+        if q <= 0.0:
+            contacted, attempts = False, n_max
+        elif q >= 1.0:
+            contacted, attempts = True, 1
+        elif lead.sdr_u >= 1.0 - (1.0 - q) ** n_max:
+            contacted, attempts = False, n_max
+        else:
+            attempts = math.ceil(math.log1p(-lead.sdr_u) / math.log1p(-q))
+            contacted, attempts = True, attempts if attempts > 1 else 1
         work = attempts * lead.sdr_w / self.prod[m]
         self.busy_days[m] += work
         free = now + work
@@ -138,24 +187,3 @@ class SdrDesk(Desk):
             else:
                 close(self.w, lead, DROPPED, j, t)
         return free
-
-    def stl(self, hours: float) -> float:
-        """Speed-to-lead multiplier on contact probability: piecewise linear in hours waited."""
-        h, m = self._stl_h, self._stl_m
-        if hours <= h[0]:
-            return m[0]
-        i = bisect.bisect_right(h, hours)
-        if i >= len(h):
-            return m[-1]
-        return m[i - 1] + (m[i] - m[i - 1]) * (hours - h[i - 1]) / (h[i] - h[i - 1])
-
-    def attempt(self, q: float, u: float, K: int) -> tuple[bool, int]:
-        """Attempts until first contact (geometric with success q), capped at K (max_attempts)."""
-        if q <= 0.0:
-            return False, K
-        if q >= 1.0:
-            return True, 1
-        if u >= 1.0 - (1.0 - q) ** K:
-            return False, K
-        n = math.ceil(math.log1p(-u) / math.log1p(-q))
-        return True, n if n > 1 else 1

@@ -202,11 +202,20 @@ class _Feeder:
 
     def __init__(self, w: World, wake: list[float], leads: list[Lead]) -> None:
         self.w, self.wake, self.leads, self.i = w, wake, leads, 0
+        # the batch's leads all reach the same block: an SDR block without a seat guard takes them
+        # in one call each (`SdrDesk.enter`), unless lead scoring sorts or drops them first
+        b = leads[0].cm.blocks[leads[0].block]
+        self.sdr = b.kind == "sdr" and not b.guarded and not w.book.has_fit
         Call(w.env, wake[0] - w.env.now, self.step)
 
     def step(self) -> None:
         w, wake, leads, i = self.w, self.wake, self.leads, self.i
         now, n = w.env._now, len(wake)
+        if self.sdr:
+            enter = w.sdr.enter
+            while i < n and wake[i] <= now:
+                enter(leads[i], wake[i])
+                i += 1
         while i < n and wake[i] <= now:
             lead = leads[i]
             advance(w, lead, lead.t)
