@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.close_pull import ClosePull, compile_pull
 from sim.config import Motion, Scenario, Stage
+from sim.distributions import sample
 
 DROPPED, PASSED, OPEN = 0, 1, 2
 
@@ -375,8 +376,6 @@ def draw_stages(
     Stream names are `outcome/<motion>/<stage>/<source>` and `duration/<motion>/<stage>/<source>`, so
     changing one stage, or the volume of another source feeding the motion, never shifts these draws.
     """
-    from sim.distributions import sample
-
     stop = cm.n_stages if stop is None else stop
     u = np.empty((n, stop - start))
     d = np.zeros((n, stop - start))

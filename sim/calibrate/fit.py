@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import special, stats
 
 from sim.calibrate.importer import CrmData, reopen
+from sim.close_pull import ClosePull
 from sim.config import trend_years
 from sim.records import MONTH_DAYS
 
@@ -367,8 +368,6 @@ PULL_DRAWS = 8000  # deals in its calendar (a decile's sampling error ~1 % of it
 def _match_pulled(pf: PullFit, won: DistFit, start: DistFit, stall: float | None) -> DistFit:
     """`PullFit.unpulled`'s search: (log mean, log cv) of G by Nelder-Mead from `start`."""
     from scipy import optimize
-
-    from sim.close_pull import ClosePull
 
     n = PULL_DRAWS
     span = 4 * 365.25

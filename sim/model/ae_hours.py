@@ -25,11 +25,12 @@ import numpy as np
 
 from sim.model.customers import ae_odds
 from sim.model.desk import Call
+from sim.model.journey import advance
+from sim.model.lead import Lead
 from sim.motions import Block, draw_stages, walk_one
 from sim.records import MONTH_DAYS
 
 if TYPE_CHECKING:  # types only: the world composes this module
-    from sim.model.lead import Lead
     from sim.model.world import World
 
 
@@ -196,9 +197,6 @@ class _Rows:
 
 
 def _day_end(w: World, d: int, pairs, rates_h, rng, rows) -> None:
-    from sim.model.journey import advance
-    from sim.model.lead import Lead
-
     hours = w.ae.hours
     left = max(0.0, hours.cap[d] - hours.used[d])
     hours.close(d)  # spent prospecting: no deal may book it any more
