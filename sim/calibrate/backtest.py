@@ -41,11 +41,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
-from sim.calibrate import baselines, scoring
+from sim import html_report
+from sim.calibrate import baselines, report, scoring, uncertainty
+from sim.calibrate.backtest_plots import band_by_month, rolling_plot, scores_plot
+from sim.calibrate.fit import FitError, fit
 from sim.calibrate.options import fit_options
-from sim.config import ConfigError
+from sim.calibrate.uncertainty import block_of
+from sim.config import ConfigError, load_scenario
 from sim.metrics import closed_in, cycle_days
+from sim.model import simulate_replication
 from sim.money import amount
 from sim.open_pipeline import SOURCE
 from sim.records import NEW, WON
@@ -196,10 +203,6 @@ def has_values(crm) -> bool:
 # -- one cutoff ---------------------------------------------------------------------------------------
 def fit_at(crm, cfg: Any, cutoff: pd.Timestamp):
     """The calibration from what was known at `cutoff`, with the app's fit settings (`fit.*`)."""
-    from omegaconf import DictConfig, OmegaConf
-
-    from sim.calibrate.fit import FitError, fit
-
     conf = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     try:
         return fit(crm, cutoff, **fit_options(conf))
@@ -270,10 +273,8 @@ def scenario_at(cal, rows: pd.DataFrame, cutoff: pd.Timestamp, s: Settings, seed
 
     sc = at_cutoff(cal)
     if s.parameter_draws > 0:
-        from sim.calibrate.uncertainty import draws
-
         future = float(s.horizon_days) if s.future_cohorts else 0.0
-        blocks = draws(cal, s.parameter_draws, seed, s.workers, s.cluster_days, future)
+        blocks = uncertainty.draws(cal, s.parameter_draws, seed, s.workers, s.cluster_days, future)
         sc[BLOCKS] = [at_cutoff(c) for c in blocks]
     return sc
 
@@ -287,7 +288,6 @@ def _months(cutoff: pd.Timestamp, horizon_days: int) -> pd.PeriodIndex:
 def _one_replication(args) -> np.ndarray:
     """Won deals, won value and won deals from the open pipeline per calendar month of the horizon
     in replication r: shape (3, months)."""
-    from sim.model import simulate_replication
 
     sc, r, start, months = args
     o = simulate_replication(sc, r).columns["opportunities"]
@@ -308,8 +308,6 @@ def simulate(sc_dict: dict, cutoff: pd.Timestamp, s: Settings) -> np.ndarray:
     of the horizon, in replication order. With parameter draws (`scenario_at`), replication r runs
     the scenario of its block (`uncertainty.block_of`) on its own random streams (seed, r): the same
     streams as without draws, so the two bands compare on common random numbers."""
-    from sim.calibrate.uncertainty import block_of
-    from sim.config import load_scenario
 
     sc_dict = dict(sc_dict)
     blocks = sc_dict.pop(BLOCKS, None)
@@ -421,11 +419,6 @@ def write_fit(crm, cal, outdir: Path, shown: Path, verdict: str = "") -> None:
     report.md with its three figures, and calibrated.yaml (experiment/calibrated.yaml), so a bad
     forecast can be explained and the cutoff's scenario rerun. `shown`: the folder as the report
     names it (the published one, not a staging folder)."""
-    import yaml
-
-    from sim import html_report
-    from sim.calibrate import report
-
     scenario = cal.scenario()
     (outdir / "experiment").mkdir(parents=True, exist_ok=True)
     scenario_yaml = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
@@ -495,7 +488,6 @@ def backtest_one(
             )
     _csv(pd.DataFrame(monthly), outdir / "backtest_monthly.csv")
     _csv(rows, outdir / "backtest_open_pipeline.csv")
-    from sim.calibrate.backtest_plots import band_by_month
 
     band_by_month(pd.DataFrame(monthly), result, crm.name, outdir / "backtest.png")
     one = {
@@ -700,11 +692,9 @@ def run(
     (outdir / "rolling_backtest.json").write_text(_json(summary))
     text = markdown(summary, crm.name)
     (outdir / "rolling_backtest.md").write_text(text)
-    from sim.calibrate.backtest_plots import rolling_plot, scores_plot
 
     rolling_plot(table, crm.name, s.horizon_days, outdir / "rolling_backtest.png")
     scores_plot(summary, crm.name, outdir / "rolling_scores.png")
-    from sim import html_report
 
     html_report.write(
         outdir,

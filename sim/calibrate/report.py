@@ -23,7 +23,9 @@ import yaml  # noqa: E402
 from sim import html_report, money  # noqa: E402
 from sim.calibrate.fit import MIN_TREND_MONTHS, TREND_P, Calibration  # noqa: E402
 from sim.calibrate.importer import CrmData, summary_lines  # noqa: E402
+from sim.config import load_scenario  # noqa: E402
 from sim.metrics import cycle_days, win_rate  # noqa: E402
+from sim.model import simulate_replication  # noqa: E402
 from sim.plots import save  # noqa: E402
 from sim.records import MONTH_DAYS, WON  # noqa: E402
 from sim.runfolder import release_all, staged  # noqa: E402
@@ -42,8 +44,6 @@ def _ci(x) -> tuple[float, float, float]:
 
 def simulate_check(cal: Calibration, scenario: dict, replications: int) -> pd.DataFrame:
     """Simulate calibrated.yaml and compare with the fit: one row per (quantity, segment/month)."""
-    from sim.config import load_scenario
-    from sim.model import simulate_replication
 
     sc = load_scenario({**scenario, "replications": replications})
     lo, hi = sc.warmup_days, sc.total_days
