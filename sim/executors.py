@@ -157,8 +157,15 @@ def connect_ray(address: str | None, workers: int) -> Any:
     return ray
 
 
+# An HTTP/2 client's opening (the connection preface and an empty SETTINGS frame): a gRPC server
+# such as Ray's GCS or Ray Client answers with a SETTINGS frame of its own (frame type 4).
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on a dead address: ray.init would wait minutes for an unreachable GCS."""
+    """Fail fast on a dead or wrong address: ray.init waits minutes (or for ever) for a GCS that is
+    not there, or on a port where something else listens. The port must accept a connection and
+    answer an HTTP/2 opening as a gRPC server does."""
     hostport = address.removeprefix("ray://")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
@@ -167,11 +174,18 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
             "'HOST:6379' (the head's GCS port) or 'ray://HOST:10001' (Ray Client)"
         )
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.sendall(_H2_PREFACE)
+            head = conn.recv(9)
     except OSError as exc:
         raise ConfigError(
             f"config error: executor.address = {address!r}: cannot reach {host}:{port} ({exc})"
         ) from None
+    if len(head) < 9 or head[3] != 4:
+        raise ConfigError(
+            f"config error: executor.address = {address!r}: {host}:{port} accepts connections but "
+            "does not answer as a Ray head (gRPC); check the port (GCS 6379, Ray Client 10001)"
+        )
 
 
 def _first_sentence(exc: BaseException) -> str:

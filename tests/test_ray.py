@@ -158,6 +158,33 @@ def test_an_unreachable_address_is_one_line_and_exit_2(tmp_path):
     assert not out.exists()
 
 
+def test_a_port_that_is_not_a_ray_head_is_one_line_and_exit_2(tmp_path):
+    """Something listens but is not Ray (here a plain HTTP server): without the gRPC probe ray.init
+    waited past two minutes on such a port; now the run stops before it, in one line."""
+    import http.server
+    import threading
+
+    pytest.importorskip("ray")
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "run"
+        proc = salesim(
+            *FAST,
+            "executor=ray",
+            f"executor.address=127.0.0.1:{server.server_port}",
+            "progress=false",
+            f"hydra.run.dir={out}",
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not answer as a Ray head" in lines[0], lines
+    assert not out.exists()
+
+
 def test_executor_ray_without_ray_installed_is_a_config_error(monkeypatch):
     import importlib.util
 
