@@ -53,7 +53,8 @@ def main(argv: list[str]) -> None:
         rows, _ = backtest.open_pipeline(crm, cal, c, backtest.stale_limit(crm.opportunities, c, s))
         actual = backtest.monthly_actuals(crm.opportunities, c, s.horizon_days)[0].sum()
         t0 = time.time()
-        drawn = draws(cal, max(blocks), seed, s.workers)
+        future = float(s.horizon_days) if s.future_cohorts else 0.0  # as backtest.run draws them
+        drawn = draws(cal, max(blocks), seed, s.workers, s.cluster_days, future)
         per_draw = (time.time() - t0) / max(blocks)
         base = backtest.scenario_at(cal, rows, c, s, seed)
         for b in [0, *blocks]:
